@@ -1,0 +1,117 @@
+"""geppetto: an LLM inference runtime with typed turns, streaming engines, middlewares and sessions.
+
+The names below are the curated public API. They are imported lazily so that importing
+``geppetto`` (and starting the CLI) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # turns
+    "Turn": "geppetto.turns",
+    "Block": "geppetto.turns",
+    "BlockKind": "geppetto.turns",
+    "Role": "geppetto.turns",
+    "PayloadKey": "geppetto.turns",
+    "DataKeys": "geppetto.turns",
+    "TurnMetaKeys": "geppetto.turns",
+    "BlockMetaKeys": "geppetto.turns",
+    # events
+    "Event": "geppetto.events",
+    "EventType": "geppetto.events",
+    "CallbackSink": "geppetto.events",
+    "CollectingSink": "geppetto.events",
+    "QueueSink": "geppetto.events",
+    "PrinterSink": "geppetto.events",
+    "EventRouter": "geppetto.events",
+    # engines
+    "Engine": "geppetto.engines",
+    "RunContext": "geppetto.engines",
+    "EchoEngine": "geppetto.engines",
+    "FunctionEngine": "geppetto.engines",
+    "StreamAccumulator": "geppetto.engines",
+    "create_engine": "geppetto.engines",
+    # middleware
+    "system_prompt": "geppetto.middleware",
+    "reorder_tool_results": "geppetto.middleware",
+    "turn_logging": "geppetto.middleware",
+    # sessions
+    "Session": "geppetto.session",
+    "EngineBuilder": "geppetto.session",
+    "ExecutionHandle": "geppetto.session",
+    # errors
+    "GeppettoError": "geppetto.errors",
+    "ConfigError": "geppetto.errors",
+    "ProviderError": "geppetto.errors",
+    "SessionError": "geppetto.errors",
+    "SessionAlreadyActive": "geppetto.errors",
+    "SessionNotActive": "geppetto.errors",
+    "SessionEmptyTurn": "geppetto.errors",
+    "ToolError": "geppetto.errors",
+    "TurnError": "geppetto.errors",
+    "InferenceCancelled": "geppetto.errors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geppetto' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from geppetto.engines import (
+        EchoEngine,
+        Engine,
+        FunctionEngine,
+        RunContext,
+        StreamAccumulator,
+        create_engine,
+    )
+    from geppetto.errors import (
+        ConfigError,
+        GeppettoError,
+        InferenceCancelled,
+        ProviderError,
+        SessionAlreadyActive,
+        SessionEmptyTurn,
+        SessionError,
+        SessionNotActive,
+        ToolError,
+        TurnError,
+    )
+    from geppetto.events import (
+        CallbackSink,
+        CollectingSink,
+        Event,
+        EventRouter,
+        EventType,
+        PrinterSink,
+        QueueSink,
+    )
+    from geppetto.middleware import reorder_tool_results, system_prompt, turn_logging
+    from geppetto.session import EngineBuilder, ExecutionHandle, Session
+    from geppetto.turns import (
+        Block,
+        BlockKind,
+        BlockMetaKeys,
+        DataKeys,
+        PayloadKey,
+        Role,
+        Turn,
+        TurnMetaKeys,
+    )

@@ -1,0 +1,69 @@
+"""The function engine: any Python callable (sync or async) used as an engine.
+
+The callable receives the turn (and the :class:`RunContext` when it accepts two arguments) and
+returns the output turn, or ``None`` to keep the input turn as it is (the reference semantics).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from geppetto.engines.base import RunContext
+from geppetto.engines.result import FinishClass, InferenceResult
+from geppetto.errors import EngineError, GeppettoError
+from geppetto.events.types import FinalEvent, StartEvent
+from geppetto.turns.keys import TurnMetaKeys
+from geppetto.turns.kinds import BlockKind
+from geppetto.turns.model import Turn
+
+EngineFunction = Callable[..., Turn | None | Awaitable[Turn | None]]
+
+
+class FunctionEngine:
+    """Wraps ``fn(turn)`` or ``fn(turn, ctx)``; exceptions become :class:`EngineError`."""
+
+    def __init__(self, fn: EngineFunction, *, name: str = "function") -> None:
+        if not callable(fn):
+            raise TypeError(f"FunctionEngine requires a callable, got {type(fn).__name__}")
+        self._fn = fn
+        self._wants_ctx = _positional_arity(fn) >= 2
+        self.name = name
+
+    async def run(self, turn: Turn, ctx: RunContext) -> Turn:
+        meta = ctx.event_metadata(self.name)
+        ctx.publish(StartEvent(meta))
+        before = len(turn.blocks)
+        try:
+            produced: Any = self._fn(turn, ctx) if self._wants_ctx else self._fn(turn)
+            if inspect.isawaitable(produced):
+                produced = await produced
+        except GeppettoError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"{self.name} engine: {exc}") from exc
+        if produced is None:
+            out = turn
+        elif isinstance(produced, Turn):
+            out = produced
+        else:
+            raise EngineError(f"{self.name} engine must return a Turn or None, got {type(produced).__name__}")
+        if TurnMetaKeys.INFERENCE_RESULT.id not in out.metadata:
+            result = InferenceResult(provider="function", model=self.name, finish_class=FinishClass.COMPLETED)
+            out.metadata[TurnMetaKeys.INFERENCE_RESULT.id] = result.to_dict()
+        new_blocks = out.blocks[before:] if out is turn else out.blocks
+        text = "\n".join(b.text for b in new_blocks if b.kind is BlockKind.LLM_TEXT and b.text)
+        ctx.publish(FinalEvent(meta, text))
+        ctx.output = out
+        return out
+
+
+def _positional_arity(fn: Callable[..., Any]) -> int:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 2
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)

@@ -1,0 +1,138 @@
+"""Event sinks: where published events go.
+
+A sink is anything with ``publish(event)``. Publishing is synchronous and must not block: it
+runs on the inference's event loop between stream chunks. Sinks that need to do slow work
+(write to a socket, call into JS) hand the event off (see :class:`QueueSink`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from typing import Protocol, TextIO, runtime_checkable
+
+from geppetto.events.types import (
+    ErrorEvent,
+    Event,
+    EventType,
+    FinalEvent,
+    InterruptEvent,
+    PartialEvent,
+)
+
+log = logging.getLogger("geppetto.events")
+
+
+@runtime_checkable
+class EventSink(Protocol):
+    def publish(self, event: Event) -> None: ...
+
+
+class CallbackSink:
+    """Calls ``fn(event)`` for every event, optionally only for some types."""
+
+    __slots__ = ("_fn", "_types")
+
+    def __init__(self, fn: Callable[[Event], object], types: Iterable[EventType | str] | None = None) -> None:
+        self._fn = fn
+        self._types = frozenset(EventType(t) for t in types) if types is not None else None
+
+    def publish(self, event: Event) -> None:
+        if self._types is None or event.type in self._types:
+            self._fn(event)
+
+
+class CollectingSink:
+    """Keeps every event in ``events``: handy in tests and for post-run inspection."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of_type(self, event_type: EventType | str) -> list[Event]:
+        wanted = EventType(event_type)
+        return [event for event in self.events if event.type is wanted]
+
+
+class QueueSink:
+    """Feeds an ``asyncio.Queue`` owned by ``loop``; safe to publish from any thread.
+
+    ``None`` is never put by the sink itself; consumers usually stop on a ``final``,
+    ``error`` or ``interrupt`` event or when the run's handle completes.
+    """
+
+    __slots__ = ("_loop", "queue")
+
+    def __init__(self, queue: asyncio.Queue[Event] | None = None, loop: asyncio.AbstractEventLoop | None = None):
+        self.queue: asyncio.Queue[Event] = queue if queue is not None else asyncio.Queue()
+        self._loop = loop or asyncio.get_running_loop()
+
+    def publish(self, event: Event) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self.queue.put_nowait(event)
+        else:
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, event)
+
+
+class PrinterSink:
+    """Prints a run as it happens: text deltas as they arrive (``text``) or one JSON line per event."""
+
+    __slots__ = ("_mode", "_out")
+
+    def __init__(self, out: TextIO | None = None, mode: str = "text") -> None:
+        if mode not in ("text", "json"):
+            raise ValueError(f"printer mode must be 'text' or 'json', not {mode!r}")
+        self._out = out or sys.stdout
+        self._mode = mode
+
+    def publish(self, event: Event) -> None:
+        if self._mode == "json":
+            self._out.write(event.to_json() + "\n")
+        elif isinstance(event, PartialEvent):
+            self._out.write(event.delta)
+        elif isinstance(event, FinalEvent | InterruptEvent):
+            self._out.write("\n")
+        elif isinstance(event, ErrorEvent):
+            self._out.write(f"\n[error] {event.error_string}\n")
+        else:
+            return
+        self._out.flush()
+
+
+class EventRouter:
+    """Fans an event out to several sinks; a failing sink is logged and never stops the others."""
+
+    __slots__ = ("_sinks",)
+
+    def __init__(self, sinks: Iterable[EventSink] = ()) -> None:
+        self._sinks: list[EventSink] = list(sinks)
+
+    def add(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    def remove(self, sink: EventSink) -> None:
+        self._sinks.remove(sink)
+
+    @property
+    def sinks(self) -> tuple[EventSink, ...]:
+        return tuple(self._sinks)
+
+    def __bool__(self) -> bool:
+        return bool(self._sinks)
+
+    def publish(self, event: Event) -> None:
+        for sink in self._sinks:
+            try:
+                sink.publish(event)
+            except Exception:
+                log.exception("event sink %r failed on %s event", sink, event.type)

@@ -1,0 +1,317 @@
+"""``Session``: a conversation's history and its one active inference.
+
+Invariants (the reference's, plus the deliberate fixes of DESIGN.md):
+
+* at most one inference runs at a time; a second start raises :class:`SessionAlreadyActive`
+  without touching history;
+* history is append-only; an inference always targets the latest turn, and when it ends that
+  turn holds the result, also when it failed or was cancelled (input kept, partial output
+  recorded);
+* nothing handed out aliases history: getters and results are deep copies.
+
+Runs execute on an asyncio loop: the caller's for :meth:`Session.arun` (and :meth:`start` when
+called from a coroutine), the runtime's background loop for :meth:`Session.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import uuid
+from collections.abc import Generator, Iterable
+from typing import Any
+
+from geppetto.engines.base import Engine, RunContext
+from geppetto.errors import (
+    GeppettoError,
+    InferenceCancelled,
+    SessionAlreadyActive,
+    SessionBuilderMissing,
+    SessionEmptyTurn,
+    SessionError,
+    SessionNotActive,
+)
+from geppetto.events.sinks import EventSink
+from geppetto.session.builder import EngineBuilder, InferenceRunner
+from geppetto.session.runtime import background_loop, in_loop_thread
+from geppetto.turns.keys import TurnMetaKeys
+from geppetto.turns.model import Block, Turn, new_id
+
+_SESSION_ID = TurnMetaKeys.SESSION_ID.id
+_INFERENCE_ID = TurnMetaKeys.INFERENCE_ID.id
+
+
+class ExecutionHandle:
+    """One running inference: ``wait()``, ``await handle``, ``cancel()``, ``is_running``."""
+
+    __slots__ = ("_cancel_requested", "_future", "_loop", "_task", "_waiters", "inference_id", "input", "session_id")
+
+    def __init__(self, session_id: str, inference_id: str, input_turn: Turn) -> None:
+        self.session_id = session_id
+        self.inference_id = inference_id
+        self.input = input_turn
+        self._future: concurrent.futures.Future[Turn] = concurrent.futures.Future()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Future[None] | concurrent.futures.Future[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._cancel_requested = False
+
+    @property
+    def is_running(self) -> bool:
+        return not self._future.done()
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def cancel(self) -> None:
+        """Ask the inference to stop; idempotent and a no-op once it has finished."""
+        self._cancel_requested = True
+        task, loop = self._task, self._loop
+        if task is None or loop is None or self._future.done():
+            return  # _attach() cancels a task that arrives after this request
+        if isinstance(task, concurrent.futures.Future) or in_loop_thread(loop):
+            task.cancel()
+        else:
+            loop.call_soon_threadsafe(task.cancel)
+
+    def wait(self, timeout: float | None = None) -> Turn:
+        """Block until the inference ends; returns the output turn or raises its error."""
+        if self._loop is not None and in_loop_thread(self._loop) and not self._future.done():
+            raise SessionError("wait() would block the event loop running this inference; use 'await handle'")
+        try:
+            return self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"inference {self.inference_id} still running after {timeout}s") from None
+
+    def __await__(self) -> Generator[Any, None, Turn]:
+        """Wait without blocking; cancelling the awaiting task does not cancel the inference."""
+        loop = self._loop
+        if not self._future.done():
+            if loop is not None and in_loop_thread(loop):
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._waiters.append(waiter)
+                yield from waiter.__await__()
+            else:
+                return (yield from asyncio.wrap_future(self._future).__await__())
+        return self._future.result()
+
+    def _attach(self, loop: asyncio.AbstractEventLoop, task: asyncio.Future[None] | concurrent.futures.Future[None]) -> None:
+        self._loop, self._task = loop, task
+        if self._cancel_requested:
+            self.cancel()
+
+    def _settle(self, result: Turn | None, error: BaseException | None) -> None:
+        if self._future.done():
+            return
+        if error is not None:
+            self._future.set_exception(error)
+        else:
+            assert result is not None
+            self._future.set_result(result)
+        for waiter in self._waiters:
+            if self._loop is not None and not in_loop_thread(self._loop):
+                self._loop.call_soon_threadsafe(_wake, waiter)
+            else:
+                _wake(waiter)
+        self._waiters.clear()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class Session:
+    """A conversation: an append-only list of turns and at most one running inference."""
+
+    def __init__(
+        self,
+        builder: EngineBuilder | Engine | None = None,
+        *,
+        session_id: str | None = None,
+        turns: Iterable[Turn] = (),
+    ) -> None:
+        self.id = session_id or str(uuid.uuid4())
+        self.builder = EngineBuilder(builder) if builder is not None and not isinstance(builder, EngineBuilder) else builder
+        self._turns: list[Turn] = []
+        self._lock = threading.Lock()
+        self._active: ExecutionHandle | None = None
+        self._runner: InferenceRunner | None = None
+        for turn in turns:
+            self.append(turn)
+
+    # -- history ---------------------------------------------------------------------------
+
+    def append(self, turn: Turn) -> Turn:
+        """Add a copy of ``turn`` to history (stamped with the session id) and return a copy of it."""
+        stored = turn.clone(deep=True)
+        stored.metadata.setdefault(_SESSION_ID, self.id)
+        with self._lock:
+            self._turns.append(stored)
+        return stored.clone(deep=True)
+
+    def latest(self) -> Turn | None:
+        with self._lock:
+            return self._turns[-1].clone(deep=True) if self._turns else None
+
+    @property
+    def turn_count(self) -> int:
+        return len(self._turns)
+
+    def turns(self) -> list[Turn]:
+        with self._lock:
+            return [turn.clone(deep=True) for turn in self._turns]
+
+    def get_turn(self, index: int) -> Turn | None:
+        """A copy of turn ``index`` (0-based) or ``None`` when out of range (negative included)."""
+        with self._lock:
+            if 0 <= index < len(self._turns):
+                return self._turns[index].clone(deep=True)
+            return None
+
+    def turns_range(self, start: int = 0, end: int | None = None) -> list[Turn]:
+        """Copies of turns ``start..end`` with the reference's clamping (never raises)."""
+        with self._lock:
+            count = len(self._turns)
+            end = count if end is None else end
+            start = min(max(start, 0), count)
+            end = min(max(end, start), count)
+            return [turn.clone(deep=True) for turn in self._turns[start:end]]
+
+    def append_user_prompt(self, *prompts: str) -> Turn:
+        """Start the next turn: the latest turn's blocks plus one user block per non-empty prompt."""
+        with self._lock:
+            if self._active is not None:
+                raise SessionAlreadyActive()
+            base = self._turns[-1].clone(deep=True) if self._turns else Turn()
+            base.blocks.extend(Block.user(prompt) for prompt in prompts if prompt)
+            base.id = new_id()
+            base.metadata[_SESSION_ID] = self.id
+            base.metadata.pop(_INFERENCE_ID, None)
+            self._turns.append(base)
+            return base.clone(deep=True)
+
+    # -- running ---------------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        return self._active is not None
+
+    def start(self, seed: Turn | None = None, *, sinks: Iterable[EventSink] = ()) -> ExecutionHandle:
+        """Start an inference on the latest turn (``seed`` is appended first) and return its handle.
+
+        Called from a coroutine, the inference runs on that coroutine's loop; otherwise on the
+        runtime's background loop.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = background_loop()
+        return self._start(seed, sinks, loop)
+
+    def run(self, seed: Turn | None = None, *, sinks: Iterable[EventSink] = (), timeout: float | None = None) -> Turn:
+        """Run an inference to completion from synchronous code (also safe inside a running loop)."""
+        handle = self._start(seed, sinks, background_loop())
+        try:
+            return handle.wait(timeout)
+        except KeyboardInterrupt:
+            handle.cancel()
+            try:
+                handle.wait()
+            except InferenceCancelled:
+                pass
+            raise
+
+    async def arun(self, seed: Turn | None = None, *, sinks: Iterable[EventSink] = ()) -> Turn:
+        """Run an inference on the current loop; cancelling the awaiting task cancels the inference."""
+        handle = self._start(seed, sinks, asyncio.get_running_loop())
+        try:
+            return await handle
+        except asyncio.CancelledError:
+            handle.cancel()
+            raise
+
+    def cancel_active(self) -> None:
+        handle = self._active
+        if handle is None:
+            raise SessionNotActive()
+        handle.cancel()
+
+    def _start(self, seed: Turn | None, sinks: Iterable[EventSink], loop: asyncio.AbstractEventLoop) -> ExecutionHandle:
+        if self.builder is None:
+            raise SessionBuilderMissing()
+        if self._runner is None:
+            self._runner = self.builder.build()
+        runner = self._runner
+        with self._lock:
+            if self._active is not None:
+                raise SessionAlreadyActive()
+            if seed is not None:
+                stored = seed.clone(deep=True)
+                stored.metadata.setdefault(_SESSION_ID, self.id)
+                self._turns.append(stored)
+            if not self._turns or not self._turns[-1].blocks:
+                raise SessionEmptyTurn()
+            latest = self._turns[-1]
+            latest.id = latest.id or new_id()
+            inference_id = str(uuid.uuid4())
+            latest.metadata[_SESSION_ID] = self.id
+            latest.metadata[_INFERENCE_ID] = inference_id
+            work = latest.clone(deep=True)
+            handle = ExecutionHandle(self.id, inference_id, latest.clone(deep=True))
+            self._active = handle
+        ctx = RunContext(
+            session_id=self.id,
+            inference_id=inference_id,
+            turn_id=latest.id,
+            sink=runner.sink_for(sinks),
+            tools=runner.tools,
+        )
+        coro = self._execute(handle, latest, work, ctx, runner)
+        if in_loop_thread(loop):
+            task: asyncio.Future[None] | concurrent.futures.Future[None] = loop.create_task(coro)
+        else:
+            task = asyncio.run_coroutine_threadsafe(coro, loop)
+        task.add_done_callback(lambda _: self._abandon(handle))
+        handle._attach(loop, task)
+        return handle
+
+    async def _execute(
+        self, handle: ExecutionHandle, target: Turn, work: Turn, ctx: RunContext, runner: InferenceRunner
+    ) -> None:
+        try:
+            out = await runner.run(work, ctx)
+        except asyncio.CancelledError:
+            self._finish(handle, target, ctx.output or work, InferenceCancelled())
+        except BaseException as exc:
+            self._finish(handle, target, ctx.output or work, exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if not isinstance(out, Turn):
+                error = GeppettoError(f"pipeline returned {type(out).__name__}, expected a Turn")
+                self._finish(handle, target, work, error)
+            else:
+                self._finish(handle, target, out, None)
+
+    def _finish(self, handle: ExecutionHandle, target: Turn, produced: Turn, error: BaseException | None) -> None:
+        """Commit what the run produced into the history turn, release the session, settle the handle."""
+        with self._lock:
+            produced.id = produced.id or target.id
+            produced.metadata[_SESSION_ID] = self.id
+            produced.metadata[_INFERENCE_ID] = handle.inference_id
+            target.replace_with(produced)
+            result = None if error is not None else target.clone(deep=True)
+            if self._active is handle:
+                self._active = None
+        handle._settle(result, error)
+
+    def _abandon(self, handle: ExecutionHandle) -> None:
+        """Task finished without settling (cancelled before it started): release the session."""
+        if handle.done():
+            return
+        with self._lock:
+            if self._active is handle:
+                self._active = None
+        handle._settle(None, InferenceCancelled())
