@@ -17,7 +17,9 @@ def run_guarded(handler: str, args: argparse.Namespace, *, debug: bool) -> int:
     from geppetto.errors import GeppettoError
 
     module_name, _, function_name = handler.partition(":")
-    function: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module_name), function_name)
+    function: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(module_name), function_name
+    )
     try:
         return function(args)
     except KeyboardInterrupt:
@@ -31,5 +33,7 @@ def run_guarded(handler: str, args: argparse.Namespace, *, debug: bool) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
+        )
         return EXIT_ERROR

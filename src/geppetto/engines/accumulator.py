@@ -166,7 +166,9 @@ class StreamAccumulator:
 
     def add_complete_tool_call(self, *, id: str | None, name: str, args: Any) -> PendingToolCall:
         """A tool call that arrives whole (Gemini, Ollama); missing ids are synthesised."""
-        call = PendingToolCall(id=id or _synthetic_call_id(), name=name, args=args if args is not None else {})
+        call = PendingToolCall(
+            id=id or _synthetic_call_id(), name=name, args=args if args is not None else {}
+        )
         self.tool_calls[("complete", len(self.tool_calls))] = call
         return call
 
@@ -196,7 +198,9 @@ class StreamAccumulator:
         reasoning = "".join(self.reasoning_parts)
         if reasoning or self.encrypted_reasoning:
             turn.blocks.append(
-                Block.reasoning(reasoning, encrypted_content=self.encrypted_reasoning, item_id=self.reasoning_item_id)
+                Block.reasoning(
+                    reasoning, encrypted_content=self.encrypted_reasoning, item_id=self.reasoning_item_id
+                )
             )
         text = self.text
         if text:

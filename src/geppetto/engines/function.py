@@ -18,7 +18,7 @@ from geppetto.turns.keys import TurnMetaKeys
 from geppetto.turns.kinds import BlockKind
 from geppetto.turns.model import Turn
 
-EngineFunction = Callable[..., Turn | None | Awaitable[Turn | None]]
+EngineFunction = Callable[..., Turn | Awaitable[Turn | None] | None]
 
 
 class FunctionEngine:

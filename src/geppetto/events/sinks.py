@@ -69,7 +69,9 @@ class QueueSink:
 
     __slots__ = ("_loop", "queue")
 
-    def __init__(self, queue: asyncio.Queue[Event] | None = None, loop: asyncio.AbstractEventLoop | None = None):
+    def __init__(
+        self, queue: asyncio.Queue[Event] | None = None, loop: asyncio.AbstractEventLoop | None = None
+    ):
         self.queue: asyncio.Queue[Event] = queue if queue is not None else asyncio.Queue()
         self._loop = loop or asyncio.get_running_loop()
 

@@ -75,7 +75,7 @@ class EngineBuilder:
 
 
 def _tool_loop_handler(handler: Handler, registry: Any, config: Any, hooks: Any) -> Handler:
-    from geppetto.toolloop import ToolLoop  # type: ignore[import-not-found,unused-ignore]
+    from geppetto.toolloop import ToolLoop
 
     loop = ToolLoop(handler, registry, config=config, hooks=hooks)
     run: Handler = loop.run

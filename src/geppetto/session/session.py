@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import uuid
 from collections.abc import Generator, Iterable
@@ -45,7 +46,16 @@ _INFERENCE_ID = TurnMetaKeys.INFERENCE_ID.id
 class ExecutionHandle:
     """One running inference: ``wait()``, ``await handle``, ``cancel()``, ``is_running``."""
 
-    __slots__ = ("_cancel_requested", "_future", "_loop", "_task", "_waiters", "inference_id", "input", "session_id")
+    __slots__ = (
+        "_cancel_requested",
+        "_future",
+        "_loop",
+        "_task",
+        "_waiters",
+        "inference_id",
+        "input",
+        "session_id",
+    )
 
     def __init__(self, session_id: str, inference_id: str, input_turn: Turn) -> None:
         self.session_id = session_id
@@ -53,7 +63,7 @@ class ExecutionHandle:
         self.input = input_turn
         self._future: concurrent.futures.Future[Turn] = concurrent.futures.Future()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Future[None] | concurrent.futures.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._cancel_requested = False
 
@@ -69,8 +79,8 @@ class ExecutionHandle:
         self._cancel_requested = True
         task, loop = self._task, self._loop
         if task is None or loop is None or self._future.done():
-            return  # _attach() cancels a task that arrives after this request
-        if isinstance(task, concurrent.futures.Future) or in_loop_thread(loop):
+            return  # a task attached later sees the request in _attach()
+        if in_loop_thread(loop):
             task.cancel()
         else:
             loop.call_soon_threadsafe(task.cancel)
@@ -96,10 +106,11 @@ class ExecutionHandle:
                 return (yield from asyncio.wrap_future(self._future).__await__())
         return self._future.result()
 
-    def _attach(self, loop: asyncio.AbstractEventLoop, task: asyncio.Future[None] | concurrent.futures.Future[None]) -> None:
-        self._loop, self._task = loop, task
+    def _attach(self, task: asyncio.Task[None]) -> None:
+        """Called on the loop thread once the task exists; honours an earlier cancel()."""
+        self._task = task
         if self._cancel_requested:
-            self.cancel()
+            task.cancel()
 
     def _settle(self, result: Turn | None, error: BaseException | None) -> None:
         if self._future.done():
@@ -133,7 +144,11 @@ class Session:
         turns: Iterable[Turn] = (),
     ) -> None:
         self.id = session_id or str(uuid.uuid4())
-        self.builder = EngineBuilder(builder) if builder is not None and not isinstance(builder, EngineBuilder) else builder
+        self.builder = (
+            EngineBuilder(builder)
+            if builder is not None and not isinstance(builder, EngineBuilder)
+            else builder
+        )
         self._turns: list[Turn] = []
         self._lock = threading.Lock()
         self._active: ExecutionHandle | None = None
@@ -210,17 +225,17 @@ class Session:
             loop = background_loop()
         return self._start(seed, sinks, loop)
 
-    def run(self, seed: Turn | None = None, *, sinks: Iterable[EventSink] = (), timeout: float | None = None) -> Turn:
+    def run(
+        self, seed: Turn | None = None, *, sinks: Iterable[EventSink] = (), timeout: float | None = None
+    ) -> Turn:
         """Run an inference to completion from synchronous code (also safe inside a running loop)."""
         handle = self._start(seed, sinks, background_loop())
         try:
             return handle.wait(timeout)
         except KeyboardInterrupt:
             handle.cancel()
-            try:
+            with contextlib.suppress(InferenceCancelled):
                 handle.wait()
-            except InferenceCancelled:
-                pass
             raise
 
     async def arun(self, seed: Turn | None = None, *, sinks: Iterable[EventSink] = ()) -> Turn:
@@ -238,7 +253,9 @@ class Session:
             raise SessionNotActive()
         handle.cancel()
 
-    def _start(self, seed: Turn | None, sinks: Iterable[EventSink], loop: asyncio.AbstractEventLoop) -> ExecutionHandle:
+    def _start(
+        self, seed: Turn | None, sinks: Iterable[EventSink], loop: asyncio.AbstractEventLoop
+    ) -> ExecutionHandle:
         if self.builder is None:
             raise SessionBuilderMissing()
         if self._runner is None:
@@ -268,13 +285,17 @@ class Session:
             sink=runner.sink_for(sinks),
             tools=runner.tools,
         )
-        coro = self._execute(handle, latest, work, ctx, runner)
+        handle._loop = loop
+
+        def spawn() -> None:
+            task = loop.create_task(self._execute(handle, latest, work, ctx, runner))
+            task.add_done_callback(lambda _: self._abandon(handle))
+            handle._attach(task)
+
         if in_loop_thread(loop):
-            task: asyncio.Future[None] | concurrent.futures.Future[None] = loop.create_task(coro)
+            spawn()
         else:
-            task = asyncio.run_coroutine_threadsafe(coro, loop)
-        task.add_done_callback(lambda _: self._abandon(handle))
-        handle._attach(loop, task)
+            loop.call_soon_threadsafe(spawn)
         return handle
 
     async def _execute(
@@ -295,7 +316,9 @@ class Session:
             else:
                 self._finish(handle, target, out, None)
 
-    def _finish(self, handle: ExecutionHandle, target: Turn, produced: Turn, error: BaseException | None) -> None:
+    def _finish(
+        self, handle: ExecutionHandle, target: Turn, produced: Turn, error: BaseException | None
+    ) -> None:
         """Commit what the run produced into the history turn, release the session, settle the handle."""
         with self._lock:
             produced.id = produced.id or target.id
@@ -308,7 +331,8 @@ class Session:
         handle._settle(result, error)
 
     def _abandon(self, handle: ExecutionHandle) -> None:
-        """Task finished without settling (cancelled before it started): release the session."""
+        """The task is done; if it never settled the handle (cancelled before its first step),
+        release the session now. Runs on the loop thread, so a task is never outlived by its handle."""
         if handle.done():
             return
         with self._lock:

@@ -57,9 +57,8 @@ class Key(Generic[T]):
             return default
         value = mapping[self.id]
         if self.value_type is not None and value is not None and not isinstance(value, self.value_type):
-            raise TurnError(
-                f"{self.scope} key {self.id} holds a {type(value).__name__}, expected {_type_name(self.value_type)}"
-            )
+            expected = _type_name(self.value_type)
+            raise TurnError(f"{self.scope} key {self.id} holds a {type(value).__name__}, expected {expected}")
         return cast(T, value)
 
     def set(self, mapping: MutableMapping[str, Any], value: T) -> None:

@@ -107,7 +107,8 @@ class PrettyPrinter:
     def _block_lines(self, block: Block, prefix: str, detail: str) -> list[str]:
         payload = block.payload
         if block.kind is BlockKind.TOOL_CALL:
-            lines = [f"{prefix}tool_call: name={payload.get(PayloadKey.NAME, '')} id={payload.get(PayloadKey.ID, '')}"]
+            name, call_id = payload.get(PayloadKey.NAME, ""), payload.get(PayloadKey.ID, "")
+            lines = [f"{prefix}tool_call: name={name} id={call_id}"]
             if self.include_tool_detail:
                 lines.append(f"{detail}args: {compact_json(payload.get(PayloadKey.ARGS))}")
             return lines
@@ -117,15 +118,15 @@ class PrettyPrinter:
                 if payload.get(PayloadKey.ERROR):
                     lines.append(f"{detail}error: {payload[PayloadKey.ERROR]}")
                 result = payload.get(PayloadKey.RESULT)
-                text = result if isinstance(result, str) else compact_json(result)
-                lines.append(f"{detail}result: {text}")
+                shown = result if isinstance(result, str) else compact_json(result)
+                lines.append(f"{detail}result: {shown}")
             return lines
         if block.kind is BlockKind.REASONING and not _text(block):
             return [format_block_line(block).replace("reasoning:", f"{prefix}reasoning:", 1)]
         if block.kind is BlockKind.OTHER and _text(block) is None:
             return [f"{prefix}other: {compact_json(payload)}"]
         text = _text(block)
-        body = self._clip(text if text is not None else "<no text>").split("\n")
+        body = self._clip("<no text>" if text is None else text).split("\n")
         lines = [f"{prefix}{self._label(block)}: {body[0]}"]
         lines.extend(f"{detail}{line}" for line in body[1:])
         if self.include_metadata and block.metadata:

@@ -143,7 +143,7 @@ def to_yaml(turn: Turn | None, *, omit_data: bool = False) -> str:
 
 def from_yaml(text: str | bytes) -> Turn:
     try:
-        raw = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - safe loader
+        raw = yaml.load(text, Loader=_YamlLoader)
     except yaml.YAMLError as exc:
         raise TurnError(f"invalid YAML turn: {_yaml_problem(exc)}") from None
     return turn_from_dict(raw)
