@@ -275,3 +275,14 @@ def test_stress_start_cancel_wait_cycles_leave_nothing_running() -> None:
 
     assert asyncio.run_coroutine_threadsafe(pending(), loop).result(5) == 0
     assert session.turn_count == 1
+
+
+def test_handle_input_is_the_turn_the_run_started_from() -> None:
+    session = Session(EchoEngine())
+    handle = session.start(Turn([Block.tool_call("c", "f", {"n": 1}), Block.user("q")]))
+    handle.wait(5)
+    snapshot = handle.input
+    assert [b.kind for b in snapshot.blocks] == [BlockKind.TOOL_CALL, BlockKind.USER]
+    snapshot.blocks[0].payload["args"]["n"] = 99
+    assert session.latest().blocks[0].payload["args"] == {"n": 1}  # type: ignore[union-attr]
+    assert handle.input is snapshot

@@ -7,7 +7,7 @@ text so far) is materialised only when somebody reads it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -84,7 +84,18 @@ class EventMetadata:
         return out
 
     def with_result(self, *, usage: Usage | None, stop_reason: str, duration_ms: int) -> EventMetadata:
-        return replace(self, usage=usage, stop_reason=stop_reason, duration_ms=duration_ms)
+        """A copy carrying the run's outcome (``dataclasses.replace`` is several times slower)."""
+        return EventMetadata(
+            self.message_id,
+            self.session_id,
+            self.inference_id,
+            self.turn_id,
+            self.model,
+            usage,
+            stop_reason,
+            duration_ms,
+            self.extra,
+        )
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> EventMetadata:

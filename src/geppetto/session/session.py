@@ -52,20 +52,29 @@ class ExecutionHandle:
         "_loop",
         "_task",
         "_waiters",
+        "_input",
+        "_input_copy",
         "inference_id",
-        "input",
         "session_id",
     )
 
     def __init__(self, session_id: str, inference_id: str, input_turn: Turn) -> None:
         self.session_id = session_id
         self.inference_id = inference_id
-        self.input = input_turn
+        self._input = input_turn  # a shallow snapshot; deep-copied on first access
+        self._input_copy: Turn | None = None
         self._future: concurrent.futures.Future[Turn] = concurrent.futures.Future()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._cancel_requested = False
+
+    @property
+    def input(self) -> Turn:
+        """The turn the inference started from (a copy)."""
+        if self._input_copy is None:
+            self._input_copy = self._input.clone(deep=True)
+        return self._input_copy
 
     @property
     def is_running(self) -> bool:
@@ -275,8 +284,9 @@ class Session:
             inference_id = str(uuid.uuid4())
             latest.metadata[_SESSION_ID] = self.id
             latest.metadata[_INFERENCE_ID] = inference_id
-            work = latest.clone(deep=True)
-            handle = ExecutionHandle(self.id, inference_id, latest.clone(deep=True))
+            # History is replaced, never mutated, when the run ends: shallow copies are enough here.
+            work = latest.clone()
+            handle = ExecutionHandle(self.id, inference_id, latest.clone())
             self._active = handle
         ctx = RunContext(
             session_id=self.id,

