@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._report import median_ms, report  # noqa: E402
-from geppetto.engines import EchoEngine, RunContext  # noqa: E402
-from geppetto.session import Session  # noqa: E402
-from geppetto.session.runtime import background_loop  # noqa: E402
-from geppetto.turns import Block, Turn  # noqa: E402
+from bench._report import median_ms, report
+from geppetto.engines import EchoEngine, RunContext
+from geppetto.session import Session
+from geppetto.session.runtime import background_loop
+from geppetto.turns import Block, Turn
 
 GEPPETTO = str(Path(sys.executable).with_name("geppetto"))
 
@@ -83,7 +83,10 @@ def overhead_rows(calls: int) -> list[dict[str, object]]:
     )
     session_sync = per_call_sync(lambda: sync_session.run(seed()), calls)
     rows = []
-    for name, base, ours in (("async (arun)", direct_async, session_async), ("sync (run)", direct_sync, session_sync)):
+    for name, base, ours in (
+        ("async (arun)", direct_async, session_async),
+        ("sync (run)", direct_sync, session_sync),
+    ):
         overhead = ours - base
         rows.append(
             {
@@ -99,7 +102,9 @@ def overhead_rows(calls: int) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=15, help="process launches per command")
     parser.add_argument("--calls", type=int, default=3000, help="inferences per overhead measurement")
     parser.add_argument("--json", default=None, help="write the results here")
@@ -113,7 +118,9 @@ def main() -> None:
     ):
         median = median_ms(time_command(argv, args.runs))
         startup.append({"command": label, "median ms": median, "target ms": target, "met": median < target})
-    startup.append({"command": "python -c pass (floor)", "median ms": python_floor, "target ms": "-", "met": "-"})
+    startup.append(
+        {"command": "python -c pass (floor)", "median ms": python_floor, "target ms": "-", "met": "-"}
+    )
     report("Cold start (whole process, median)", startup)
     overhead = overhead_rows(args.calls)
     report("Per-run session overhead on echo", overhead)

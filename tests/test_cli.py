@@ -81,7 +81,7 @@ def test_turns_show_formats(tmp_path: Path) -> None:
     pretty = run_cli("turns", "show", str(path), "--ids")
     assert pretty.returncode == 0, pretty.stderr
     assert pretty.stdout.splitlines()[0] == "turn id=t1"
-    assert "  args: {\"a\":1}" in pretty.stdout
+    assert '  args: {"a":1}' in pretty.stdout
     lines = run_cli("turns", "show", str(path), "--format", "lines")
     assert lines.stdout == "system: s\ntool_call: add\n"
     yaml_text = path.read_text()

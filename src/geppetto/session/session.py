@@ -49,11 +49,11 @@ class ExecutionHandle:
     __slots__ = (
         "_cancel_requested",
         "_future",
+        "_input",
+        "_input_copy",
         "_loop",
         "_task",
         "_waiters",
-        "_input",
-        "_input_copy",
         "inference_id",
         "session_id",
     )

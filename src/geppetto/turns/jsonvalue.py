@@ -39,7 +39,9 @@ def copy_json(value: Any) -> Any:
     """Deep copy of dicts and lists (leaves are immutable scalars), much faster than ``copy.deepcopy``."""
     kind = type(value)
     if kind is dict:
-        return {key: item if type(item) not in _CONTAINERS else copy_json(item) for key, item in value.items()}
+        return {
+            key: item if type(item) not in _CONTAINERS else copy_json(item) for key, item in value.items()
+        }
     if kind is list:
         return [item if type(item) not in _CONTAINERS else copy_json(item) for item in value]
     if isinstance(value, dict):
