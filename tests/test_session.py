@@ -286,3 +286,47 @@ def test_handle_input_is_the_turn_the_run_started_from() -> None:
     snapshot.blocks[0].payload["args"]["n"] = 99
     assert session.latest().blocks[0].payload["args"] == {"n": 1}  # type: ignore[union-attr]
     assert handle.input is snapshot
+
+
+class RecordingStore:
+    def __init__(self, session: list[Session] | None = None) -> None:
+        self.saved: list[tuple[str, str, str | None, int, bool]] = []
+        self.sessions = session or []
+
+    def persist_turn(self, session_id: str, turn: Turn, *, outcome: object, error: str | None) -> None:
+        still_active = bool(self.sessions) and self.sessions[0].is_running
+        self.saved.append((session_id, str(outcome), error, len(turn.blocks), still_active))
+
+
+def test_every_run_outcome_is_persisted_before_the_handle_settles() -> None:
+    def broken(turn: Turn) -> Turn:
+        raise RuntimeError("down")
+
+    store = RecordingStore()
+    ok = Session(EchoEngine(), store=store)
+    store.sessions.append(ok)
+    ok.run(seed())
+    assert store.saved == [(ok.id, "completed", None, 2, True)]
+
+    failing = Session(FunctionEngine(broken), store=store)
+    with pytest.raises(EngineError):
+        failing.run(seed())
+    assert store.saved[-1][1:4] == ("failed", "function engine: down", 1)
+
+    slow = slow_session()
+    slow.store = store
+    handle = slow.start(seed())
+    handle.cancel()
+    with pytest.raises(InferenceCancelled):
+        handle.wait(5)
+    assert store.saved[-1][1:3] == ("cancelled", "inference cancelled")
+
+
+def test_a_failing_store_never_fails_the_run(caplog: pytest.LogCaptureFixture) -> None:
+    class BrokenStore:
+        def persist_turn(self, session_id: str, turn: Turn, *, outcome: object, error: str | None) -> None:
+            raise OSError("disk full")
+
+    session = Session(EchoEngine(), store=BrokenStore())
+    assert session.run(seed()).blocks[-1].text == "READY"
+    assert "could not persist turn" in caplog.text

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import threading
 import uuid
 from collections.abc import Generator, Iterable
@@ -35,9 +36,12 @@ from geppetto.errors import (
 )
 from geppetto.events.sinks import EventSink
 from geppetto.session.builder import EngineBuilder, InferenceRunner
+from geppetto.session.persist import RunOutcome, TurnPersister
 from geppetto.session.runtime import background_loop, in_loop_thread
 from geppetto.turns.keys import TurnMetaKeys
 from geppetto.turns.model import Block, Turn, new_id
+
+log = logging.getLogger("geppetto.session")
 
 _SESSION_ID = TurnMetaKeys.SESSION_ID.id
 _INFERENCE_ID = TurnMetaKeys.INFERENCE_ID.id
@@ -151,8 +155,10 @@ class Session:
         *,
         session_id: str | None = None,
         turns: Iterable[Turn] = (),
+        store: TurnPersister | None = None,
     ) -> None:
         self.id = session_id or str(uuid.uuid4())
+        self.store = store
         self.builder = (
             EngineBuilder(builder)
             if builder is not None and not isinstance(builder, EngineBuilder)
@@ -329,23 +335,47 @@ class Session:
     def _finish(
         self, handle: ExecutionHandle, target: Turn, produced: Turn, error: BaseException | None
     ) -> None:
-        """Commit what the run produced into the history turn, release the session, settle the handle."""
+        """Commit what the run produced into the history turn, persist it, release the session,
+        settle the handle (in that order: a woken waiter sees a stored, idle session)."""
         with self._lock:
             produced.id = produced.id or target.id
             produced.metadata[_SESSION_ID] = self.id
             produced.metadata[_INFERENCE_ID] = handle.inference_id
             target.replace_with(produced)
             result = None if error is not None else target.clone(deep=True)
+        self._persist(target, error)
+        self._release(handle)
+        handle._settle(result, error)
+
+    def _persist(self, turn: Turn, error: BaseException | None) -> None:
+        if self.store is None:
+            return
+        if error is None:
+            outcome = RunOutcome.COMPLETED
+        elif isinstance(error, InferenceCancelled):
+            outcome = RunOutcome.CANCELLED
+        else:
+            outcome = RunOutcome.FAILED
+        try:
+            self.store.persist_turn(
+                self.id, turn, outcome=outcome, error=None if error is None else str(error)
+            )
+        except Exception:
+            log.exception("could not persist turn %s of session %s", turn.id, self.id)
+
+    def _release(self, handle: ExecutionHandle) -> None:
+        with self._lock:
             if self._active is handle:
                 self._active = None
-        handle._settle(result, error)
 
     def _abandon(self, handle: ExecutionHandle) -> None:
         """The task is done; if it never settled the handle (cancelled before its first step),
         release the session now. Runs on the loop thread, so a task is never outlived by its handle."""
         if handle.done():
             return
+        error = InferenceCancelled()
         with self._lock:
-            if self._active is handle:
-                self._active = None
-        handle._settle(None, InferenceCancelled())
+            latest = self._turns[-1]
+        self._persist(latest, error)
+        self._release(handle)
+        handle._settle(None, error)
