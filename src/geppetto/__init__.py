@@ -40,6 +40,16 @@ _EXPORTS: dict[str, str] = {
     "system_prompt": "geppetto.middleware",
     "reorder_tool_results": "geppetto.middleware",
     "turn_logging": "geppetto.middleware",
+    # tools
+    "tool": "geppetto.tools",
+    "ToolDefinition": "geppetto.tools",
+    "ToolRegistry": "geppetto.tools",
+    "ToolConfig": "geppetto.tools",
+    "ToolHooks": "geppetto.tools",
+    "ToolCall": "geppetto.tools",
+    "ToolResult": "geppetto.tools",
+    "ToolExecutor": "geppetto.tools",
+    "ToolLoop": "geppetto.toolloop",
     # sessions
     "Session": "geppetto.session",
     "EngineBuilder": "geppetto.session",
@@ -105,6 +115,17 @@ if TYPE_CHECKING:
     )
     from geppetto.middleware import reorder_tool_results, system_prompt, turn_logging
     from geppetto.session import EngineBuilder, ExecutionHandle, Session
+    from geppetto.toolloop import ToolLoop
+    from geppetto.tools import (
+        ToolCall,
+        ToolConfig,
+        ToolDefinition,
+        ToolExecutor,
+        ToolHooks,
+        ToolRegistry,
+        ToolResult,
+        tool,
+    )
     from geppetto.turns import (
         Block,
         BlockKind,

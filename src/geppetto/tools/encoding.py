@@ -1,0 +1,68 @@
+"""JSON forms of tool arguments and results.
+
+Results are stored in ``tool_use`` blocks as compact JSON (no spaces, sorted keys), the reference's
+``json.Marshal`` form, because scripts and tests search them for substrings like ``"attempts":2``.
+Non-ASCII text is kept as it is (as Go does) rather than ``\\u`` escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic_core
+
+from geppetto.errors import ToolError
+
+
+def to_json_value(value: Any, what: str = "value") -> Any:
+    """Plain JSON data for ``value`` (pydantic models, dataclasses, dates... are converted).
+
+    Raises :class:`ToolError` naming ``what`` when the value has no JSON form.
+    """
+    try:
+        plain = pydantic_core.to_jsonable_python(value)
+        json.dumps(plain, allow_nan=False)
+    except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
+        raise ToolError(f"{what} is not JSON-serializable: {exc}") from exc
+    return plain
+
+
+def compact_json(value: Any) -> str:
+    """``value`` as compact JSON with sorted keys (``{"a":1,"b":[true]}``)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def decode_arguments(raw: Any) -> tuple[Any, str]:
+    """Decode a tool call's arguments as a model sent them: ``(value, error)``.
+
+    A dict is used as is; a string is parsed as JSON (empty -> ``{}``); ``None`` -> ``{}``. The
+    error is ``""`` on success, otherwise it says why the arguments are unusable.
+    """
+    if raw is None:
+        return {}, ""
+    if isinstance(raw, str | bytes | bytearray):
+        text = raw.decode() if isinstance(raw, bytes | bytearray) else raw
+        if not text.strip():
+            return {}, ""
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            return None, f"invalid JSON arguments: {exc}"
+    if not isinstance(raw, dict):
+        return None, f"arguments must be a JSON object, got {_json_type(raw)}"
+    return raw, ""
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if value is None:
+        return "null"
+    return type(value).__name__

@@ -1,0 +1,142 @@
+"""``ToolRegistry``: the named tools a session may run and advertise to the model.
+
+Engines read ``ctx.tools.list_tools()`` to advertise tools; the executor looks calls up with
+:meth:`ToolRegistry.get`. Registration order is kept (it is the order tools are advertised in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from geppetto.engines.base import RunContext
+from geppetto.errors import ToolError
+from geppetto.tools.config import ToolConfig
+from geppetto.tools.definition import ToolDefinition, ToolFunction
+
+
+class ToolRegistry:
+    """Named :class:`ToolDefinition` objects. Safe to read and change from several threads."""
+
+    __slots__ = ("_lock", "_tools")
+
+    def __init__(self, tools: Iterable[ToolDefinition | ToolFunction] = ()) -> None:
+        self._tools: dict[str, ToolDefinition] = {}
+        self._lock = threading.Lock()
+        for item in tools:
+            self.register(item)
+
+    def register(self, tool: ToolDefinition | ToolFunction, *, name: str | None = None) -> ToolDefinition:
+        """Add (or replace) a tool and return its definition; works as a decorator on functions.
+
+        A plain function is turned into a tool like ``@tool`` does. ``name`` registers the tool
+        under another name. An empty name raises ``tool name cannot be empty``.
+        """
+        if isinstance(tool, ToolDefinition):
+            definition = tool
+        else:
+            definition = ToolDefinition.from_function(tool, name=name, localns=sys._getframe(1).f_locals)
+        if name is not None and name != definition.name:
+            definition = definition.renamed(name)
+        if not isinstance(definition.name, str) or not definition.name.strip():
+            raise ToolError("tool name cannot be empty")
+        with self._lock:
+            self._tools[definition.name] = definition
+        return definition
+
+    def get(self, name: str) -> ToolDefinition:
+        definition = self._tools.get(name)
+        if definition is None:
+            raise ToolError(f"tool not found: {name}")
+        return definition
+
+    def unregister(self, name: str) -> None:
+        with self._lock:
+            if self._tools.pop(name, None) is None:
+                raise ToolError(f"tool not found: {name}")
+
+    def list_tools(self) -> list[ToolDefinition]:
+        """Every definition, in registration order."""
+        with self._lock:
+            return list(self._tools.values())
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._tools)
+
+    def clone(self) -> ToolRegistry:
+        """A registry with the same definitions; changes to either do not affect the other."""
+        copy = ToolRegistry()
+        copy._tools = dict(self._tools)
+        return copy
+
+    def merge(self, other: ToolRegistry) -> ToolRegistry:
+        """Add every tool of ``other`` (replacing same-named ones); returns ``self``."""
+        for definition in other.list_tools():
+            self.register(definition)
+        return self
+
+    def subset(self, names: Iterable[str]) -> ToolRegistry:
+        """A registry with only the named tools that exist here (for allow-lists)."""
+        wanted = set(names)
+        copy = ToolRegistry()
+        copy._tools = {name: d for name, d in self._tools.items() if name in wanted}
+        return copy
+
+    async def acall(
+        self,
+        name: str,
+        args: dict[str, Any] | str | None = None,
+        ctx: RunContext | None = None,
+        *,
+        config: ToolConfig | None = None,
+    ) -> Any:
+        """Run one tool directly, without hooks (default config: 30 s timeout, no retries).
+
+        Returns the JSON-ready result; a failure raises :class:`ToolError` with the message the
+        tool loop would record (``tool not found: X``, ``invalid arguments for tool X: ...``).
+        """
+        from geppetto.tools.call import ToolCall
+        from geppetto.tools.executor import ToolExecutor
+
+        if not isinstance(name, str) or not name:
+            raise ToolError("call requires tool name")
+        executor = ToolExecutor(self, config)
+        result = await executor.execute(ToolCall("direct-call", name, args if args is not None else {}), ctx)
+        if result.error:
+            raise ToolError(result.error)
+        return result.value
+
+    def call(
+        self, name: str, args: dict[str, Any] | str | None = None, *, config: ToolConfig | None = None
+    ) -> Any:
+        """Synchronous :meth:`acall` for code without a running event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # Not asyncio.run(): it waits for worker threads at exit, so a sync tool abandoned
+            # after its timeout would block the caller anyway. close() does not wait for them.
+            loop = asyncio.new_event_loop()
+            try:
+                return loop.run_until_complete(self.acall(name, args, config=config))
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+        raise ToolError(
+            "ToolRegistry.call() would block the running event loop; use 'await registry.acall(...)'"
+        )
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __iter__(self) -> Iterator[ToolDefinition]:
+        return iter(self.list_tools())
+
+    def __repr__(self) -> str:
+        return f"ToolRegistry({self.names()!r})"
