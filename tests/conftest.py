@@ -44,3 +44,9 @@ def _no_network() -> Iterator[None]:
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_turn_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands that persist by default must never write into the real user data directory."""
+    monkeypatch.setenv("GEPPETTO_STORE", str(tmp_path_factory.mktemp("store") / "turns.db"))

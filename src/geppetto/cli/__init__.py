@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from geppetto.cli.errors import run_guarded
+from geppetto.cli.store_commands import add_store_commands, add_store_options
 
 VERSION = "0.1.0"
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--system", default=REFERENCE_SYSTEM_PROMPT, help="system prompt ('' for none)")
     infer.add_argument("--stream", action="store_true", help="print the reply as it arrives")
     infer.add_argument("--output", choices=("text", "yaml", "json"), default="text", help="final turn format")
+    add_store_options(infer)
     infer.set_defaults(handler="geppetto.cli.infer:run")
 
     turns = commands.add_parser("turns", help="inspect turn files")
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--metadata", action="store_true", help="include metadata and data")
     show.set_defaults(handler="geppetto.cli.turns:show")
     turns.set_defaults(subparser=turns)
+    add_store_commands(commands)
     return parser
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from geppetto.errors import ConfigError, GeppettoError, InferenceCancelled
 from geppetto.events.sinks import EventSink, PrinterSink
 from geppetto.turns import Turn, format_turn, to_json, to_yaml
+
+if TYPE_CHECKING:
+    from geppetto.session import Session
 
 
 def read_prompt(args: argparse.Namespace) -> str:
@@ -30,6 +34,7 @@ def print_final_turn(turn: Turn, output: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from geppetto.cli.sessions import ReportingPersister, open_store, warn
     from geppetto.engines.factory import create_engine
     from geppetto.session import EngineBuilder, Session
 
@@ -40,7 +45,16 @@ def run(args: argparse.Namespace) -> int:
         engine = create_engine(args.ai_api_type, model=args.ai_engine)
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
-    session = Session(EngineBuilder(engine))
+    store = open_store(args)
+    try:
+        persister = ReportingPersister(store, warn) if store is not None else None
+        return _run_session(Session(EngineBuilder(engine), store=persister), prompt, args)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run_session(session: Session, prompt: str, args: argparse.Namespace) -> int:
     seed = Turn.builder().system(args.system).user(prompt).build()
     sinks: list[EventSink] = [PrinterSink(sys.stdout)] if args.stream else []
     try:

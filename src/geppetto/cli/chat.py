@@ -1,0 +1,308 @@
+"""``geppetto chat``: an interactive REPL with streamed replies, saved to the turn store.
+
+Input
+    One line is one message. A line ending in ``\\`` continues on the next line (the backslash is
+    dropped); a line that is exactly ``\"\"\"`` starts a block that ends at the next ``\"\"\"`` line
+    (for pasting text). A line starting with ``/`` is a command; start a message with a space to
+    send a literal ``/``.
+
+Commands
+    ``/help``, ``/exit`` (``/quit``), ``/fork [TURN]`` (continue in a new session forked at the
+    latest or the given turn), ``/system [TEXT | --clear]`` (show, set or remove the system
+    prompt for the next replies), ``/save PATH`` (the latest turn as YAML, or JSON for ``.json``),
+    ``/session`` (id, turn count, store).
+
+Keys
+    Ctrl-C during a reply stops it: the partial reply stays in the conversation and is stored as
+    a cancelled run (finish class ``interrupted``); the REPL goes on. Ctrl-C or Ctrl-D at the
+    prompt quits.
+
+Resume with ``geppetto chat --continue`` (latest session) or ``--session ID``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from geppetto.cli.sessions import ReportingPersister, open_store, parse_turn_ref, warn
+from geppetto.errors import ConfigError, GeppettoError, InferenceCancelled
+from geppetto.events.sinks import PrinterSink
+from geppetto.session import EngineBuilder, ExecutionHandle, Session, TurnPersister
+from geppetto.store import FORKED_AT_MS, FORKED_FROM_SESSION_ID, FORKED_FROM_TURN_ID, TurnStore
+from geppetto.turns import Block, BlockKind, Turn, TurnMetaKeys, new_id, save_turn
+
+PROMPT = "> "
+CONTINUATION = "... "
+BLOCK_FENCE = '"""'
+
+HELP = """\
+commands:
+  /help                   this help
+  /exit, /quit            leave (Ctrl-D and Ctrl-C at the prompt too)
+  /fork [TURN]            continue in a new session forked at the latest turn (or index/id TURN)
+  /system [TEXT|--clear]  show, set or remove the system prompt for the next replies
+  /save PATH              save the latest turn (YAML; JSON when PATH ends in .json)
+  /session                show the session id, turn count and store
+input: end a line with \\ to continue it; put \"\"\" alone on a line before and after a multi-line message.
+Ctrl-C during a reply stops it and keeps the partial reply.
+"""
+
+# Facts about a finished run that must not leak into the next turn (it has not run yet).
+_RUN_FACTS = (
+    TurnMetaKeys.INFERENCE_ID.id,
+    TurnMetaKeys.INFERENCE_RESULT.id,
+    TurnMetaKeys.USAGE.id,
+    TurnMetaKeys.STOP_REASON.id,
+    TurnMetaKeys.MODEL.id,
+    TurnMetaKeys.PROVIDER.id,
+    FORKED_FROM_SESSION_ID,
+    FORKED_FROM_TURN_ID,
+    FORKED_AT_MS,
+)
+
+Reader = Callable[[str], str]
+
+
+def read_message(read: Reader) -> str:
+    """One message from the user, joining continued lines and ``\"\"\"`` blocks; EOFError at the end."""
+    first = read(PROMPT)
+    if first.strip() == BLOCK_FENCE:
+        lines: list[str] = []
+        while (line := read(CONTINUATION)).strip() != BLOCK_FENCE:
+            lines.append(line)
+        return "\n".join(lines)
+    lines = []
+    line = first
+    while line.endswith("\\"):
+        lines.append(line[:-1])
+        line = read(CONTINUATION)
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def next_turn(latest: Turn | None, prompt: str, system: str | None) -> Turn:
+    """The turn for the next reply: history, the system prompt if it changed, the new user block."""
+    turn = Turn(list(latest.blocks), dict(latest.metadata), dict(latest.data)) if latest else Turn()
+    turn.id = new_id()
+    for key in _RUN_FACTS:
+        turn.metadata.pop(key, None)
+    if system is not None:
+        turn.blocks = [block for block in turn.blocks if block.kind is not BlockKind.SYSTEM]
+        if system:
+            turn.blocks.insert(0, Block.system(system))
+    turn.blocks.append(Block.user(prompt))
+    return turn
+
+
+def current_system(turn: Turn | None) -> str | None:
+    if turn is None:
+        return None
+    for block in turn.blocks_of(BlockKind.SYSTEM):
+        return block.text or ""
+    return None
+
+
+class ChatRepl:
+    """The REPL state: the session being continued, the store, the pending system prompt."""
+
+    def __init__(
+        self,
+        builder: EngineBuilder,
+        session: Session,
+        store: TurnStore | None,
+        *,
+        persister: TurnPersister | None = None,
+        system: str | None,
+        out: TextIO,
+        err: TextIO,
+        read: Reader = input,
+    ) -> None:
+        self.builder = builder
+        self.session = session
+        self.store = store
+        self.persister = persister or store
+        self.pending_system = system
+        self.out, self.err, self.read = out, err, read
+
+    def loop(self) -> int:
+        while True:
+            try:
+                text = read_message(self.read)
+            except (EOFError, KeyboardInterrupt):
+                self.out.write("\n")
+                return 0
+            if text.startswith("/"):
+                if not self.command(text.strip()):
+                    return 0
+            elif text.strip():
+                self.reply(text.strip())
+
+    # -- replies ---------------------------------------------------------------------------
+
+    def reply(self, prompt: str) -> None:
+        seed = next_turn(self.session.latest(), prompt, self.pending_system)
+        self.pending_system = None
+        try:
+            handle = self.session.start(seed, sinks=[PrinterSink(self.out)])
+        except GeppettoError as exc:
+            self.err.write(f"error: {exc}\n")
+            return
+        try:
+            handle.wait()
+        except KeyboardInterrupt:
+            self._stop(handle)
+        except InferenceCancelled:
+            self.out.write("[interrupted]\n")
+        except GeppettoError as exc:
+            self.err.write(f"error: {exc}\n")
+        self.out.flush()
+
+    def _stop(self, handle: ExecutionHandle) -> None:
+        """Cancel the reply and wait until it is recorded; further Ctrl-Cs only repeat the cancel."""
+        while True:
+            handle.cancel()
+            try:
+                handle.wait()
+            except KeyboardInterrupt:
+                continue
+            except GeppettoError:
+                pass
+            break
+        self.out.write("[interrupted]\n")
+
+    # -- commands --------------------------------------------------------------------------
+
+    def command(self, line: str) -> bool:
+        """Run a slash command; ``False`` means leave the REPL."""
+        name, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if name in ("/exit", "/quit"):
+            return False
+        if name == "/help":
+            self.out.write(HELP)
+        elif name == "/system":
+            self._system(rest)
+        elif name == "/save":
+            self._save(rest)
+        elif name == "/fork":
+            self._fork(rest)
+        elif name == "/session":
+            where = self.store.path if self.store is not None else "not stored (--no-store)"
+            self.out.write(f"session {self.session.id}: {self.session.turn_count} turns, store: {where}\n")
+        else:
+            self.err.write(f"unknown command {name}; /help lists the commands\n")
+        return True
+
+    def _system(self, text: str) -> None:
+        if not text:
+            shown = self.pending_system
+            if shown is None:
+                shown = current_system(self.session.latest())
+            self.out.write(f"system prompt: {shown!r}\n" if shown else "no system prompt\n")
+        elif text == "--clear":
+            self.pending_system = ""
+            self.out.write("system prompt removed for the next replies\n")
+        else:
+            self.pending_system = text
+            self.out.write("system prompt set for the next replies\n")
+
+    def _save(self, path: str) -> None:
+        latest = self.session.latest()
+        if not path:
+            self.err.write("usage: /save PATH\n")
+        elif latest is None:
+            self.err.write("nothing to save yet\n")
+        else:
+            try:
+                save_turn(path, latest)
+            except (OSError, GeppettoError) as exc:
+                self.err.write(f"error: cannot save {path}: {exc}\n")
+                return
+            self.out.write(f"saved the latest turn to {path}\n")
+
+    def _fork(self, ref_text: str) -> None:
+        ref = parse_turn_ref(ref_text or None)
+        try:
+            if self.store is not None:
+                fork_id = self.store.fork(self.session.id, at=ref)
+                forked = resume(self.builder, self.store, fork_id, persister=self.persister)
+            else:
+                forked = Session(self.builder, turns=[_pick(self.session.turns(), ref)])
+        except GeppettoError as exc:
+            self.err.write(f"error: cannot fork: {exc}\n")
+            return
+        self.out.write(f"forked session {self.session.id} into {forked.id}; now chatting in {forked.id}\n")
+        self.session = forked
+
+
+def _pick(turns: list[Turn], ref: int | str | None) -> Turn:
+    """The in-memory counterpart of the store's turn reference (``--no-store`` forks)."""
+    if not turns:
+        raise ConfigError("cannot fork an empty session")
+    if ref is None:
+        return turns[-1]
+    if isinstance(ref, int):
+        if not -len(turns) <= ref < len(turns):
+            raise ConfigError(f"the session has {len(turns)} turns; index {ref} is out of range")
+        return turns[ref]
+    for turn in reversed(turns):
+        if turn.id == ref:
+            return turn
+    raise ConfigError(f"the session has no turn with id {ref!r}")
+
+
+def resume(
+    builder: EngineBuilder, store: TurnStore, session_id: str, *, persister: TurnPersister | None = None
+) -> Session:
+    """A session continuing ``session_id`` from its stored turns, persisting to the same store."""
+    turns = store.load_turns(session_id)
+    return Session(builder, session_id=session_id, turns=turns, store=persister or store)
+
+
+def run(args: argparse.Namespace) -> int:
+    from geppetto.engines.factory import create_engine
+
+    store = open_store(args)
+    if store is None and (args.continue_latest or args.session):
+        raise ConfigError("--continue and --session need a turn store; drop --no-store")
+    try:
+        engine = create_engine(args.ai_api_type, model=args.ai_engine)
+    except GeppettoError as exc:
+        raise ConfigError(f"failed to create engine: {exc}") from None
+    builder = EngineBuilder(engine)
+    persister = ReportingPersister(store, warn) if store is not None else None
+    resumed = False
+    if store is not None and args.continue_latest:
+        latest = store.latest_session_id()
+        if latest is None:
+            raise ConfigError(f"no stored session in {store.path}; start one with 'geppetto chat'")
+        session, resumed = resume(builder, store, latest, persister=persister), True
+    elif store is not None and args.session:
+        session_id = store.resolve_session(args.session)
+        session, resumed = resume(builder, store, session_id, persister=persister), True
+    else:
+        session = Session(builder, store=persister)
+    _enable_line_editing()
+    out = sys.stdout
+    engine_name = getattr(engine, "name", type(engine).__name__)
+    state = f"resumed, {session.turn_count} turns" if resumed else "new"
+    out.write(f"geppetto chat · session {session.id} ({state}) · engine {engine_name}\n")
+    out.write('/help for commands, /exit or Ctrl-D to quit; end a line with \\ or use """ for more lines\n')
+    out.flush()
+    repl = ChatRepl(builder, session, store, persister=persister, system=args.system, out=out, err=sys.stderr)
+    try:
+        return repl.loop()
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _enable_line_editing() -> None:
+    """History and cursor keys at an interactive prompt (``input()`` picks readline up)."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401
