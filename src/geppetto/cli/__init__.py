@@ -16,6 +16,47 @@ VERSION = "0.1.0"
 REFERENCE_SYSTEM_PROMPT = "You are a helpful assistant. Answer the question in a short and concise manner. "
 
 
+# Flags with their own help text; every other settings field is accepted but hidden from --help.
+_DOCUMENTED_FLAGS = {
+    "ai-max-response-tokens": "maximum tokens in the reply",
+    "ai-temperature": "sampling temperature",
+    "timeout": "seconds to wait between stream chunks",
+    "outbound-policy": "permissive (default) or strict: https only, no private or loopback hosts",
+    "openai-base-url": "base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama /v1, ...)",
+    "openai-api-key": "OpenAI key (default: $OPENAI_API_KEY)",
+    "openai-responses-base-url": "base URL for the OpenAI Responses API",
+    "openai-responses-api-key": "key for the Responses API (default: the OpenAI key)",
+    "claude-base-url": "Anthropic base URL",
+    "claude-api-key": "Anthropic key (default: $ANTHROPIC_API_KEY)",
+    "gemini-base-url": "Gemini base URL",
+    "gemini-api-key": "Gemini key (default: $GEMINI_API_KEY, then $GOOGLE_API_KEY)",
+    "ollama-base-url": "Ollama server (default: http://localhost:11434)",
+    "ollama-api-key": "Ollama key, for hosted Ollama (default: $OLLAMA_API_KEY)",
+}
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    """One ``--<field>`` per settings field (reference names: ``--openai-base-url``, ...)."""
+    from geppetto.settings.fields import flag_fields
+
+    for name in flag_fields():
+        if name not in ("ai-api-type", "ai-engine"):
+            shown = _DOCUMENTED_FLAGS.get(name, argparse.SUPPRESS)
+            parser.add_argument(f"--{name}", default=None, help=shown)
+
+
+def settings_options(args: argparse.Namespace) -> dict[str, object]:
+    """The settings flags the user actually gave, keyed by field name with underscores."""
+    from geppetto.settings.fields import flag_fields
+
+    options = {}
+    for name in flag_fields():
+        value = getattr(args, name.replace("-", "_"), None)
+        if value is not None and name not in ("ai-api-type", "ai-engine"):
+            options[name.replace("-", "_")] = value
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geppetto",
@@ -29,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("prompt", nargs="?", help="the user prompt (read from stdin when omitted)")
     infer.add_argument("--ai-api-type", default=None, help="engine type (default: echo in this build)")
     infer.add_argument("--ai-engine", default="", help="model name for the engine")
+    add_settings_flags(infer)
     infer.add_argument("--system", default=REFERENCE_SYSTEM_PROMPT, help="system prompt ('' for none)")
     infer.add_argument("--stream", action="store_true", help="print the reply as it arrives")
     infer.add_argument("--output", choices=("text", "yaml", "json"), default="text", help="final turn format")

@@ -34,6 +34,7 @@ def print_final_turn(turn: Turn, output: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from geppetto.cli import settings_options
     from geppetto.cli.sessions import ReportingPersister, open_store, warn
     from geppetto.engines.factory import create_engine
     from geppetto.session import EngineBuilder, Session
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if not prompt.strip():
         raise ConfigError("the prompt is empty: pass a non-empty PROMPT")
     try:
-        engine = create_engine(args.ai_api_type, model=args.ai_engine)
+        engine = create_engine(args.ai_api_type, model=args.ai_engine, **settings_options(args))
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
     store = open_store(args)

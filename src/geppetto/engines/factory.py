@@ -16,8 +16,8 @@ EngineFactory = Callable[..., Engine]
 
 DEFAULT_API_TYPE = "echo"
 
-# Provider API types of the reference that this build cannot run yet.
-_PLANNED = ("openai", "openai-responses", "claude", "anthropic", "gemini", "ollama", "local")
+# API types that this build cannot run yet.
+_PLANNED = ("local",)
 
 
 def _echo(model: str = "", **options: Any) -> Engine:
@@ -27,6 +27,25 @@ def _echo(model: str = "", **options: Any) -> Engine:
 
 
 _FACTORIES: dict[str, EngineFactory] = {"echo": _echo}
+
+
+def _provider(api_type: str) -> EngineFactory:
+    def factory(model: str = "", **options: Any) -> Engine:
+        from geppetto.engines.providers import engine_from_options
+
+        return engine_from_options(api_type, model, **options)
+
+    return factory
+
+
+def _register_providers() -> None:
+    from geppetto.settings.apitypes import ALIASES, SPECS  # a small module: no SDK is imported
+
+    for api_type in (*SPECS, *ALIASES):
+        _FACTORIES[api_type] = _provider(api_type)
+
+
+_register_providers()
 
 
 def register_engine_factory(api_type: str, factory: EngineFactory) -> None:
@@ -39,7 +58,12 @@ def available_api_types() -> list[str]:
 
 
 def create_engine(api_type: str | None = None, model: str = "", **options: Any) -> Engine:
-    """Build the engine for ``api_type`` (default: :data:`DEFAULT_API_TYPE`)."""
+    """Build the engine for ``api_type``; without one it is inferred from ``model`` (a ``.gguf``
+    path runs locally, ``claude-...`` on Anthropic, ...) or :data:`DEFAULT_API_TYPE` is used."""
+    if not (api_type or "").strip() and model:
+        from geppetto.settings.apitypes import infer_api_type
+
+        api_type = "local" if model.lower().endswith(".gguf") else infer_api_type(model)
     key = (api_type or DEFAULT_API_TYPE).strip().lower()
     factory = _FACTORIES.get(key)
     if factory is None:

@@ -1,0 +1,274 @@
+"""What every provider adapter shares: resolved config, tools, images, tool results, clients.
+
+Provider engines are built from a :class:`ProviderConfig` (settings plus the key, base URL and
+model the factory resolved) and keep one SDK client per event loop, because the aiohttp session
+under each SDK client is bound to the loop that created it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import random
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from geppetto.settings.apitypes import ApiTypeSpec
+from geppetto.settings.outbound import OutboundPolicy, acheck_outbound_url
+from geppetto.settings.sections import Settings
+from geppetto.turns.keys import DataKeys
+from geppetto.turns.kinds import PayloadKey
+from geppetto.turns.model import Block, Turn
+
+
+@dataclass(slots=True)
+class ProviderConfig:
+    """Everything an engine needs; ``api_key`` never appears in ``repr``."""
+
+    spec: ApiTypeSpec
+    model: str
+    base_url: str
+    api_key: str = field(default="", repr=False)
+    settings: Settings = field(default_factory=Settings)
+
+    @property
+    def provider(self) -> str:
+        return self.spec.name
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.api_key,) if self.api_key else ()
+
+    @property
+    def strict(self) -> bool:
+        return OutboundPolicy.parse(self.settings.api.outbound_policy) is OutboundPolicy.STRICT
+
+    async def check_url(self) -> None:
+        """Apply the outbound policy (strict mode resolves the host on every run)."""
+        await acheck_outbound_url(self.base_url, self.settings.api.outbound_policy)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+def tool_specs(tools: Any) -> list[ToolSpec]:
+    """Tools to advertise: ``ctx.tools`` is ``None`` or a registry with ``list_tools()``."""
+    if tools is None:
+        return []
+    lister = getattr(tools, "list_tools", None)
+    items = lister() if callable(lister) else tools
+    specs = []
+    for tool in items or ():
+        params = getattr(tool, "parameters", None)
+        if not isinstance(params, dict) or not params:
+            params = {"type": "object", "properties": {}}
+        specs.append(ToolSpec(str(tool.name), str(getattr(tool, "description", "") or ""), params))
+    return specs
+
+
+def tool_choice(turn: Turn) -> str | None:
+    """``tool_choice`` from the turn's tool config (``auto``, ``none``, ``required``), if any."""
+    config = turn.data.get(DataKeys.TOOL_CONFIG.id)
+    if isinstance(config, dict):
+        choice = config.get("tool_choice")
+        if isinstance(choice, str) and choice.strip():
+            return choice.strip().lower()
+    return None
+
+
+def args_json(args: Any) -> str:
+    """Tool-call arguments as the JSON string providers expect (strings are kept)."""
+    if isinstance(args, str):
+        return args if args.strip() else "{}"
+    if args is None:
+        return "{}"
+    return orjson.dumps(args).decode()
+
+
+def args_object(args: Any) -> dict[str, Any]:
+    """Tool-call arguments as an object (Anthropic, Gemini, Ollama want objects)."""
+    if isinstance(args, dict):
+        return args
+    if isinstance(args, str) and args.strip():
+        try:
+            value = orjson.loads(args)
+        except orjson.JSONDecodeError:
+            return {"_raw": args}
+        return value if isinstance(value, dict) else {"value": value}
+    return {}
+
+
+def tool_result_text(block: Block) -> str:
+    """The reference rule: the result as a string (JSON-encoded if needed), or
+    ``{"error": ..., "result": ...}`` when the tool failed."""
+    result = block.payload.get(PayloadKey.RESULT)
+    error = block.payload.get(PayloadKey.ERROR) or ""
+    if error:
+        return orjson.dumps({"error": str(error), "result": result}).decode()
+    if isinstance(result, str):
+        return result
+    if result is None:
+        return ""
+    return orjson.dumps(result).decode()
+
+
+def block_text(block: Block) -> str:
+    """The block's text, trimmed; non-string text is JSON-encoded (the reference rule)."""
+    value = block.payload.get(PayloadKey.TEXT)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    return orjson.dumps(value).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    media_type: str
+    data: str = ""  # base64
+    url: str = ""
+    detail: str = ""
+
+    @property
+    def data_url(self) -> str:
+        return self.url or f"data:{self.media_type};base64,{self.data}"
+
+
+def block_images(block: Block) -> list[Image]:
+    """Images on a user block: ``{media_type, url | content (bytes or base64)[, detail]}``.
+
+    ``data:`` URLs are split into media type and base64 data so every provider can inline them.
+    """
+    raw = block.payload.get(PayloadKey.IMAGES)
+    if not isinstance(raw, list):
+        return []
+    images = []
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        media_type = str(item.get("media_type") or "image/png")
+        detail = str(item.get("detail") or "")
+        url = str(item.get("url") or "")
+        content = item.get("content")
+        if url.startswith("data:") and ";base64," in url:
+            head, _, data = url.partition(";base64,")
+            images.append(Image(head[5:] or media_type, data=data, detail=detail))
+        elif url:
+            images.append(Image(media_type, url=url, detail=detail))
+        elif isinstance(content, bytes | bytearray):
+            images.append(Image(media_type, data=base64.b64encode(bytes(content)).decode(), detail=detail))
+        elif isinstance(content, str) and content:
+            images.append(Image(media_type, data=content, detail=detail))
+    return images
+
+
+def structured_output(turn: Turn, settings: Settings) -> dict[str, Any] | None:
+    """The JSON-schema output request, from Turn.Data ``structured_output_config`` or settings.
+
+    Returns ``{name, description, schema, strict}`` or ``None``. An invalid configuration is
+    ignored unless ``require_valid`` is set, in which case :class:`ValueError` says what is wrong.
+    """
+    chat = settings.chat
+    config: dict[str, Any] = {
+        "mode": chat.structured_output_mode,
+        "name": chat.structured_output_name,
+        "description": chat.structured_output_description,
+        "schema": chat.structured_output_schema,
+        "strict": chat.structured_output_strict,
+        "require_valid": chat.structured_output_require_valid,
+    }
+    override = turn.data.get(DataKeys.STRUCTURED_OUTPUT_CONFIG.id)
+    if isinstance(override, dict):
+        config.update({key: value for key, value in override.items() if value is not None})
+    if str(config.get("mode") or "off").lower() != "json_schema":
+        return None
+    schema = config.get("schema")
+    if isinstance(schema, str):
+        try:
+            schema = orjson.loads(schema) if schema.strip() else None
+        except orjson.JSONDecodeError:
+            schema = None
+    name = str(config.get("name") or "")
+    problem = "" if isinstance(schema, dict) and schema else "structured output needs a JSON-object schema"
+    if not problem and not name:
+        problem = "structured output needs a name"
+    if problem:
+        if config.get("require_valid"):
+            raise ValueError(problem)
+        return None
+    return {
+        "name": name,
+        "description": str(config.get("description") or ""),
+        "schema": schema,
+        "strict": bool(config.get("strict", True)),
+    }
+
+
+def backoff_delay(retries_taken: int) -> float:
+    """The SDKs' backoff: ``min(0.5 * 2**n, 8)`` shortened by up to 25 % jitter."""
+    return float(min(0.5 * 2**retries_taken, 8.0) * (1 - 0.25 * random.random()))
+
+
+C = TypeVar("C")
+
+
+class ClientPool(Generic[C]):
+    """One client per running event loop, created on first use and closed by :meth:`aclose`.
+
+    Clients still open when the pool is dropped (its engine was garbage-collected, or the
+    interpreter exits) are closed on their loops if those still run (the runtime's background
+    loop does), so aiohttp does not warn about unclosed sessions.
+    """
+
+    def __init__(self, factory: Callable[[], C], closer: Callable[[C], Awaitable[None]]) -> None:
+        self._factory = factory
+        self._closer = closer
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, C] = weakref.WeakKeyDictionary()
+        weakref.finalize(self, _close_clients, self._clients, closer)
+
+    def get(self) -> C:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = self._factory()
+        return client
+
+    async def aclose(self) -> None:
+        """Close the client of the running loop (others are closed when the pool goes away)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await self._closer(client)
+
+
+def _close_clients(
+    clients: weakref.WeakKeyDictionary[Any, Any], closer: Callable[[Any], Awaitable[None]]
+) -> None:
+    try:
+        current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        current = None
+    for loop, client in list(clients.items()):
+        if loop.is_closed() or not loop.is_running():
+            continue
+        if current is not None and loop is current:
+            current.create_task(_close_quietly(closer, client))
+            continue
+        future = asyncio.run_coroutine_threadsafe(_close_quietly(closer, client), loop)
+        with contextlib.suppress(Exception):
+            future.result(1.0)
+    clients.clear()
+
+
+async def _close_quietly(closer: Callable[[Any], Awaitable[None]], client: Any) -> None:
+    with contextlib.suppress(Exception):
+        await closer(client)

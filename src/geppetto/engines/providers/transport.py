@@ -1,0 +1,88 @@
+"""SDK clients on the aiohttp transport, configured from settings, and raw-stream helpers.
+
+The ``openai`` and ``anthropic`` SDKs are imported here, inside functions, so importing
+``geppetto.engines`` never pays their import time. Both clients get the settings' timeout (read
+timeout between chunks, connect timeout), ``max_retries`` (their own retry policy: 408/409/429/
+5xx, ``x-should-retry``, ``Retry-After``, backoff) and, under the strict outbound policy, no
+redirects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from geppetto.engines.providers.common import ProviderConfig
+
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-goog-request-id")
+
+
+def _headers(config: ProviderConfig) -> dict[str, str] | None:
+    agent = config.settings.client.user_agent
+    return {"User-Agent": agent} if agent else None
+
+
+def make_openai_client(config: ProviderConfig) -> Any:
+    import openai
+
+    client_settings = config.settings.client
+    timeout = openai.Timeout(client_settings.timeout, connect=client_settings.connect_timeout)
+    http_client = openai.DefaultAioHttpClient(timeout=timeout, follow_redirects=not config.strict)
+    return openai.AsyncOpenAI(
+        api_key=config.api_key,
+        organization=client_settings.organization or None,
+        base_url=config.base_url,
+        timeout=timeout,
+        max_retries=max(0, client_settings.max_retries),
+        default_headers=_headers(config),
+        http_client=http_client,
+        # Local servers need no key: send no Authorization header instead of failing.
+        _enforce_credentials=bool(config.api_key),
+    )
+
+
+def make_anthropic_client(config: ProviderConfig) -> Any:
+    import anthropic
+
+    client_settings = config.settings.client
+    timeout = anthropic.Timeout(client_settings.timeout, connect=client_settings.connect_timeout)
+    http_client = anthropic.DefaultAioHttpClient(timeout=timeout, follow_redirects=not config.strict)
+    return anthropic.AsyncAnthropic(
+        api_key=config.api_key,
+        base_url=config.base_url,
+        timeout=timeout,
+        max_retries=max(0, client_settings.max_retries),
+        default_headers=_headers(config),
+        http_client=http_client,
+    )
+
+
+def openai_request_headers(config: ProviderConfig) -> dict[str, Any] | None:
+    """Per-request headers: without a key, the Authorization header is explicitly omitted."""
+    if config.api_key:
+        return None
+    import openai
+
+    return {"Authorization": openai.Omit()}
+
+
+async def close_sdk_client(client: Any) -> None:
+    await client.close()
+
+
+def request_id(headers: Any) -> str:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return str(value)
+    return ""
+
+
+def content_type(headers: Any) -> str:
+    return str(headers.get("content-type") or "").lower()
+
+
+async def iter_raw(response: Any) -> AsyncIterator[bytes]:
+    """Body bytes of an SDK raw streaming response, as they arrive."""
+    async for chunk in response.http_response.aiter_bytes():
+        yield chunk
