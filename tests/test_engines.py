@@ -154,8 +154,11 @@ async def test_accumulator_records_failures_with_partial_text() -> None:
     turn = user_turn()
     with pytest.raises(RuntimeError), StreamAccumulator(turn, ctx, provider="p", model="m") as acc:
         acc.start()
+        acc.add_reasoning("thinking about")
         acc.add_text("half an ans")
         raise RuntimeError("stream reset")
+    assert [b.kind for b in turn.blocks] == [BlockKind.USER, BlockKind.REASONING, BlockKind.LLM_TEXT]
+    assert turn.blocks[1].text == "thinking about"
     partial = turn.blocks[-1]
     assert partial.text == "half an ans"
     block_result = BlockMetaKeys.INFERENCE_RESULT.get(partial.metadata)

@@ -195,13 +195,7 @@ class StreamAccumulator:
         self.start()
         self._closed = True
         turn = self.turn
-        reasoning = "".join(self.reasoning_parts)
-        if reasoning or self.encrypted_reasoning:
-            turn.blocks.append(
-                Block.reasoning(
-                    reasoning, encrypted_content=self.encrypted_reasoning, item_id=self.reasoning_item_id
-                )
-            )
+        self._append_reasoning()
         text = self.text
         if text:
             turn.blocks.append(Block.assistant(text))
@@ -232,6 +226,7 @@ class StreamAccumulator:
         result.truncated = True
         if error is not None:
             result.extra["error"] = str(error)
+        self._append_reasoning()
         text = self.text
         if text:
             block = Block.assistant(text)
@@ -245,6 +240,14 @@ class StreamAccumulator:
             self.ctx.publish(ErrorEvent(meta, str(error)))
         self.ctx.output = self.turn
         return self.turn
+
+    def _append_reasoning(self) -> None:
+        reasoning = "".join(self.reasoning_parts)
+        if reasoning or self.encrypted_reasoning:
+            block = Block.reasoning(
+                reasoning, encrypted_content=self.encrypted_reasoning, item_id=self.reasoning_item_id
+            )
+            self.turn.blocks.append(block)
 
     def _result(self, finish_class: FinishClass) -> InferenceResult:
         return InferenceResult(
