@@ -34,7 +34,7 @@ def test_infer_on_echo_prints_the_reference_final_turn() -> None:
 
 
 def test_infer_streams_and_prints_json() -> None:
-    result = run_cli("infer", "hi", "--stream", "--output", "json", "--system", "")
+    result = run_cli("infer", "hi", "--ai-api-type", "echo", "--stream", "--output", "json", "--system", "")
     assert result.returncode == 0, result.stderr
     streamed, _, final = result.stdout.partition("\n")
     assert streamed == "READY"
@@ -44,13 +44,13 @@ def test_infer_streams_and_prints_json() -> None:
 
 
 def test_infer_yaml_output_round_trips() -> None:
-    result = run_cli("infer", "hi", "--output", "yaml")
+    result = run_cli("infer", "hi", "--ai-api-type", "echo", "--output", "yaml")
     assert result.returncode == 0, result.stderr
     assert from_yaml(result.stdout).blocks[-1].text == "READY"
 
 
 def test_infer_reads_the_prompt_from_stdin() -> None:
-    result = run_cli("infer", stdin="piped prompt\n")
+    result = run_cli("infer", "--ai-api-type", "echo", stdin="piped prompt\n")
     assert result.returncode == 0, result.stderr
     assert "user: piped prompt\n" in result.stdout
 
@@ -60,6 +60,7 @@ def test_infer_reads_the_prompt_from_stdin() -> None:
     [
         (("infer", "hi", "--ai-api-type", "bogus"), "error: failed to create engine: unknown provider bogus"),
         (("infer", "   "), "error: the prompt is empty"),
+        (("infer", "hi", "--ai-engine", "/nonexistent/model.gguf"), "error: failed to create engine: "),
         (("turns", "show", "/nonexistent/turn.yaml"), "error: cannot read turn file /nonexistent/turn.yaml"),
     ],
 )
@@ -128,3 +129,13 @@ def test_ctrl_c_cancels_the_run_and_prints_the_partial_turn(tmp_path: Path) -> N
     assert "=== Final Turn ===" in out
     assert "\nassistant: one" in out
     assert "four" not in out
+
+
+def test_infer_defaults_to_the_embedded_local_model_offline() -> None:
+    result = run_cli("infer", "What is the capital of France?", "--output", "json", "--no-store")
+    assert result.returncode == 0, result.stderr
+    turn = orjson.loads(result.stdout)
+    reply = turn["blocks"][-1]
+    assert reply["kind"] == "llm_text" and reply["payload"]["text"].strip()
+    result_meta = turn["metadata"]["geppetto.inference_result@v1"]
+    assert result_meta["provider"] == "local" and result_meta["finish_class"] in ("completed", "max_tokens")

@@ -23,26 +23,19 @@ from geppetto.turns import BlockKind, Turn, from_yaml
 
 # The CLI with the store commands registered (also before the lead wires them into build_parser)
 # and a slow echo engine whose reply takes long enough to interrupt.
+# The CLI with echo as the default engine (so replies are a predictable READY) and a slow echo
+# engine whose reply takes long enough to interrupt.
 CLI = textwrap.dedent(
     """
-    import argparse, sys
+    import sys
     import geppetto.cli as cli
-    from geppetto.cli.store_commands import add_store_commands
+    import geppetto.engines.factory as factory
     from geppetto.engines import EchoEngine, register_engine_factory
 
+    factory.DEFAULT_API_TYPE = "echo"
     register_engine_factory(
         "slow-echo", lambda model="", **o: EchoEngine("one two three four", delay_ms=1500)
     )
-    _build = cli.build_parser
-
-    def build_parser():
-        parser = _build()
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction) and "chat" not in action.choices:
-                add_store_commands(action)
-        return parser
-
-    cli.build_parser = build_parser
     sys.exit(cli.main(sys.argv[1:]))
     """
 )

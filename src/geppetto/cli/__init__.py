@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     infer = commands.add_parser("infer", help="run one inference and print the final turn")
     infer.add_argument("prompt", nargs="?", help="the user prompt (read from stdin when omitted)")
-    infer.add_argument("--ai-api-type", default=None, help="engine type (default: echo in this build)")
+    infer.add_argument(
+        "--ai-api-type",
+        default=None,
+        help="engine type: local (the embedded model, default), echo, openai, claude, gemini, ollama, ...",
+    )
     infer.add_argument("--ai-engine", default="", help="model name for the engine")
     add_settings_flags(infer)
     infer.add_argument("--system", default=REFERENCE_SYSTEM_PROMPT, help="system prompt ('' for none)")

@@ -1,7 +1,8 @@
 """Engine factory: from an API type and model name to an engine.
 
-This build knows the engines shipped in the package; provider engines register here as they
-land. Unknown types get an error that lists what is available.
+Knows the engines shipped in the package: ``echo``, the embedded ``local`` model (the default)
+and every provider API type. Options use the reference field names with underscores
+(``ai_temperature``, ``openai_base_url``, ...); unknown types get an error listing what exists.
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ from geppetto.errors import ConfigError
 
 EngineFactory = Callable[..., Engine]
 
-DEFAULT_API_TYPE = "echo"
-
-# API types that this build cannot run yet.
-_PLANNED = ("local",)
+DEFAULT_API_TYPE = "local"
 
 
 def _echo(model: str = "", **options: Any) -> Engine:
@@ -26,7 +24,44 @@ def _echo(model: str = "", **options: Any) -> Engine:
     return EchoEngine(reply=str(options.get("reply", "READY")), delay_ms=float(options.get("delay_ms", 0)))
 
 
-_FACTORIES: dict[str, EngineFactory] = {"echo": _echo}
+# Reference fields that mean something to the local engine, and the option each becomes.
+_LOCAL_FIELDS = {
+    "ai-temperature": "temperature",
+    "ai-max-response-tokens": "max_tokens",
+    "ai-top-p": "top_p",
+    "ai-stop": "stop",
+}
+
+
+def _local(model: str = "", **options: Any) -> Engine:
+    """The embedded model; settings fields are converted by the settings layer, and only the ones
+    the user gave are passed (the bundled model has its own greedy default temperature)."""
+    from geppetto.engines.local import OPTIONS, create_local_engine
+    from geppetto.settings import Settings, apply_fields
+
+    given = {name: value for name, value in options.items() if value is not None}
+    native = {name: value for name, value in given.items() if name in OPTIONS}
+    fields = {name.replace("_", "-"): value for name, value in given.items() if name not in OPTIONS}
+    settings = Settings()
+    apply_fields(settings, fields)
+    chat = settings.chat
+    converted = {
+        "ai-temperature": chat.temperature,
+        "ai-max-response-tokens": chat.max_response_tokens,
+        "ai-top-p": chat.top_p,
+        "ai-stop": chat.stop,
+    }
+    for field, option in _LOCAL_FIELDS.items():
+        if field in fields:
+            native.setdefault(option, converted[field])
+    if chat.structured_output_mode == "json_schema" and chat.structured_output_schema:
+        import orjson
+
+        native.setdefault("json_schema", orjson.loads(chat.structured_output_schema))
+    return create_local_engine(model, **native)
+
+
+_FACTORIES: dict[str, EngineFactory] = {"echo": _echo, "local": _local}
 
 
 def _provider(api_type: str) -> EngineFactory:
@@ -68,7 +103,5 @@ def create_engine(api_type: str | None = None, model: str = "", **options: Any) 
     factory = _FACTORIES.get(key)
     if factory is None:
         available = ", ".join(available_api_types())
-        if key in _PLANNED:
-            raise ConfigError(f"provider {key} is not available in this build yet; available: {available}")
         raise ConfigError(f"unknown provider {key}; available: {available}")
     return factory(model=model, **options)
