@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from geppetto.turns import Block, Turn, from_yaml, save_turn
+from tests.signals import default_sigint
 
 GEPPETTO = [sys.executable, "-m", "geppetto"]
 
@@ -117,6 +118,7 @@ def test_ctrl_c_cancels_the_run_and_prints_the_partial_turn(tmp_path: Path) -> N
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=default_sigint,
     )
     assert proc.stdout is not None
     first = proc.stdout.read(3)  # the first streamed word

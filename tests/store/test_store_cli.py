@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pexpect
 import pytest
+from tests.signals import default_sigint
 
 from geppetto.engines import EchoEngine
 from geppetto.session import EngineBuilder, Session
@@ -190,7 +191,11 @@ class Rpc:
 
     def __init__(self, cli: list[str], *args: str) -> None:
         self.proc = subprocess.Popen(
-            [*cli, "rpc", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [*cli, "rpc", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=default_sigint,
         )
         self.ready = self.read()
 
@@ -327,7 +332,9 @@ def test_rpc_sigint_cancels_and_records_the_runs_in_flight(cli: list[str], db: P
 
 
 def spawn_chat(cli: list[str], *args: str) -> pexpect.spawn:
-    child = pexpect.spawn(cli[0], [*cli[1:], "chat", *args], encoding="utf-8", timeout=30)
+    child = pexpect.spawn(
+        cli[0], [*cli[1:], "chat", *args], encoding="utf-8", timeout=30, preexec_fn=default_sigint
+    )
     child.expect_exact("/help for commands")
     return child
 
