@@ -22,8 +22,12 @@ from geppetto.engines.providers.anthropic_request import claude_request
 from geppetto.engines.providers.base import Attempt, ProviderEngine
 from geppetto.engines.providers.common import ClientPool, ProviderConfig, tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
-from geppetto.engines.providers.sse import SSEDecoder
-from geppetto.engines.providers.transport import close_sdk_client, iter_raw, make_anthropic_client, request_id
+from geppetto.engines.providers.transport import (
+    close_sdk_client,
+    make_anthropic_client,
+    pump_sse,
+    request_id,
+)
 from geppetto.events.types import Usage
 from geppetto.turns.keys import BlockMetaKeys
 from geppetto.turns.kinds import BlockKind
@@ -181,18 +185,7 @@ class AnthropicEngine(ProviderEngine):
         ) as response:
             attempt.opened = True
             acc.request_id = request_id(response.http_response.headers)
-            decoder = SSEDecoder()
-            async for raw in iter_raw(response):
-                for _, data in decoder.feed(raw):
-                    parser.feed_event(data)
-                if parser.done:
-                    break
-            if not parser.done:
-                for _, data in decoder.close():
-                    try:
-                        parser.feed_event(data)
-                    except orjson.JSONDecodeError:
-                        break  # an event cut by EOF: end() reports the truncation
+            await pump_sse(response, parser)
         parser.end()
         return parser
 

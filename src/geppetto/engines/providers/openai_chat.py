@@ -22,13 +22,12 @@ from geppetto.engines.providers.base import Attempt, ProviderEngine
 from geppetto.engines.providers.common import ClientPool, ProviderConfig, tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.openai_chat_request import chat_request
-from geppetto.engines.providers.sse import SSEDecoder
 from geppetto.engines.providers.transport import (
     close_sdk_client,
     content_type,
-    iter_raw,
     make_openai_client,
     openai_request_headers,
+    pump_sse,
     request_id,
 )
 from geppetto.events.types import Usage
@@ -195,16 +194,5 @@ class OpenAIChatEngine(ProviderEngine):
                 parser.chunk(orjson.loads(await response.read()))
                 parser.done = True
             else:
-                decoder = SSEDecoder()
-                async for raw in iter_raw(response):
-                    for _, data in decoder.feed(raw):
-                        parser.feed_event(data)
-                    if parser.done:
-                        break
-                if not parser.done:
-                    for _, data in decoder.close():
-                        try:
-                            parser.feed_event(data)
-                        except orjson.JSONDecodeError:
-                            break  # an event cut by EOF: end() reports the truncation
+                await pump_sse(response, parser)
         parser.end()

@@ -21,12 +21,11 @@ from geppetto.engines.providers.base import Attempt, ProviderEngine
 from geppetto.engines.providers.common import ClientPool, ProviderConfig, tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.openai_responses_request import responses_request
-from geppetto.engines.providers.sse import SSEDecoder
 from geppetto.engines.providers.transport import (
     close_sdk_client,
-    iter_raw,
     make_openai_client,
     openai_request_headers,
+    pump_sse,
     request_id,
 )
 from geppetto.events.types import Usage
@@ -173,16 +172,5 @@ class OpenAIResponsesEngine(ProviderEngine):
         ) as response:
             attempt.opened = True
             acc.request_id = request_id(response.http_response.headers)
-            decoder = SSEDecoder()
-            async for raw in iter_raw(response):
-                for _, data in decoder.feed(raw):
-                    parser.feed_event(data)
-                if parser.done:
-                    break
-            if not parser.done:
-                for _, data in decoder.close():
-                    try:
-                        parser.feed_event(data)
-                    except orjson.JSONDecodeError:
-                        break  # an event cut by EOF: end() reports the truncation
+            await pump_sse(response, parser)
         parser.end()

@@ -10,9 +10,12 @@ redirects.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
+
+import orjson
 
 from geppetto.engines.providers.common import ProviderConfig
+from geppetto.engines.providers.sse import SSEDecoder
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-goog-request-id")
 
@@ -86,3 +89,30 @@ async def iter_raw(response: Any) -> AsyncIterator[bytes]:
     """Body bytes of an SDK raw streaming response, as they arrive."""
     async for chunk in response.http_response.aiter_bytes():
         yield chunk
+
+
+class EventParser(Protocol):
+    """What :func:`pump_sse` feeds: a provider's stream parser."""
+
+    done: bool
+
+    def feed_event(self, data: str) -> None: ...
+
+
+async def pump_sse(response: Any, parser: EventParser) -> None:
+    """Feed the SSE data of ``response`` to ``parser`` until it reports ``done``.
+
+    An event cut off by the end of the body is dropped here; the parser's ``end()`` then reports
+    the stream as truncated.
+    """
+    decoder = SSEDecoder()
+    async for raw in iter_raw(response):
+        for _, data in decoder.feed(raw):
+            parser.feed_event(data)
+        if parser.done:
+            return
+    for _, data in decoder.close():
+        try:
+            parser.feed_event(data)
+        except orjson.JSONDecodeError:
+            return
