@@ -28,7 +28,7 @@ class FunctionEngine:
         if not callable(fn):
             raise TypeError(f"FunctionEngine requires a callable, got {type(fn).__name__}")
         self._fn = fn
-        self._wants_ctx = _positional_arity(fn) >= 2
+        self._wants_ctx = positional_arity(fn) >= 2
         self.name = name
 
     async def run(self, turn: Turn, ctx: RunContext) -> Turn:
@@ -59,7 +59,9 @@ class FunctionEngine:
         return out
 
 
-def _positional_arity(fn: Callable[..., Any]) -> int:
+def positional_arity(fn: Callable[..., Any]) -> int:
+    """How many positional arguments ``fn`` takes (2 for ``*args``): decides whether a user
+    callback also receives the :class:`RunContext`."""
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):

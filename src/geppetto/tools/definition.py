@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, overload
 
 from geppetto.engines.base import RunContext
+from geppetto.engines.function import positional_arity
 from geppetto.errors import ToolError
 from geppetto.tools.docstrings import parse_docstring
 from geppetto.tools.errors import ToolArgumentsError
@@ -78,7 +79,7 @@ class ToolDefinition:
         self.version = version
         self.examples = list(examples)
         self._signature: FunctionSignature | None = None
-        self._wants_ctx = function is not None and _positional_arity(function) >= 2
+        self._wants_ctx = function is not None and positional_arity(function) >= 2
         self._is_async = function is not None and _is_async(function)
 
     @classmethod
@@ -237,13 +238,3 @@ def _is_async(fn: Callable[..., Any]) -> bool:
     target = inspect.unwrap(fn)
     call = getattr(target, "__call__", None)  # noqa: B004 - callable objects with async __call__
     return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(call)
-
-
-def _positional_arity(fn: Callable[..., Any]) -> int:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return 1
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return 2
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
