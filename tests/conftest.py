@@ -50,3 +50,13 @@ def _no_network() -> Iterator[None]:
 def _isolated_turn_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Commands that persist by default must never write into the real user data directory."""
     monkeypatch.setenv("GEPPETTO_STORE", str(tmp_path_factory.mktemp("store") / "turns.db"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Profiles and config files come from an empty home, never the developer's own."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for name in ("PINOCCHIO_PROFILE", "PINOCCHIO_PROFILE_FILE", "PINOCCHIO_PROFILE_REGISTRIES"):
+        monkeypatch.delenv(name, raising=False)

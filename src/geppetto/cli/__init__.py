@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from geppetto.cli.errors import run_guarded
+from geppetto.cli.profile_commands import add_profile_commands, add_profile_options
 from geppetto.cli.store_commands import add_store_commands, add_store_options
 
 VERSION = "0.1.0"
@@ -71,10 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument(
         "--ai-api-type",
         default=None,
-        help="engine type: local (the embedded model, default), echo, openai, claude, gemini, ollama, ...",
+        help="engine type (default: the profile's, else local): echo, openai, claude, gemini, ...",
     )
     infer.add_argument("--ai-engine", default="", help="model name for the engine")
     add_settings_flags(infer)
+    add_profile_options(infer)
     infer.add_argument("--system", default=REFERENCE_SYSTEM_PROMPT, help="system prompt ('' for none)")
     infer.add_argument("--stream", action="store_true", help="print the reply as it arrives")
     infer.add_argument("--output", choices=("text", "yaml", "json"), default="text", help="final turn format")
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(handler="geppetto.cli.turns:show")
     turns.set_defaults(subparser=turns)
     add_store_commands(commands)
+    add_profile_commands(commands)
     return parser
 
 

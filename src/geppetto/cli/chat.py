@@ -264,13 +264,13 @@ def resume(
 
 
 def run(args: argparse.Namespace) -> int:
-    from geppetto.engines.factory import create_engine
+    from geppetto.cli.profiles import engine_from_args
 
     store = open_store(args)
     if store is None and (args.continue_latest or args.session):
         raise ConfigError("--continue and --session need a turn store; drop --no-store")
     try:
-        engine = create_engine(args.ai_api_type, model=args.ai_engine)
+        engine = engine_from_args(args)
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
     builder = EngineBuilder(engine)

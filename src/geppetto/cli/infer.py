@@ -34,16 +34,15 @@ def print_final_turn(turn: Turn, output: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from geppetto.cli import settings_options
+    from geppetto.cli.profiles import engine_from_args
     from geppetto.cli.sessions import ReportingPersister, open_store, warn
-    from geppetto.engines.factory import create_engine
     from geppetto.session import EngineBuilder, Session
 
     prompt = read_prompt(args)
     if not prompt.strip():
         raise ConfigError("the prompt is empty: pass a non-empty PROMPT")
     try:
-        engine = create_engine(args.ai_api_type, model=args.ai_engine, **settings_options(args))
+        engine = engine_from_args(args)
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
     store = open_store(args)

@@ -347,10 +347,10 @@ def _required_session(params: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from geppetto.cli import VERSION
-    from geppetto.engines.factory import create_engine
+    from geppetto.cli.profiles import engine_from_args
 
     try:
-        engine = create_engine(args.ai_api_type, model=args.ai_engine)
+        engine = engine_from_args(args)
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
     store = open_store(args)

@@ -25,8 +25,15 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ai-api-type", default=None, help="engine type (default: the build's default)")
+    from geppetto.cli import add_settings_flags  # the package is initialised by the time parsers are built
+    from geppetto.cli.profile_commands import add_profile_options
+
+    parser.add_argument(
+        "--ai-api-type", default=None, help="engine type (default: from the profile, else local)"
+    )
     parser.add_argument("--ai-engine", default="", help="model name for the engine")
+    add_settings_flags(parser)
+    add_profile_options(parser)
 
 
 def add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -86,6 +86,11 @@ def known_fields() -> list[str]:
     return sorted(_FIELDS)
 
 
+def field_specs() -> dict[str, FieldSpec]:
+    """Every modelled reference field with its Settings section, attribute and kind."""
+    return dict(_FIELDS)
+
+
 def flag_fields() -> list[str]:
     """Every field a CLI may expose as ``--<field>``: the section fields plus one
     ``<type>-api-key`` and ``<type>-base-url`` per known API type."""

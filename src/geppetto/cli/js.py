@@ -1,0 +1,108 @@
+"""``geppetto js run``: run a script with ``require("geppetto")`` and the lab globals."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from geppetto.errors import ConfigError
+
+if TYPE_CHECKING:
+    from geppetto.tools.registry import ToolRegistry
+
+_CAPTURE = """
+Object.defineProperty(globalThis, '__geppetto_capture', {
+  value: async function (v) {
+    v = await v;
+    __geppetto_set_result(v === undefined ? 'null' : JSON.stringify(v));
+  },
+  enumerable: false, configurable: true,
+});
+"""
+
+
+def load_host_tools(paths: list[str]) -> ToolRegistry:
+    """Every ``@geppetto.tool`` definition found at the top level of each Python file."""
+    from geppetto.tools.definition import ToolDefinition
+    from geppetto.tools.registry import ToolRegistry
+
+    registry = ToolRegistry()
+    for index, path in enumerate(paths):
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"--host-tools: no such file: {path}")
+        spec = importlib.util.spec_from_file_location(f"geppetto_host_tools_{index}", file)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"--host-tools: cannot load {path} as Python")
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise ConfigError(f"--host-tools: {path} failed to load: {type(exc).__name__}: {exc}") from exc
+        found = [value for value in vars(module).values() if isinstance(value, ToolDefinition)]
+        if not found:
+            raise ConfigError(f"--host-tools: {path} defines no @geppetto.tool functions")
+        for definition in found:
+            registry.register(definition)
+    return registry
+
+
+def run(args: argparse.Namespace) -> int:
+    from geppetto.js import JSRuntime, JSScriptError
+    from geppetto.js.module import install_geppetto_module
+    from geppetto.js.module.lab import install_lab_globals
+
+    path = Path(args.script)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read script {path}: {exc}") from None
+    host_tools = load_host_tools(args.host_tools) if args.host_tools else None
+    result: list[str] = []
+    runtime = JSRuntime()
+    try:
+        host = install_geppetto_module(runtime, host_tools=host_tools, default_profile=args.profile)
+        install_lab_globals(runtime)
+        if args.print_result:
+            runtime.set_global("__geppetto_set_result", result.append)
+            runtime.eval(_CAPTURE)
+            source = "return __geppetto_capture(eval(" + json.dumps(source) + "));"
+        try:
+            runtime.run_script(source, str(path))
+        except JSScriptError as exc:
+            print(exc.format(), file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            host.cancel_all()
+            raise
+    finally:
+        runtime.close()
+    if args.print_result:
+        print(result[0] if result else "null")
+    print(f"PASS: {path.name}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m geppetto.cli.js run SCRIPT.js ...``: the ``js`` command on its own."""
+    import os
+
+    from geppetto.cli.errors import run_guarded
+    from geppetto.cli.js_commands import add_js_commands
+
+    parser = argparse.ArgumentParser(prog="geppetto")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    add_js_commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    args = parser.parse_args(["js", *(sys.argv[1:] if argv is None else argv)])
+    if getattr(args, "handler", None) is None:
+        args.subparser.print_help(sys.stderr)
+        return 2
+    return run_guarded(args.handler, args, debug=args.debug or bool(os.environ.get("GEPPETTO_DEBUG")))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Profiles: which provider, model and settings a run uses, and where each value came from.
+
+Reads pinocchio's ``profiles.yaml`` (profile -> section -> field), the registry format (slug,
+profiles, stacks) from YAML files or SQLite, config files, ``PINOCCHIO_*`` variables and flags,
+and merges them in the reference's precedence. ``resolve_run_settings`` is the one entry point
+for the CLI and the JS host; ``engine_for`` turns its result into an engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "Catalog": "geppetto.profiles.catalog",
+    "Origin": "geppetto.profiles.model",
+    "ProfileEntry": "geppetto.profiles.model",
+    "Registry": "geppetto.profiles.model",
+    "ResolvedSettings": "geppetto.profiles.result",
+    "SourceError": "geppetto.profiles.yamlio",
+    "engine_api_type": "geppetto.profiles.engine",
+    "engine_for": "geppetto.profiles.engine",
+    "load_catalog": "geppetto.profiles.resolve",
+    "lookup_profile": "geppetto.profiles.resolve",
+    "profile_settings": "geppetto.profiles.resolve",
+    "resolve_run_settings": "geppetto.profiles.resolve",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geppetto.profiles' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
