@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from geppetto.cli.errors import run_guarded
+from geppetto.cli.js_commands import add_js_commands
 from geppetto.cli.profile_commands import add_profile_commands, add_profile_options
 from geppetto.cli.store_commands import add_store_commands, add_store_options
 
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     turns.set_defaults(subparser=turns)
     add_store_commands(commands)
     add_profile_commands(commands)
+    add_js_commands(commands)
     return parser
 
 

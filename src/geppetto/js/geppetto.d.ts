@@ -1,0 +1,388 @@
+// Type declarations for require("geppetto") as hosted by the Python geppetto runtime
+// (`geppetto js run`). Scripts written for the reference Go host run unchanged; names that say
+// "Go" mean "the host" here, and Host-named aliases are offered next to them.
+//
+// A test (tests/jsapi/test_jsapi_dts.py) checks this file against the real module: every export,
+// namespace member and method declared here exists, and nothing that exists is missing here.
+
+declare module "geppetto" {
+  // ------------------------------------------------------------------------------ turns
+  /** A block of a turn, in the reference plain-object form. */
+  export interface Block {
+    id: string;
+    /** One of consts.BlockKind: user, llm_text, tool_call, tool_use, system, reasoning, other. */
+    kind: string;
+    /** "user", "assistant", "system" or "" (tool blocks). */
+    role: string;
+    /** text, id, name, args, result, error, images, encrypted_content, item_id, summary. */
+    payload: Record<string, unknown>;
+    /** Present only when non-empty; known keys use short names (consts.BlockMetadataKeys). */
+    metadata?: Record<string, unknown>;
+  }
+
+  /** A turn; every value returned by the module is a fresh object (never aliases history). */
+  export interface Turn {
+    id: string;
+    blocks: Block[];
+    /** Present only when non-empty; known keys use short names, others come back as "geppetto.<k>@v1". */
+    metadata?: Record<string, unknown>;
+    data?: Record<string, unknown>;
+  }
+
+  /** What scripts may pass where a turn is expected (decoding is lenient, see spec §1.3). */
+  export type TurnInput = Partial<Turn> & { blocks?: Array<Partial<Block> & Record<string, unknown>> };
+
+  // ------------------------------------------------------------------------------ engines
+  /** An engine object; the engine itself stays in the host behind a hidden reference. */
+  export interface Engine {
+    readonly name: string;
+    /** "[Engine <name>]". */
+    toString(): string;
+  }
+
+  export interface EchoOptions {
+    /** Reply text (trimmed; empty means "READY"). */
+    reply?: string;
+    /** Pause before each streamed word, in milliseconds. */
+    delayMs?: number;
+  }
+
+  export interface EngineOptions {
+    profile?: string;
+    model?: string;
+    apiType?: string;
+    provider?: string;
+    temperature?: number;
+    topP?: number;
+    maxTokens?: number;
+    timeoutSeconds?: number;
+    timeoutMs?: number;
+    apiKey?: string;
+    baseURL?: string;
+  }
+
+  // ------------------------------------------------------------------------------ middlewares
+  export interface MiddlewareContext {
+    middlewareName: string;
+    timestampMs: number;
+    turnId?: string;
+    sessionId?: string;
+    inferenceId?: string;
+    traceId?: string;
+    tags?: Record<string, unknown>;
+  }
+
+  /** `next(turn?)` runs the rest of the chain; without an argument it gets the original turn. */
+  export type MiddlewareFunction = (
+    turn: Turn,
+    next: (turn?: TurnInput) => Turn,
+    ctx: MiddlewareContext,
+  ) => TurnInput | undefined | null | Promise<TurnInput | undefined | null>;
+
+  export interface JSMiddleware {
+    readonly type: "js";
+    readonly name: string;
+  }
+
+  export interface HostMiddleware {
+    readonly type: "go";
+    readonly name: string;
+    readonly options?: Record<string, unknown>;
+  }
+
+  export type Middleware = JSMiddleware | HostMiddleware | MiddlewareFunction;
+
+  // ------------------------------------------------------------------------------ tools
+  export interface ToolContext {
+    toolName: string;
+    timestampMs: number;
+    sessionId?: string;
+    inferenceId?: string;
+    tags?: Record<string, unknown>;
+  }
+
+  export interface ToolSpec {
+    name: string;
+    description?: string;
+    /** JSON schema of the arguments object (default: any object). */
+    parameters?: Record<string, unknown>;
+    handler: (args: Record<string, unknown>, ctx: ToolContext) => unknown;
+  }
+
+  export interface ToolInfo {
+    name: string;
+    description: string;
+    version: string;
+    tags: string[];
+  }
+
+  export interface ToolRegistry {
+    register(spec: ToolSpec): ToolRegistry;
+    /** Import host tools (all when `names` is empty); the reference name. */
+    useGoTools(names?: string | string[]): ToolRegistry;
+    useHostTools(names?: string | string[]): ToolRegistry;
+    list(): ToolInfo[];
+    /** Run a tool now (no hooks); throws the tool's error. */
+    call(name: string, args?: Record<string, unknown>): unknown;
+  }
+
+  export interface ToolCallInfo {
+    id: string;
+    name: string;
+    args: unknown;
+  }
+
+  interface HookPayloadBase {
+    call: ToolCallInfo;
+    timestampMs: number;
+    sessionId?: string;
+    inferenceId?: string;
+    tags?: Record<string, unknown>;
+  }
+
+  export interface BeforeToolCallPayload extends HookPayloadBase {
+    phase: "beforeToolCall";
+  }
+
+  export interface AfterToolCallPayload extends HookPayloadBase {
+    phase: "afterToolCall";
+    result: { value: unknown; error: string; durationMs: number };
+  }
+
+  export interface ToolErrorPayload extends HookPayloadBase {
+    phase: "onToolError";
+    attempt: number;
+    error: string;
+    defaultRetry: boolean;
+    defaultBackoffMs: number;
+    result: { value: unknown; error: string };
+  }
+
+  export interface ToolHooks {
+    beforeToolCall?: (p: BeforeToolCallPayload) => unknown;
+    afterToolCall?: (p: AfterToolCallPayload) => unknown;
+    onToolError?: (p: ToolErrorPayload) => unknown;
+    failOpen?: boolean;
+    hookErrorPolicy?: "fail-open" | "open" | "fail-closed" | "closed" | string;
+    onHookError?: string;
+    maxHookRetries?: number;
+  }
+
+  export interface ToolLoopOptions {
+    enabled?: boolean;
+    maxIterations?: number;
+    maxParallelTools?: number;
+    executionTimeoutMs?: number;
+    toolChoice?: "auto" | "none" | "required";
+    toolErrorHandling?: "continue" | "abort" | "retry";
+    retryMaxRetries?: number;
+    retryBackoffMs?: number;
+    retryBackoffFactor?: number;
+    allowedTools?: string[];
+    hooks?: ToolHooks;
+  }
+
+  // ------------------------------------------------------------------------------ sessions
+  export interface SessionOptions {
+    engine?: Engine;
+    middlewares?: Middleware[];
+    tools?: ToolRegistry;
+    toolLoop?: ToolLoopOptions;
+    toolHooks?: ToolHooks;
+    /** Session id (default: a new UUID). */
+    sessionId?: string;
+    /** Persist every run to the host's turn store. */
+    store?: boolean;
+    /** Load the stored history of `sessionId` (or the latest stored session). */
+    resumeLatest?: boolean;
+    /** Start from a copy of a stored session (up to turn `at`). */
+    fork?: { sessionId: string; at?: number | string };
+  }
+
+  export interface RunOptions {
+    /** Cancel the run after this many milliseconds (0: no limit); it rejects with code "timeout". */
+    timeoutMs?: number;
+    /** Visible to middlewares, tools and hooks as `ctx.tags`. */
+    tags?: Record<string, unknown>;
+  }
+
+  export interface GeppettoEvent {
+    type: string;
+    timestampMs: number;
+    sessionId?: string;
+    inferenceId?: string;
+    turnId?: string;
+    model?: string;
+    usage?: Record<string, number>;
+    stopReason?: string;
+    durationMs?: number;
+    metaExtra?: Record<string, unknown>;
+    delta?: string;
+    completion?: string;
+    text?: string;
+    toolCall?: { id: string; name: string; input: string };
+    toolResult?: { id: string; result: string };
+    error?: string;
+    [key: string]: unknown;
+  }
+
+  /** Errors thrown or rejected by the module carry a stable code (e.g. "cancelled"). */
+  export interface GeppettoError extends Error {
+    code?: string;
+  }
+
+  export interface RunHandle {
+    /** Settles after every event was delivered and after the session is idle again. */
+    promise: Promise<Turn>;
+    cancel(): RunHandle;
+    /** `type` is an event type or "*" for every event. */
+    on(type: string, listener: (event: GeppettoEvent) => void): RunHandle;
+  }
+
+  export interface Session {
+    readonly id: string;
+    append(turn: TurnInput): Turn;
+    latest(): Turn;
+    turnCount(): number;
+    turns(): Turn[];
+    getTurn(index: number): Turn | null;
+    turnsRange(start?: number, end?: number): Turn[];
+    isRunning(): boolean;
+    cancelActive(): void;
+    run(seed?: TurnInput, opts?: RunOptions): Turn;
+    runAsync(seed?: TurnInput, opts?: RunOptions): Promise<Turn>;
+    start(seed?: TurnInput, opts?: RunOptions): RunHandle;
+  }
+
+  export interface Builder {
+    withEngine(engine: Engine): Builder;
+    useMiddleware(mw: Middleware): Builder;
+    useGoMiddleware(name: string, options?: Record<string, unknown>): Builder;
+    useHostMiddleware(name: string, options?: Record<string, unknown>): Builder;
+    withTools(registry: ToolRegistry, toolLoopOpts?: ToolLoopOptions): Builder;
+    withToolLoop(opts?: ToolLoopOptions): Builder;
+    withToolHooks(hooks: ToolHooks): Builder;
+    buildSession(): Session;
+  }
+
+  // ------------------------------------------------------------------------------ exports
+  export const version: string;
+
+  export function createBuilder(opts?: SessionOptions): Builder;
+  export function createSession(opts: SessionOptions): Session;
+  export function runInference(engine: Engine | null, turn: TurnInput, opts?: SessionOptions): Turn;
+
+  export namespace turns {
+    function normalize(turn: TurnInput): Turn;
+    function newTurn(opts?: TurnInput): Turn;
+    function appendBlock(turn: TurnInput, block: Partial<Block>): Turn;
+    function newUserBlock(text?: string): Block;
+    function newSystemBlock(text?: string): Block;
+    function newAssistantBlock(text?: string): Block;
+    function newToolCallBlock(id: string, name: string, args: unknown): Block;
+    function newToolUseBlock(id: string, result: unknown, error?: string): Block;
+  }
+
+  export namespace engines {
+    function echo(opts?: EchoOptions): Engine;
+    function fromFunction(fn: (turn: Turn) => TurnInput | undefined | null | Promise<TurnInput | undefined | null>): Engine;
+    function fromProfile(profile?: string, opts?: EngineOptions): Engine;
+    function fromConfig(opts: EngineOptions): Engine;
+  }
+
+  export namespace middlewares {
+    function fromJS(fn: MiddlewareFunction, name?: string): JSMiddleware;
+    function go(name: string, options?: Record<string, unknown>): HostMiddleware;
+    function host(name: string, options?: Record<string, unknown>): HostMiddleware;
+  }
+
+  export namespace tools {
+    function createRegistry(): ToolRegistry;
+  }
+
+  export namespace consts {
+    const BlockKind: {
+      readonly USER: "user";
+      readonly LLM_TEXT: "llm_text";
+      readonly TOOL_CALL: "tool_call";
+      readonly TOOL_USE: "tool_use";
+      readonly SYSTEM: "system";
+      readonly REASONING: "reasoning";
+      readonly OTHER: "other";
+    };
+    const TurnDataKeys: {
+      readonly TOOL_CONFIG: "tool_config";
+      readonly TOOL_DEFINITIONS: "tool_definitions";
+      readonly STRUCTURED_OUTPUT_CONFIG: "structured_output_config";
+      readonly INFERENCE_CONFIG: "inference_config";
+      readonly CLAUDE_INFERENCE_CONFIG: "claude_inference_config";
+      readonly OPENAI_INFERENCE_CONFIG: "openai_inference_config";
+      readonly AGENT_MODE_ALLOWED_TOOLS: "agent_mode_allowed_tools";
+      readonly AGENT_MODE: "agent_mode";
+      readonly RESPONSES_SERVER_TOOLS: "responses_server_tools";
+    };
+    const TurnMetadataKeys: {
+      readonly PROVIDER: "provider";
+      readonly RUNTIME: "runtime";
+      readonly SESSION_ID: "session_id";
+      readonly INFERENCE_ID: "inference_id";
+      readonly TRACE_ID: "trace_id";
+      readonly USAGE: "usage";
+      readonly STOP_REASON: "stop_reason";
+      readonly MODEL: "model";
+      readonly INFERENCE_RESULT: "inference_result";
+    };
+    const BlockMetadataKeys: {
+      readonly CLAUDE_ORIGINAL_CONTENT: "claude_original_content";
+      readonly TOOL_CALLS: "tool_calls";
+      readonly MIDDLEWARE: "middleware";
+      readonly AGENTMODE_TAG: "agentmode_tag";
+      readonly AGENTMODE: "agentmode";
+      readonly INFERENCE_RESULT: "inference_result";
+    };
+    const RunMetadataKeys: {
+      readonly TRACE_ID: "trace_id";
+    };
+    const PayloadKeys: {
+      readonly TEXT: "text";
+      readonly ID: "id";
+      readonly NAME: "name";
+      readonly ARGS: "args";
+      readonly RESULT: "result";
+      readonly ERROR: "error";
+      readonly IMAGES: "images";
+      readonly ENCRYPTED_CONTENT: "encrypted_content";
+      readonly ITEM_ID: "item_id";
+      readonly SUMMARY: "summary";
+    };
+    const ToolChoice: {
+      readonly AUTO: "auto";
+      readonly NONE: "none";
+      readonly REQUIRED: "required";
+    };
+    const ToolErrorHandling: {
+      readonly CONTINUE: "continue";
+      readonly ABORT: "abort";
+      readonly RETRY: "retry";
+    };
+    const HookAction: {
+      readonly ABORT: "abort";
+      readonly RETRY: "retry";
+      readonly CONTINUE: "continue";
+    };
+    const EventType: {
+      readonly START: "start";
+      readonly PARTIAL: "partial";
+      readonly PARTIAL_THINKING: "partial-thinking";
+      readonly TOOL_CALL: "tool-call";
+      readonly TOOL_CALL_EXECUTE: "tool-call-execute";
+      readonly TOOL_CALL_EXECUTION_RESULT: "tool-call-execution-result";
+      readonly TOOL_RESULT: "tool-result";
+      readonly FINAL: "final";
+      readonly ERROR: "error";
+      readonly INTERRUPT: "interrupt";
+      readonly LOG: "log";
+      readonly INFO: "info";
+    };
+  }
+}

@@ -1,0 +1,63 @@
+"""``require("geppetto")``: the reference JS inference API, hosted on a :class:`~geppetto.js.JSRuntime`.
+
+>>> rt = JSRuntime()
+>>> install_geppetto_module(rt, host_tools=registry)
+>>> rt.run_script('const g = require("geppetto"); ...')
+
+The module surface (spec §1.2-§1.10 plus ``consts`` and ``session.start()``) is described for
+editors in ``geppetto/js/geppetto.d.ts``. ``module.js`` holds the JS half (argument checks,
+prototypes, run handles); :mod:`geppetto.js.module.host` the Python half it calls.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from geppetto.js.module.host import GeppettoHost
+
+if TYPE_CHECKING:
+    from geppetto.js.runtime import JSRuntime
+    from geppetto.middleware.registry import MiddlewareFactory
+    from geppetto.store.store import TurnStore
+    from geppetto.tools.registry import ToolRegistry
+
+MODULE_NAME = "geppetto"
+
+
+@functools.cache
+def module_source() -> str:
+    return importlib.resources.files(__name__).joinpath("module.js").read_text(encoding="utf-8")
+
+
+def install_geppetto_module(
+    runtime: JSRuntime,
+    *,
+    host_tools: ToolRegistry | None = None,
+    host_middlewares: Mapping[str, MiddlewareFactory] | None = None,
+    store: TurnStore | None = None,
+    default_profile: str | None = None,
+) -> GeppettoHost:
+    """Make ``require("geppetto")`` available in ``runtime``.
+
+    ``host_tools`` is the registry ``useGoTools``/``useHostTools`` import from; ``host_middlewares``
+    are named factories for ``middlewares.go(name)`` (they win over the built-ins); ``store`` backs
+    the session options ``store``, ``resumeLatest`` and ``fork``; ``default_profile`` is what
+    ``engines.fromProfile()`` uses when the script names none (before ``$PINOCCHIO_PROFILE``).
+    """
+    host = GeppettoHost(
+        runtime,
+        host_tools=host_tools,
+        host_middlewares=host_middlewares,
+        store=store,
+        default_profile=default_profile,
+    )
+    for name, fn in host.functions().items():
+        runtime.register_function(name, fn)
+    runtime.define_js_module(MODULE_NAME, module_source())
+    return host
+
+
+__all__ = ["MODULE_NAME", "GeppettoHost", "install_geppetto_module", "module_source"]

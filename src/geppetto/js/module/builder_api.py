@@ -1,0 +1,185 @@
+"""``createBuilder()`` and the options ``createSession``/``runInference`` share (spec §1.8).
+
+A :class:`JSBuilder` collects what scripts configure; :meth:`JSBuilder.snapshot` freezes it into
+an :class:`EngineBuilder` for one session, so changing the builder later never changes a session
+that was already built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from geppetto.engines.base import Engine, Handler, RunContext
+from geppetto.js.module.callbacks import js_middleware
+from geppetto.js.module.engines_api import engine_of
+from geppetto.js.module.errors import ModuleUsageError
+from geppetto.js.values import JSCallback
+from geppetto.middleware.chain import Middleware
+from geppetto.middleware.registry import MiddlewareFactory, build_middleware
+from geppetto.session.builder import EngineBuilder
+from geppetto.turns.model import Turn
+
+if TYPE_CHECKING:
+    from geppetto.js.module.tools_api import LoopOptions
+    from geppetto.js.runtime import JSRuntime
+    from geppetto.tools.hooks import ToolHooks
+    from geppetto.tools.registry import ToolRegistry
+
+
+@dataclass(slots=True)
+class RunTags:
+    """Per-run tags of one session (at most one run is active, so one slot is enough)."""
+
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    def middleware(self, inner: Handler) -> Handler:
+        """Outermost middleware: puts the run's tags on the context before anything reads them."""
+
+        async def handler(turn: Turn, ctx: RunContext) -> Turn:
+            if self.tags:
+                ctx.tags.update(self.tags)
+            return await inner(turn, ctx)
+
+        return handler
+
+
+@dataclass(slots=True)
+class SessionOptions:
+    """The session-only options: id and the host turn store (``store``, ``resumeLatest``, ``fork``)."""
+
+    session_id: str | None = None
+    persist: bool = False
+    resume_latest: bool = False
+    fork: Mapping[str, Any] | None = None
+
+
+class JSBuilder:
+    """The JS ``Builder`` object."""
+
+    __js_class__ = "Builder"
+    __slots__ = (
+        "__weakref__",
+        "engine",
+        "hooks",
+        "host_middlewares",
+        "loop",
+        "middlewares",
+        "registry",
+        "runtime",
+        "session_options",
+    )
+
+    def __init__(self, runtime: JSRuntime, host_middlewares: Mapping[str, MiddlewareFactory] | None) -> None:
+        self.runtime = runtime
+        self.host_middlewares = dict(host_middlewares or {})
+        self.engine: Engine | None = None
+        self.middlewares: list[Middleware] = []
+        self.registry: ToolRegistry | None = None
+        self.loop: LoopOptions | None = None  # None: no options object was ever applied
+        self.hooks: ToolHooks | None = None
+        self.session_options = SessionOptions()
+
+    # -- builder methods (JS names in comments) ---------------------------------------------
+
+    def with_engine(self, engine: Any) -> None:  # withEngine
+        if engine is None:
+            raise TypeError("withEngine requires engine argument")
+        self.engine = engine_of(engine)
+
+    def use_middleware(self, spec: Any) -> None:  # useMiddleware / useGoMiddleware
+        self.middlewares.append(self._middleware(spec))
+
+    def with_tools(self, registry: Any, loop_options: Any = None) -> None:  # withTools
+        from geppetto.js.module.tools_api import registry_of
+
+        self.registry = registry_of(registry)
+        if loop_options is not None:
+            self.with_tool_loop(loop_options, "withTools")
+
+    def with_tool_loop(self, opts: Any, where: str = "withToolLoop") -> None:  # withToolLoop
+        from geppetto.js.module.tools_api import parse_loop_options
+
+        if not isinstance(opts, Mapping):
+            raise TypeError(f"{where}: options must be an object")
+        self.loop = parse_loop_options(opts, where)
+        if self.loop.hooks is not None:
+            self.hooks = self.loop.hooks
+        if not self.loop.config.enabled:
+            self.registry = None
+
+    def with_tool_hooks(self, hooks: Any) -> None:  # withToolHooks
+        from geppetto.js.module.tools_api import parse_hooks
+
+        if not isinstance(hooks, Mapping):
+            raise TypeError("withToolHooks requires hooks object")
+        self.hooks = parse_hooks(hooks, "withToolHooks")
+
+    def apply(self, opts: Mapping[str, Any], where: str) -> None:
+        """``createSession``/``createBuilder`` option keys, in the reference order."""
+        if not isinstance(opts, Mapping):
+            raise TypeError("options must be an object")
+        if opts.get("engine") is not None:
+            self.engine = engine_of(opts["engine"])
+        middlewares = opts.get("middlewares")
+        if middlewares is not None:
+            if not isinstance(middlewares, list):
+                raise TypeError(f"{where}: middlewares must be an array")
+            self.middlewares.extend(self._middleware(spec) for spec in middlewares)
+        if opts.get("tools") is not None:
+            self.with_tools(opts["tools"])
+        if opts.get("toolLoop") is not None:
+            self.with_tool_loop(opts["toolLoop"], f"{where}: toolLoop")
+        if opts.get("toolHooks") is not None:
+            from geppetto.js.module.tools_api import parse_hooks
+
+            if not isinstance(opts["toolHooks"], Mapping):
+                raise TypeError(f"{where}: toolHooks must be an object")
+            self.hooks = parse_hooks(opts["toolHooks"], f"{where}: toolHooks")
+        self._session_options(opts, where)
+
+    def _session_options(self, opts: Mapping[str, Any], where: str) -> None:
+        session_id = opts.get("sessionId")
+        if session_id is not None:
+            if not isinstance(session_id, str) or not session_id.strip():
+                raise TypeError(f"{where}: sessionId must be a non-empty string")
+            self.session_options.session_id = session_id.strip()
+        for key, attr in (("store", "persist"), ("resumeLatest", "resume_latest")):
+            value = opts.get(key)
+            if value is not None:
+                if not isinstance(value, bool):
+                    raise TypeError(f"{where}: {key} must be a boolean")
+                setattr(self.session_options, attr, value)
+        fork = opts.get("fork")
+        if fork is not None:
+            if not isinstance(fork, Mapping) or not isinstance(fork.get("sessionId"), str):
+                raise TypeError(f"{where}: fork must be an object with a sessionId string")
+            self.session_options.fork = fork
+
+    def _middleware(self, spec: Any) -> Middleware:
+        if not isinstance(spec, Mapping):
+            raise TypeError("middleware must be a function, middlewares.fromJS(...) or middlewares.go(...)")
+        name = str(spec.get("name", ""))
+        if spec.get("kind") == "js":
+            fn = spec.get("fn")
+            if not isinstance(fn, JSCallback):
+                raise TypeError("fromJS expects callable callback")
+            return js_middleware(fn, name, self.runtime)
+        options = spec.get("options")
+        if options is not None and not isinstance(options, Mapping):
+            raise TypeError(f"middleware {name} options must be an object")
+        return build_middleware(name, options, extra=self.host_middlewares)
+
+    # -- building ------------------------------------------------------------------------------
+
+    def snapshot(self, tags: RunTags) -> EngineBuilder:
+        """An :class:`EngineBuilder` with the current configuration (``builder has no engine
+        configured`` without an engine)."""
+        if self.engine is None:
+            raise ModuleUsageError("builder has no engine configured")
+        builder = EngineBuilder(self.engine).with_middleware(tags.middleware, *self.middlewares)
+        if self.registry is not None:
+            config = self.loop.config if self.loop is not None else None
+            builder.with_tools(self.registry, config, self.hooks)
+        return builder

@@ -1,0 +1,236 @@
+"""The JS ``Session`` object: history getters, ``run``, ``runAsync`` and ``start`` (spec §1.8, §9).
+
+Runs execute on the runtime's background asyncio loop; JS callbacks they need run on the JS owner
+thread. A synchronous ``run()`` waits with :meth:`JSRuntime.wait_for`, so the owner keeps serving
+those callbacks meanwhile. ``runAsync``/``start`` register the inference before returning (a
+second call fails at once, without appending its seed) and settle their promise on the owner after
+the session is idle again and after every event of the run was delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from geppetto.errors import InferenceCancelled, SessionAlreadyActive
+from geppetto.events.sinks import CallbackSink, EventSink
+from geppetto.events.types import Event
+from geppetto.js.module.builder_api import RunTags
+from geppetto.js.module.errors import InferenceTimeout
+from geppetto.js.module.events_api import event_payload
+from geppetto.js.module.turns_api import to_turn
+from geppetto.js.values import HostPromise, JSCallback
+from geppetto.session.runtime import background_loop
+from geppetto.session.session import ExecutionHandle, Session
+from geppetto.turns.codec import encode_turn
+from geppetto.turns.model import Turn
+
+if TYPE_CHECKING:
+    from geppetto.js.runtime import JSRuntime
+
+
+@dataclass(slots=True)
+class RunOptions:
+    timeout_ms: float | None = None
+    tags: dict[str, Any] | None = None
+
+
+def parse_run_options(opts: Mapping[str, Any] | None, where: str) -> RunOptions:
+    """``{timeoutMs, tags}`` (``timeoutMs`` 0 means no timeout)."""
+    if opts is None:
+        return RunOptions()
+    if not isinstance(opts, Mapping):
+        raise TypeError(f"{where}: options must be an object")
+    timeout = opts.get("timeoutMs")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout):
+            raise TypeError(f"{where}: timeoutMs must be a number")
+        if timeout < 0:
+            raise TypeError(f"{where}: timeoutMs must be >= 0")
+    tags = opts.get("tags")
+    if tags is not None and not isinstance(tags, dict):
+        raise TypeError(f"{where}: tags must be an object")
+    return RunOptions(float(timeout) if timeout else None, dict(tags) if tags else None)
+
+
+class RunControl:
+    """What ``handle.cancel()`` of a ``start()`` handle reaches (no-op once the run is over)."""
+
+    __js_class__ = "RunControl"
+    __slots__ = ("__weakref__", "handle")
+
+    def __init__(self, handle: ExecutionHandle | None) -> None:
+        self.handle = handle
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+
+
+async def _outcome(handle: ExecutionHandle) -> Turn:
+    return await handle
+
+
+class _Run:
+    """One started inference: its handle, optional deadline, and the future of its outcome."""
+
+    __slots__ = ("deadline", "future", "handle", "timed_out", "timeout_ms")
+
+    def __init__(self, handle: ExecutionHandle, timeout_ms: float | None) -> None:
+        self.handle = handle
+        self.timeout_ms = timeout_ms
+        self.timed_out = False
+        self.deadline: asyncio.TimerHandle | None = None
+        loop = background_loop()
+        self.future: concurrent.futures.Future[Turn] = asyncio.run_coroutine_threadsafe(
+            _outcome(handle), loop
+        )
+        if timeout_ms is not None:
+            loop.call_soon_threadsafe(self._arm, loop, timeout_ms)
+            self.future.add_done_callback(lambda _f: loop.call_soon_threadsafe(self._disarm))
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, timeout_ms: float) -> None:
+        if not self.handle.done():
+            self.deadline = loop.call_later(timeout_ms / 1000, self._expire)
+
+    def _disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+
+    def _expire(self) -> None:
+        if not self.handle.done():
+            self.timed_out = True
+            self.handle.cancel()
+
+    def error(self, exc: BaseException) -> BaseException:
+        if self.timed_out and isinstance(exc, InferenceCancelled) and self.timeout_ms is not None:
+            return InferenceTimeout(self.timeout_ms)
+        return exc
+
+
+class JSSession:
+    """The JS ``Session`` object (``id`` is its only visible property)."""
+
+    __js_class__ = "Session"
+    __js_props__ = ("id",)
+    __slots__ = ("__weakref__", "runtime", "session", "tags")
+
+    def __init__(self, runtime: JSRuntime, session: Session, tags: RunTags) -> None:
+        self.runtime = runtime
+        self.session = session
+        self.tags = tags
+
+    @property
+    def id(self) -> str:
+        return self.session.id
+
+    # -- history -----------------------------------------------------------------------------
+
+    def append(self, turn: Any) -> dict[str, Any]:
+        if not isinstance(turn, dict):
+            raise TypeError("append requires a turn object")
+        return encode_turn(self.session.append(to_turn(turn, "append")))
+
+    def latest(self) -> dict[str, Any]:
+        return encode_turn(self.session.latest())
+
+    def turn_count(self) -> int:
+        return self.session.turn_count
+
+    def turns(self) -> list[dict[str, Any]]:
+        return [encode_turn(turn) for turn in self.session.turns()]
+
+    def get_turn(self, index: Any) -> dict[str, Any] | None:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError("getTurn requires index")
+        turn = self.session.get_turn(index)
+        return None if turn is None else encode_turn(turn)
+
+    def turns_range(self, start: int | None, end: int | None) -> list[dict[str, Any]]:
+        return [encode_turn(turn) for turn in self.session.turns_range(start or 0, end)]
+
+    def is_running(self) -> bool:
+        return self.session.is_running
+
+    def cancel_active(self) -> None:
+        self.session.cancel_active()
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _start(self, seed: Any, opts: Any, where: str, sinks: tuple[EventSink, ...] = ()) -> _Run:
+        options = parse_run_options(opts, where)
+        turn = None if seed is None else to_turn(seed, where)
+        if self.session.is_running:
+            raise SessionAlreadyActive()  # before touching the running inference's tags
+        self.tags.tags = options.tags or {}
+        handle = self.session.start(turn, sinks=sinks)
+        return _Run(handle, options.timeout_ms)
+
+    def run(self, seed: Any, opts: Any) -> dict[str, Any]:
+        """Synchronous run; the owner thread keeps serving JS callbacks while it waits."""
+        run = self._start(seed, opts, "run")
+        try:
+            turn = self.runtime.wait_for(run.future)
+        except BaseException as exc:
+            raise run.error(exc) from None
+        return encode_turn(turn)
+
+    def run_async(self, seed: Any, opts: Any) -> HostPromise:
+        try:
+            run = self._start(seed, opts, "runAsync")
+        except TypeError:
+            raise
+        except Exception as exc:
+            return self._rejected(exc)
+        promise = self.runtime.create_promise()
+        _settle_when_done(run, promise)
+        return promise
+
+    def start(self, seed: Any, opts: Any, dispatch: Any) -> dict[str, Any]:
+        """``{promise, run}``: events go to ``dispatch`` (the JS handle's listener fan-out)."""
+        if not isinstance(dispatch, JSCallback):
+            raise TypeError("start: internal dispatch must be a function")
+        sink = CallbackSink(_forwarder(dispatch))
+        try:
+            run = self._start(seed, opts, "start", (sink,))
+        except TypeError:
+            raise
+        except Exception as exc:
+            return {"promise": self._rejected(exc), "run": RunControl(None)}
+        promise = self.runtime.create_promise()
+        _settle_when_done(run, promise)
+        return {"promise": promise, "run": RunControl(run.handle)}
+
+    def _rejected(self, exc: BaseException) -> HostPromise:
+        """A promise rejected at once (promises are only created once nothing can raise before
+        they are settled: an unsettled one would keep the script alive)."""
+        promise = self.runtime.create_promise()
+        promise.reject(exc)
+        return promise
+
+
+def _forwarder(dispatch: JSCallback) -> Any:
+    def forward(event: Event) -> None:
+        dispatch.call_soon(event_payload(event))
+
+    return forward
+
+
+def _settle_when_done(run: _Run, promise: HostPromise) -> None:
+    """Settle ``promise`` from the run's outcome; queued after every event of the run (FIFO)."""
+
+    def done(fut: concurrent.futures.Future[Turn]) -> None:
+        if fut.cancelled():
+            promise.reject(InferenceCancelled())
+            return
+        exc = fut.exception()
+        if exc is not None:
+            promise.reject(run.error(exc))
+        else:
+            promise.resolve(encode_turn(fut.result()))
+
+    run.future.add_done_callback(done)

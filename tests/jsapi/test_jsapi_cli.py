@@ -1,0 +1,191 @@
+"""``geppetto js run``: the examples, exit codes, error output, --host-tools, --print-result, --profile."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests.signals import default_sigint
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples" / "js"
+
+
+def js_command() -> list[str]:
+    """``geppetto js`` when the main CLI has the command, else the stand-alone module entry."""
+    from geppetto.cli import build_parser
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            build_parser().parse_args(["js", "run", "x.js"])
+    except SystemExit:
+        return [sys.executable, "-m", "geppetto.cli.js"]
+    return [sys.executable, "-m", "geppetto", "js"]
+
+
+def geppetto_js(
+    *args: str | Path, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PINOCCHIO_PROFILE"}
+    return subprocess.run(
+        [*js_command(), "run", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or REPO,
+        env=env,
+    )
+
+
+def example_args(script: Path) -> list[str]:
+    """Extra arguments an example declares in a ``// geppetto-js-args: ...`` line (paths relative to it)."""
+    match = re.search(r"^// geppetto-js-args: (.+)$", script.read_text(encoding="utf-8"), flags=re.M)
+    if match is None:
+        return []
+    args = match.group(1).split()
+    return [str(script.parent / a) if a.endswith(".py") else a for a in args]
+
+
+EXAMPLE_SCRIPTS = sorted(EXAMPLES.glob("*.js"))
+
+
+def test_examples_cover_every_namespace() -> None:
+    text = "\n".join(p.read_text(encoding="utf-8") for p in EXAMPLE_SCRIPTS)
+    for needle in (
+        "turns.",
+        "engines.",
+        "middlewares.",
+        "tools.createRegistry",
+        "withToolHooks",
+        "runAsync",
+        ".start(",
+        "cancel",
+        "consts.",
+        "useHostTools",
+    ):
+        assert needle in text, needle
+
+
+@pytest.mark.parametrize("script", EXAMPLE_SCRIPTS, ids=lambda p: p.name)
+def test_example_runs(script: Path) -> None:
+    result = geppetto_js(script, *example_args(script))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(f"PASS: {script.name}")
+
+
+def test_uncaught_error_exit_code_and_stack(tmp_path: Path) -> None:
+    script = tmp_path / "fails.js"
+    script.write_text(
+        "const g = require('geppetto');\n\nfunction inner() {\n  g.turns.normalize();\n}\ninner();\n"
+    )
+    result = geppetto_js(script)
+    assert result.returncode == 1
+    assert "TypeError: turns.normalize requires turn" in result.stderr
+    assert "fails.js:4" in result.stderr  # the stack points at the script line
+    assert "PASS" not in result.stdout
+
+
+def test_unhandled_rejection_fails(tmp_path: Path) -> None:
+    script = tmp_path / "rejects.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "const bad = g.engines.fromFunction(() => { throw new Error('engine exploded') });\n"
+        "const s = g.createSession({engine: bad});\n"
+        "s.runAsync({blocks: [{kind: 'user'}]});\n"
+    )
+    result = geppetto_js(script)
+    assert result.returncode == 1
+    assert "Unhandled promise rejection" in result.stderr and "engine exploded" in result.stderr
+
+
+def test_syntax_error_and_missing_script(tmp_path: Path) -> None:
+    script = tmp_path / "broken.js"
+    script.write_text("const = ;\n")
+    broken = geppetto_js(script)
+    assert broken.returncode == 1 and "SyntaxError" in broken.stderr
+    missing = geppetto_js(tmp_path / "nope.js")
+    assert missing.returncode == 1 and "cannot read script" in missing.stderr
+
+
+def test_print_result(tmp_path: Path) -> None:
+    script = tmp_path / "value.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "const s = g.createSession({engine: g.engines.echo({reply: 'yes'})});\n"
+        "({reply: s.run({blocks: [g.turns.newUserBlock('q')]}).blocks[1].payload.text, n: 2 ** 40});\n"
+    )
+    result = geppetto_js(script, "--print-result")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['{"reply":"yes","n":1099511627776}', "PASS: value.js"]
+
+
+def test_host_tools_file(tmp_path: Path) -> None:
+    tools = tmp_path / "mytools.py"
+    tools.write_text(
+        "import geppetto\n\n@geppetto.tool\ndef shout(text: str) -> str:\n    '''Upper-case.'''\n"
+        "    return text.upper()\n\nNOT_A_TOOL = 3\n"
+    )
+    script = tmp_path / "use.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "const r = g.tools.createRegistry().useHostTools();\n"
+        "assert(JSON.stringify(r.list().map((t) => t.name)) === '[\"shout\"]', 'listed');\n"
+        "assert(r.call('shout', {text: 'hi'}) === 'HI', 'called');\n"
+    )
+    result = geppetto_js(script, "--host-tools", tools)
+    assert result.returncode == 0, result.stderr
+    empty = tmp_path / "empty.py"
+    empty.write_text("X = 1\n")
+    bad = geppetto_js(script, "--host-tools", empty)
+    assert bad.returncode == 1 and "defines no @geppetto.tool functions" in bad.stderr
+    without = geppetto_js(script)
+    assert without.returncode == 1 and "no go tool registry configured" in without.stderr
+
+
+def test_profile_flag(tmp_path: Path) -> None:
+    script = tmp_path / "profile.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "console.log(g.engines.fromProfile(undefined, {apiType: 'echo'}).name);\n"
+    )
+    result = geppetto_js(script, "--profile", "my-profile")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "profile:my-profile"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_cancels_and_exits(tmp_path: Path) -> None:
+    script = tmp_path / "long.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "const s = g.createSession({engine: g.engines.echo({reply: 'never', delayMs: 600000})});\n"
+        "setTimeout(() => console.log('started'), 0);\n"
+        "s.run({blocks: [{kind: 'user'}]});\n"
+    )
+    proc = subprocess.Popen(
+        [*js_command(), "run", str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        preexec_fn=default_sigint,  # a suite run in the background would otherwise ignore SIGINT
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "interrupted" in err
