@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "ToolResult": "geppetto.tools",
     "ToolExecutor": "geppetto.tools",
     "ToolLoop": "geppetto.toolloop",
+    "js_eval_tool": "geppetto.js.eval_tool",
     # sessions
     "Session": "geppetto.session",
     "EngineBuilder": "geppetto.session",
@@ -114,6 +115,7 @@ if TYPE_CHECKING:
         QueueSink,
     )
     from geppetto.middleware import reorder_tool_results, system_prompt, turn_logging
+    from geppetto.js.eval_tool import js_eval_tool
     from geppetto.session import EngineBuilder, ExecutionHandle, Session
     from geppetto.toolloop import ToolLoop
     from geppetto.tools import (

@@ -289,7 +289,8 @@ function require(name) {
 Object.defineProperty(__gp_G, 'require', { value: require, writable: true, configurable: true, enumerable: false });
 
 // ---------------------------------------------------------------------------------- entries
-// Called by Python on the owner thread only.
+// Called by Python on the owner thread only. Named `__gp_*` so their frames never show in script stacks
+// (errors made while settling a host promise would otherwise point at a bogus line of the script).
 return {
   invoke: function __gp_invoke(id, payload) {
     const fn = __gp_cbs.get(id);
@@ -302,7 +303,7 @@ return {
     }
     return __gp_envelopeOk(v);
   },
-  release(id, count) {
+  release: function __gp_release(id, count) {
     const left = (__gp_cbRefs.get(id) ?? 0) - count;
     if (left > 0) {
       __gp_cbRefs.set(id, left);
@@ -313,7 +314,7 @@ return {
     __gp_cbRefs.delete(id);
     if (fn !== undefined) __gp_cbIds.delete(fn);
   },
-  settle(pid, payload) {
+  settle: function __gp_settle(pid, payload) {
     const rec = __gp_hostPromises.get(pid);
     if (rec === undefined) return;
     __gp_hostPromises.delete(pid);
@@ -323,7 +324,7 @@ return {
       rec.reject(e);
     }
   },
-  dropPromise(pid) { __gp_hostPromises.delete(pid); },
+  dropPromise: function __gp_dropPromise(pid) { __gp_hostPromises.delete(pid); },
   evaluate: function __gp_evaluate(code) {
     let v;
     try {
@@ -333,7 +334,7 @@ return {
     }
     return __gp_envelopeOk(v);
   },
-  setGlobal(name, payload) {
+  setGlobal: function __gp_setGlobal(name, payload) {
     __gp_G[name] = __gp_unwrap(payload);
   },
   runMain: function __gp_runMain(fn, filename, dirname) {

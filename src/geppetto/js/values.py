@@ -112,13 +112,17 @@ class HostPromise:
     def settled(self) -> bool:
         return self._requested
 
-    def resolve(self, value: Any = None) -> bool:
-        """Fulfil with ``value`` (encoded on the owner thread). False if already settled."""
-        return self._settle(True, value, None)
+    def resolve(self, value: Any = None, *, before: Callable[[], None] | None = None) -> bool:
+        """Fulfil with ``value`` (encoded on the owner thread). False if already settled.
 
-    def reject(self, error: BaseException) -> bool:
-        """Reject with ``error`` (JS sees an Error with ``.message`` and ``.code``)."""
-        return self._settle(False, None, error)
+        ``before`` runs on the owner thread in the same job, just before JS sees the settlement:
+        state JS may read in its reactions (``isRunning()``) changes atomically with the promise.
+        """
+        return self._settle(True, value, None, before)
+
+    def reject(self, error: BaseException, *, before: Callable[[], None] | None = None) -> bool:
+        """Reject with ``error`` (JS sees an Error with ``.message`` and ``.code``); ``before`` as above."""
+        return self._settle(False, None, error, before)
 
     def settle_from(self, fut: Future[Any]) -> None:
         """Settle like a finished future (a cancelled one rejects with ``InferenceCancelled``)."""
@@ -131,12 +135,23 @@ class HostPromise:
         else:
             self.resolve(fut.result())
 
-    def _settle(self, ok: bool, value: Any, error: BaseException | None) -> bool:
+    def _settle(
+        self, ok: bool, value: Any, error: BaseException | None, before: Callable[[], None] | None
+    ) -> bool:
         with self._lock:
             if self._requested:
                 return False
             self._requested = True
-        self.runtime._post(lambda: self.runtime._settle_promise(self, ok, value, error), None)
+        runtime = self.runtime
+
+        def job() -> None:
+            try:
+                if before is not None:
+                    before()
+            finally:
+                runtime._settle_promise(self, ok, value, error)
+
+        runtime._post(job, None)
         return True
 
 

@@ -5,6 +5,11 @@ thread. A synchronous ``run()`` waits with :meth:`JSRuntime.wait_for`, so the ow
 those callbacks meanwhile. ``runAsync``/``start`` register the inference before returning (a
 second call fails at once, without appending its seed) and settle their promise on the owner after
 the session is idle again and after every event of the run was delivered.
+
+To JS such a run stays active until its promise settles, not until the inference ends on the asyncio
+thread: otherwise whether ``s.runAsync(a); s.runAsync(b)`` fails, or what ``isRunning()`` says
+between two statements, would depend on thread timing. The owner job that settles the promise is
+the one that ends the run for JS (:meth:`HostPromise.resolve`'s ``before``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -117,12 +122,14 @@ class JSSession:
 
     __js_class__ = "Session"
     __js_props__ = ("id",)
-    __slots__ = ("__weakref__", "runtime", "session", "tags")
+    __slots__ = ("__weakref__", "_unsettled_run", "runtime", "session", "tags")
 
     def __init__(self, runtime: JSRuntime, session: Session, tags: RunTags) -> None:
         self.runtime = runtime
         self.session = session
         self.tags = tags
+        # The runAsync/start run whose promise JS has not seen settled yet (owner thread only).
+        self._unsettled_run: _Run | None = None
 
     @property
     def id(self) -> str:
@@ -154,9 +161,11 @@ class JSSession:
         return [encode_turn(turn) for turn in self.session.turns_range(start or 0, end)]
 
     def is_running(self) -> bool:
-        return self.session.is_running
+        return self._unsettled_run is not None or self.session.is_running
 
     def cancel_active(self) -> None:
+        if self._unsettled_run is not None and not self.session.is_running:
+            return  # the run already ended; its promise settles with the outcome on the owner next
         self.session.cancel_active()
 
     # -- running -----------------------------------------------------------------------------
@@ -164,7 +173,7 @@ class JSSession:
     def _start(self, seed: Any, opts: Any, where: str, sinks: tuple[EventSink, ...] = ()) -> _Run:
         options = parse_run_options(opts, where)
         turn = None if seed is None else to_turn(seed, where)
-        if self.session.is_running:
+        if self.is_running():
             raise SessionAlreadyActive()  # before touching the running inference's tags
         self.tags.tags = options.tags or {}
         handle = self.session.start(turn, sinks=sinks)
@@ -186,9 +195,7 @@ class JSSession:
             raise
         except Exception as exc:
             return self._rejected(exc)
-        promise = self.runtime.create_promise()
-        _settle_when_done(run, promise)
-        return promise
+        return self._promise_for(run)
 
     def start(self, seed: Any, opts: Any, dispatch: Any) -> dict[str, Any]:
         """``{promise, run}``: events go to ``dispatch`` (the JS handle's listener fan-out)."""
@@ -201,9 +208,19 @@ class JSSession:
             raise
         except Exception as exc:
             return {"promise": self._rejected(exc), "run": RunControl(None)}
+        return {"promise": self._promise_for(run), "run": RunControl(run.handle)}
+
+    def _promise_for(self, run: _Run) -> HostPromise:
+        """The run's promise; the run counts as active for JS until the promise settles."""
         promise = self.runtime.create_promise()
-        _settle_when_done(run, promise)
-        return {"promise": promise, "run": RunControl(run.handle)}
+        self._unsettled_run = run
+
+        def end_run() -> None:
+            if self._unsettled_run is run:
+                self._unsettled_run = None
+
+        _settle_when_done(run, promise, end_run)
+        return promise
 
     def _rejected(self, exc: BaseException) -> HostPromise:
         """A promise rejected at once (promises are only created once nothing can raise before
@@ -220,17 +237,20 @@ def _forwarder(dispatch: JSCallback) -> Any:
     return forward
 
 
-def _settle_when_done(run: _Run, promise: HostPromise) -> None:
-    """Settle ``promise`` from the run's outcome; queued after every event of the run (FIFO)."""
+def _settle_when_done(run: _Run, promise: HostPromise, end_run: Callable[[], None]) -> None:
+    """Settle ``promise`` from the run's outcome; queued after every event of the run (FIFO).
+
+    ``end_run`` runs on the owner in the settling job, right before JS sees the outcome.
+    """
 
     def done(fut: concurrent.futures.Future[Turn]) -> None:
         if fut.cancelled():
-            promise.reject(InferenceCancelled())
+            promise.reject(InferenceCancelled(), before=end_run)
             return
         exc = fut.exception()
         if exc is not None:
-            promise.reject(run.error(exc))
+            promise.reject(run.error(exc), before=end_run)
         else:
-            promise.resolve(encode_turn(fut.result()))
+            promise.resolve(encode_turn(fut.result()), before=end_run)
 
     run.future.add_done_callback(done)
