@@ -114,8 +114,8 @@ if TYPE_CHECKING:
         PrinterSink,
         QueueSink,
     )
-    from geppetto.middleware import reorder_tool_results, system_prompt, turn_logging
     from geppetto.js.eval_tool import js_eval_tool
+    from geppetto.middleware import reorder_tool_results, system_prompt, turn_logging
     from geppetto.session import EngineBuilder, ExecutionHandle, Session
     from geppetto.toolloop import ToolLoop
     from geppetto.tools import (
