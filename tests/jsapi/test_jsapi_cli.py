@@ -32,9 +32,10 @@ def js_command() -> list[str]:
 
 
 def geppetto_js(
-    *args: str | Path, cwd: Path | None = None, timeout: float = 60
+    *args: str | Path, cwd: Path | None = None, timeout: float = 60, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PINOCCHIO_PROFILE"}
+    """Run ``geppetto js run ARGS``; ``env`` adds to (and overrides) the inherited environment."""
+    env = {k: v for k, v in os.environ.items() if k != "PINOCCHIO_PROFILE"} | (env or {})
     return subprocess.run(
         [*js_command(), "run", *map(str, args)],
         capture_output=True,
@@ -45,12 +46,13 @@ def geppetto_js(
     )
 
 
-def example_args(script: Path) -> list[str]:
-    """Extra arguments an example declares in a ``// geppetto-js-args: ...`` line (paths relative to it)."""
+def example_args(script: Path, tmp: Path) -> list[str]:
+    """Extra arguments an example declares in a ``// geppetto-js-args: ...`` line (``.py`` paths are
+    relative to it; ``$TMP`` is a fresh temporary directory, e.g. for ``--store $TMP/turns.db``)."""
     match = re.search(r"^// geppetto-js-args: (.+)$", script.read_text(encoding="utf-8"), flags=re.M)
     if match is None:
         return []
-    args = match.group(1).split()
+    args = [a.replace("$TMP", str(tmp)) for a in match.group(1).split()]
     return [str(script.parent / a) if a.endswith(".py") else a for a in args]
 
 
@@ -70,13 +72,19 @@ def test_examples_cover_every_namespace() -> None:
         "cancel",
         "consts.",
         "useHostTools",
+        "turnStores.",
+        "resumeLatest",
+        "fork:",
     ):
         assert needle in text, needle
 
 
 @pytest.mark.parametrize("script", EXAMPLE_SCRIPTS, ids=lambda p: p.name)
-def test_example_runs(script: Path) -> None:
-    result = geppetto_js(script, *example_args(script))
+def test_example_runs(script: Path, tmp_path: Path) -> None:
+    # an example that uses the default store without --store writes to tmp_path, never the user's
+    result = geppetto_js(
+        script, *example_args(script, tmp_path), env={"GEPPETTO_STORE": str(tmp_path / "d.db")}
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(f"PASS: {script.name}")
 

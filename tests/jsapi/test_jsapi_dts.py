@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import importlib.resources
 import re
+from pathlib import Path
 from typing import Any
 
-from .conftest import JSHarness
+from .conftest import JSHarness, make_harness
 
 DTS = importlib.resources.files("geppetto.js").joinpath("geppetto.d.ts").read_text(encoding="utf-8")
 
@@ -106,6 +107,26 @@ def test_object_methods_match(js: JSHarness) -> None:
     js_keys, go_keys = real["middlewareObjects"]
     assert interface_members("JSMiddleware") == set(js_keys)
     assert interface_members("HostMiddleware") == set(go_keys)
+
+
+def test_turn_store_objects_match(tmp_path: Path) -> None:
+    """``turnStores`` and its wrapper (the store is never opened: the provider is never called)."""
+    opened: list[bool] = []
+    runtime, harness = make_harness(store=lambda: opened.append(True))  # type: ignore[arg-type,func-returns-value]
+    try:
+        namespace, wrapper = harness.run(
+            """
+            const ts = g.turnStores.default();
+            report(Object.keys(g.turnStores));
+            const proto = Object.getOwnPropertyNames(Object.getPrototypeOf(ts));
+            report([...new Set([...Object.keys(ts), ...proto])]);
+            """
+        )
+    finally:
+        runtime.close()
+    assert interface_members("TurnStores") == set(namespace)
+    assert interface_members("TurnStore") == set(wrapper)
+    assert opened == []
 
 
 def test_consts_match(js: JSHarness) -> None:

@@ -19,6 +19,7 @@ EXPORTS = [
     "middlewares",
     "tools",
     "consts",
+    "turnStores",
 ]
 
 
@@ -27,7 +28,7 @@ def test_exports(js: JSHarness) -> None:
         """
         report(Object.keys(g)); report(g.version);
         report([Object.keys(g.turns), Object.keys(g.engines),
-          Object.keys(g.middlewares), Object.keys(g.tools)]);
+          Object.keys(g.middlewares), Object.keys(g.tools), Object.keys(g.turnStores)]);
         report(require('geppetto') === g);
         """
     )
@@ -47,6 +48,7 @@ def test_exports(js: JSHarness) -> None:
         ["echo", "fromFunction", "fromProfile", "fromConfig"],
         ["fromJS", "go", "host"],
         ["createRegistry"],
+        ["default", "get"],
     ]
     assert same is True
 

@@ -6,13 +6,18 @@ import argparse
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from geppetto.errors import ConfigError
 
 if TYPE_CHECKING:
+    from geppetto.store.store import TurnStore
     from geppetto.tools.registry import ToolRegistry
+
+# How long an interrupted script waits for its cancelled runs to be persisted.
+_CANCEL_GRACE_SECONDS = 5.0
 
 _CAPTURE = """
 Object.defineProperty(globalThis, '__geppetto_capture', {
@@ -51,6 +56,22 @@ def load_host_tools(paths: list[str]) -> ToolRegistry:
     return registry
 
 
+def store_opener(args: argparse.Namespace) -> Callable[[], TurnStore] | None:
+    """The turn store of ``--store``/``--no-store`` as a function: opened only if a script asks for it,
+    so scripts that never use a store create no database file."""
+    if getattr(args, "no_store", False):
+        return None
+
+    def open_turn_store() -> TurnStore:
+        from geppetto.cli.sessions import open_store
+
+        store = open_store(args)
+        assert store is not None
+        return store
+
+    return open_turn_store
+
+
 def run(args: argparse.Namespace) -> int:
     from geppetto.js import JSRuntime, JSScriptError
     from geppetto.js.module import install_geppetto_module
@@ -64,8 +85,11 @@ def run(args: argparse.Namespace) -> int:
     host_tools = load_host_tools(args.host_tools) if args.host_tools else None
     result: list[str] = []
     runtime = JSRuntime()
+    host = None
     try:
-        host = install_geppetto_module(runtime, host_tools=host_tools, default_profile=args.profile)
+        host = install_geppetto_module(
+            runtime, host_tools=host_tools, store=store_opener(args), default_profile=args.profile
+        )
         install_lab_globals(runtime)
         if args.print_result:
             runtime.set_global("__geppetto_set_result", result.append)
@@ -77,10 +101,13 @@ def run(args: argparse.Namespace) -> int:
             print(exc.format(), file=sys.stderr)
             return 1
         except KeyboardInterrupt:
-            host.cancel_all()
+            if host.cancel_all():
+                host.wait_idle(_CANCEL_GRACE_SECONDS)  # the cancelled runs reach the store
             raise
     finally:
         runtime.close()
+        if host is not None:
+            host.close_stores()
     if args.print_result:
         print(result[0] if result else "null")
     print(f"PASS: {path.name}")

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from geppetto.cli.store_commands import add_store_options
+
 JS_RUN_EPILOG = """\
 The script runs as CommonJS with require("geppetto"), console, timers, Promises and top-level await,
 plus the geppetto-js-lab globals assert(cond, msg), ENV and sleep(ms). On success it prints
 "PASS: <script name>" and exits 0; an uncaught exception or unhandled rejection prints the JS error
-and stack on stderr and exits 1."""
+and stack on stderr and exits 1.
+
+Turn store: turnStores.default() and the session options store / resumeLatest / fork use --store PATH
+(default: $GEPPETTO_STORE, else $XDG_DATA_HOME/geppetto/turns.db), opened only when the script first
+needs it; --no-store runs without one."""
 
 
 def add_js_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +39,7 @@ def add_js_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     run.add_argument(
         "--profile", default=None, help="profile for engines.fromProfile() when the script names none"
     )
+    add_store_options(run)
     run.add_argument(
         "--print-result",
         action="store_true",

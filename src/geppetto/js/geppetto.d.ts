@@ -189,14 +189,87 @@ declare module "geppetto" {
     tools?: ToolRegistry;
     toolLoop?: ToolLoopOptions;
     toolHooks?: ToolHooks;
-    /** Session id (default: a new UUID). */
+    /** Session id (default: a new UUID; with `resumeLatest`, the stored session to continue). */
     sessionId?: string;
-    /** Persist every run to the host's turn store. */
-    store?: boolean;
-    /** Load the stored history of `sessionId` (or the latest stored session). */
-    resumeLatest?: boolean;
-    /** Start from a copy of a stored session (up to turn `at`). */
+    /**
+     * Where every run (completed, failed or cancelled) is persisted: `true`/"default" the host's
+     * default store, another string a named host store, a `turnStores` wrapper, `false`/`null` none.
+     * Unset, `resumeLatest` and `fork` use (and persist to) the default store.
+     */
+    store?: StoreChoice;
+    /** Continue a stored session: load its turns into the new session. */
+    resumeLatest?: boolean | ResumeLatestOptions;
+    /** Fork a stored session at turn `at` (index or turn id; default latest) into a new session id. */
     fork?: { sessionId: string; at?: number | string };
+  }
+
+  export type StoreChoice = boolean | string | TurnStore | null;
+
+  export interface ResumeLatestOptions {
+    /** Default: the option `sessionId`, else the most recently stored session. */
+    sessionId?: string;
+    phase?: string;
+    sinceMs?: number;
+    /** Load at most this many of the newest stored turns. */
+    limit?: number;
+    /** Throw `no stored turn found for session "<id>"` when nothing is stored. */
+    required?: boolean;
+  }
+
+  // ------------------------------------------------------------------------------ turn stores
+  export interface TurnStoreQuery {
+    /** Aliases: sessionID, convId, conversationId. */
+    sessionId?: string;
+    phase?: string;
+    /** "completed", "failed" or "cancelled". */
+    outcome?: string;
+    sinceMs?: number;
+    /** Keep the newest `limit` turns (or sessions). */
+    limit?: number;
+  }
+
+  /** One persisted run. */
+  export interface TurnSnapshot {
+    sessionId: string;
+    turnId: string;
+    inferenceId: string;
+    /** 0-based position within its session. */
+    index: number;
+    phase: string;
+    outcome: "completed" | "failed" | "cancelled";
+    error: string | null;
+    model: string;
+    createdAtMs: number;
+    turn: Turn | null;
+  }
+
+  export interface StoredSessionInfo {
+    id: string;
+    title: string;
+    turnCount: number;
+    createdAtMs: number;
+    updatedAtMs: number;
+    lastModel: string;
+    lastOutcome: string;
+    forkedFromSession: string | null;
+    forkedFromTurnId: string | null;
+  }
+
+  /** A host turn store (read-only from JS; the host opens it on first use). */
+  export interface TurnStore {
+    name(): string;
+    /** Stored turns, oldest first. */
+    list(query?: TurnStoreQuery): TurnSnapshot[];
+    loadLatest(query?: TurnStoreQuery): TurnSnapshot | null;
+    /** Stored sessions, most recently written first (`sinceMs`, `limit`). */
+    sessions(query?: { sinceMs?: number; limit?: number }): StoredSessionInfo[];
+  }
+
+  export interface TurnStores {
+    /** Throws `geppetto turnStores.default is not configured` without a host default store. */
+    default(): TurnStore;
+    /** Throws `geppetto turn store "<name>" is not configured`. */
+    get(name: string): TurnStore;
   }
 
   export interface RunOptions {
@@ -262,6 +335,8 @@ declare module "geppetto" {
     withTools(registry: ToolRegistry, toolLoopOpts?: ToolLoopOptions): Builder;
     withToolLoop(opts?: ToolLoopOptions): Builder;
     withToolHooks(hooks: ToolHooks): Builder;
+    /** The `store` session option; no argument means the default store. */
+    withStore(store?: StoreChoice): Builder;
     buildSession(): Session;
   }
 
@@ -271,6 +346,9 @@ declare module "geppetto" {
   export function createBuilder(opts?: SessionOptions): Builder;
   export function createSession(opts: SessionOptions): Session;
   export function runInference(engine: Engine | null, turn: TurnInput, opts?: SessionOptions): Turn;
+
+  /** The host's turn stores (`geppetto js run --store PATH`; `--no-store` gives none). */
+  export const turnStores: TurnStores;
 
   export namespace turns {
     function normalize(turn: TurnInput): Turn;

@@ -4,16 +4,16 @@
 >>> install_geppetto_module(rt, host_tools=registry)
 >>> rt.run_script('const g = require("geppetto"); ...')
 
-The module surface (spec §1.2-§1.10 plus ``consts`` and ``session.start()``) is described for
-editors in ``geppetto/js/geppetto.d.ts``. ``module.js`` holds the JS half (argument checks,
-prototypes, run handles); :mod:`geppetto.js.module.host` the Python half it calls.
+The module surface (spec §1.2-§1.10 plus ``consts``, ``session.start()`` and §9 ``turnStores``) is
+described for editors in ``geppetto/js/geppetto.d.ts``. ``module.js`` holds the JS half (argument
+checks, prototypes, run handles); :mod:`geppetto.js.module.host` the Python half it calls.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.resources
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from geppetto.js.module.host import GeppettoHost
@@ -37,14 +37,18 @@ def install_geppetto_module(
     *,
     host_tools: ToolRegistry | None = None,
     host_middlewares: Mapping[str, MiddlewareFactory] | None = None,
-    store: TurnStore | None = None,
+    store: TurnStore | Callable[[], TurnStore] | None = None,
+    turn_stores: Mapping[str, TurnStore | Callable[[], TurnStore]] | None = None,
     default_profile: str | None = None,
 ) -> GeppettoHost:
     """Make ``require("geppetto")`` available in ``runtime``.
 
     ``host_tools`` is the registry ``useGoTools``/``useHostTools`` import from; ``host_middlewares``
-    are named factories for ``middlewares.go(name)`` (they win over the built-ins); ``store`` backs
-    the session options ``store``, ``resumeLatest`` and ``fork``; ``default_profile`` is what
+    are named factories for ``middlewares.go(name)`` (they win over the built-ins); ``store`` is
+    the default turn store (``turnStores.default()``, the session options ``store: true``,
+    ``resumeLatest`` and ``fork``) and ``turn_stores`` the named ones (``turnStores.get(name)``):
+    each a :class:`~geppetto.store.TurnStore`, or a function that opens one the first time a script
+    needs it (:meth:`GeppettoHost.close_stores` closes those); ``default_profile`` is what
     ``engines.fromProfile()`` uses when the script names none (before ``$PINOCCHIO_PROFILE``).
     """
     host = GeppettoHost(
@@ -52,6 +56,7 @@ def install_geppetto_module(
         host_tools=host_tools,
         host_middlewares=host_middlewares,
         store=store,
+        turn_stores=turn_stores,
         default_profile=default_profile,
     )
     for name, fn in host.functions().items():

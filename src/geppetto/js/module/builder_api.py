@@ -15,6 +15,7 @@ from geppetto.engines.base import Engine, Handler, RunContext
 from geppetto.js.module.callbacks import js_middleware
 from geppetto.js.module.engines_api import engine_of
 from geppetto.js.module.errors import ModuleUsageError
+from geppetto.js.module.session_store import SessionOptions, apply_session_options
 from geppetto.js.values import JSCallback
 from geppetto.middleware.chain import Middleware
 from geppetto.middleware.registry import MiddlewareFactory, build_middleware
@@ -43,16 +44,6 @@ class RunTags:
             return await inner(turn, ctx)
 
         return handler
-
-
-@dataclass(slots=True)
-class SessionOptions:
-    """The session-only options: id and the host turn store (``store``, ``resumeLatest``, ``fork``)."""
-
-    session_id: str | None = None
-    persist: bool = False
-    resume_latest: bool = False
-    fork: Mapping[str, Any] | None = None
 
 
 class JSBuilder:
@@ -116,6 +107,10 @@ class JSBuilder:
             raise TypeError("withToolHooks requires hooks object")
         self.hooks = parse_hooks(hooks, "withToolHooks")
 
+    def with_store(self, store: Any = True) -> None:  # withStore
+        """Persist runs to a store (``true``/``"default"``, a name, a wrapper); ``false``/``null``: none."""
+        self.session_options.set_store(store, "withStore")
+
     def apply(self, opts: Mapping[str, Any], where: str) -> None:
         """``createSession``/``createBuilder`` option keys, in the reference order."""
         if not isinstance(opts, Mapping):
@@ -137,25 +132,7 @@ class JSBuilder:
             if not isinstance(opts["toolHooks"], Mapping):
                 raise TypeError(f"{where}: toolHooks must be an object")
             self.hooks = parse_hooks(opts["toolHooks"], f"{where}: toolHooks")
-        self._session_options(opts, where)
-
-    def _session_options(self, opts: Mapping[str, Any], where: str) -> None:
-        session_id = opts.get("sessionId")
-        if session_id is not None:
-            if not isinstance(session_id, str) or not session_id.strip():
-                raise TypeError(f"{where}: sessionId must be a non-empty string")
-            self.session_options.session_id = session_id.strip()
-        for key, attr in (("store", "persist"), ("resumeLatest", "resume_latest")):
-            value = opts.get(key)
-            if value is not None:
-                if not isinstance(value, bool):
-                    raise TypeError(f"{where}: {key} must be a boolean")
-                setattr(self.session_options, attr, value)
-        fork = opts.get("fork")
-        if fork is not None:
-            if not isinstance(fork, Mapping) or not isinstance(fork.get("sessionId"), str):
-                raise TypeError(f"{where}: fork must be an object with a sessionId string")
-            self.session_options.fork = fork
+        apply_session_options(self.session_options, opts, where)
 
     def _middleware(self, spec: Any) -> Middleware:
         if not isinstance(spec, Mapping):

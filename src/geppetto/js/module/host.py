@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from geppetto.js.module.builder_api import JSBuilder
     from geppetto.js.module.engines_api import EngineRef
     from geppetto.js.module.session_api import JSSession, RunControl
+    from geppetto.js.module.stores_api import JSTurnStore
     from geppetto.js.module.tools_api import JSToolRegistry
     from geppetto.js.runtime import JSRuntime
     from geppetto.middleware.registry import MiddlewareFactory
@@ -38,13 +39,16 @@ class GeppettoHost:
         *,
         host_tools: ToolRegistry | None = None,
         host_middlewares: Mapping[str, MiddlewareFactory] | None = None,
-        store: TurnStore | None = None,
+        store: TurnStore | Callable[[], TurnStore] | None = None,
+        turn_stores: Mapping[str, TurnStore | Callable[[], TurnStore]] | None = None,
         default_profile: str | None = None,
     ) -> None:
+        from geppetto.js.module.stores_api import StoreRegistry
+
         self.runtime = runtime
         self.host_tools = host_tools
         self.host_middlewares = dict(host_middlewares or {})
-        self.store = store
+        self.stores = StoreRegistry(store, turn_stores)
         self.default_profile = default_profile
         self._sessions: weakref.WeakSet[JSSession] = weakref.WeakSet()
 
@@ -67,6 +71,8 @@ class GeppettoHost:
                 "geppetto.session.create": self.create_session,
                 "geppetto.runInference": self.run_inference,
                 "geppetto.run.cancel": self.cancel_run,
+                "geppetto.turnStores.default": self.default_turn_store,
+                "geppetto.turnStores.get": self.named_turn_store,
             }
         )
         for kind, methods in _METHODS.items():
@@ -140,21 +146,15 @@ class GeppettoHost:
 
     def build_session(self, builder: JSBuilder) -> JSSession:
         from geppetto.js.module.builder_api import RunTags
-        from geppetto.js.module.errors import ModuleUsageError
         from geppetto.js.module.session_api import JSSession
+        from geppetto.js.module.session_store import open_session_store
         from geppetto.session.session import Session
 
         tags = RunTags()
         engine_builder = builder.snapshot(tags)
-        options = builder.session_options
-        store = self.store
-        if (options.persist or options.resume_latest or options.fork) and store is None:
-            raise ModuleUsageError("no turn store configured")
-        session_id, turns = options.session_id, list[Any]()
-        if store is not None:
-            session_id, turns = _stored_history(store, session_id, options.resume_latest, options.fork)
+        stored = open_session_store(builder.session_options, self.stores)
         session = Session(
-            engine_builder, session_id=session_id, turns=turns, store=store if options.persist else None
+            engine_builder, session_id=stored.session_id, turns=stored.turns, store=stored.store
         )
         js_session = JSSession(self.runtime, session, tags)
         self._sessions.add(js_session)
@@ -168,6 +168,30 @@ class GeppettoHost:
                 js_session.session.cancel_active()
                 cancelled += 1
         return cancelled
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until no session runs (a cancelled run is persisted by
+        then); ``False`` if some still run."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while any(s.session.is_running for s in list(self._sessions)):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def close_stores(self) -> None:
+        """Close the turn stores this host opened lazily (stores handed in open stay open)."""
+        self.stores.close()
+
+    def default_turn_store(self) -> JSTurnStore:
+        return self.stores.wrapper(None)
+
+    def named_turn_store(self, name: Any) -> JSTurnStore:
+        if not isinstance(name, str) or not name:
+            raise TypeError("turnStores.get requires a store name")
+        return self.stores.wrapper(name)
 
     def cancel_run(self, control: Any) -> None:
         from geppetto.js.module.session_api import RunControl
@@ -201,6 +225,10 @@ def _receiver_class(kind: str) -> type:
         from geppetto.js.module.builder_api import JSBuilder
 
         return JSBuilder
+    if kind == "TurnStore":
+        from geppetto.js.module.stores_api import JSTurnStore
+
+        return JSTurnStore
     from geppetto.js.module.tools_api import JSToolRegistry
 
     return JSToolRegistry
@@ -214,7 +242,9 @@ _METHODS: dict[str, dict[str, str]] = {
         "withTools": "with_tools",
         "withToolLoop": "with_tool_loop",
         "withToolHooks": "with_tool_hooks",
+        "withStore": "with_store",
     },
+    "TurnStore": {"name": "name", "list": "list_turns", "loadLatest": "load_latest", "sessions": "sessions"},
     "Session": {
         "append": "append",
         "latest": "latest",
@@ -229,26 +259,6 @@ _METHODS: dict[str, dict[str, str]] = {
         "start": "start",
     },
 }
-
-
-def _stored_history(
-    store: TurnStore, session_id: str | None, resume: bool, fork: Mapping[str, Any] | None
-) -> tuple[str | None, list[Any]]:
-    """The session id and stored turns for ``resumeLatest`` / ``fork`` (none: a fresh session)."""
-    from geppetto.store.errors import SessionNotFound
-
-    if fork is not None:
-        forked = store.fork(str(fork["sessionId"]), at=fork.get("at"), new_session_id=session_id)
-        return forked, store.load_turns(forked)
-    if not resume:
-        return session_id, []
-    session_id = session_id or store.latest_session_id()
-    if session_id is None:
-        return None, []
-    try:
-        return session_id, store.load_turns(session_id)
-    except SessionNotFound:
-        return session_id, []
 
 
 __all__ = ["GeppettoHost"]

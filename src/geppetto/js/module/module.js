@@ -175,6 +175,11 @@ const BuilderProto = {
     call('geppetto.builder.withToolHooks', this, hooks);
     return this;
   },
+  withStore(store) {
+    methodOf(this, 'Builder', 'withStore');
+    call('geppetto.builder.withStore', this, store === undefined ? true : store);
+    return this;
+  },
   buildSession() {
     methodOf(this, 'Builder', 'buildSession');
     return call('geppetto.builder.buildSession', this);
@@ -265,7 +270,29 @@ const SessionProto = {
 };
 hide(SessionProto, CLASS, 'Session');
 
+// A host turn store (turnStores.default() / get(name)): read-only queries; JS never opens databases.
+const TurnStoreProto = {
+  name() { methodOf(this, 'TurnStore', 'name'); return call('geppetto.turnstore.name', this); },
+  list(query) {
+    methodOf(this, 'TurnStore', 'list');
+    checkObjectArg('TurnStore.list', 'query', query);
+    return call('geppetto.turnstore.list', this, query ?? null);
+  },
+  loadLatest(query) {
+    methodOf(this, 'TurnStore', 'loadLatest');
+    checkObjectArg('TurnStore.loadLatest', 'query', query);
+    return call('geppetto.turnstore.loadLatest', this, query ?? null) ?? null;
+  },
+  sessions(query) {
+    methodOf(this, 'TurnStore', 'sessions');
+    checkObjectArg('TurnStore.sessions', 'query', query);
+    return call('geppetto.turnstore.sessions', this, query ?? null);
+  },
+};
+hide(TurnStoreProto, CLASS, 'TurnStore');
+
 host.setPrototype('Engine', EngineProto);
+host.setPrototype('TurnStore', TurnStoreProto);
 host.setPrototype('ToolRegistry', RegistryProto);
 host.setPrototype('Builder', BuilderProto);
 host.setPrototype('Session', SessionProto);
@@ -326,6 +353,14 @@ const tools = {
   createRegistry() { return call('geppetto.tools.createRegistry'); },
 };
 
+const turnStores = {
+  default() { return call('geppetto.turnStores.default'); },
+  get(name) {
+    if (typeof name !== 'string' || name === '') throw new TypeError('turnStores.get requires a store name');
+    return call('geppetto.turnStores.get', name);
+  },
+};
+
 function createBuilder(opts) {
   return call('geppetto.builder.create', sessionOptions('createBuilder', opts) ?? null);
 }
@@ -355,10 +390,11 @@ exports.engines = engines;
 exports.middlewares = middlewares;
 exports.tools = tools;
 exports.consts = info.consts;
+exports.turnStores = turnStores;
 
 function deepFreeze(o) {
   for (const v of Object.values(o)) if (v !== null && typeof v === 'object') deepFreeze(v);
   return Object.freeze(o);
 }
 deepFreeze(exports.consts);
-for (const ns of [turns, engines, middlewares, tools]) Object.freeze(ns);
+for (const ns of [turns, engines, middlewares, tools, turnStores]) Object.freeze(ns);
