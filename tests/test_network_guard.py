@@ -14,3 +14,9 @@ def test_loopback_connections_are_allowed() -> None:
         server.listen()
         with socket.socket() as client:
             client.connect(server.getsockname())
+
+
+def test_name_resolution_of_outside_hosts_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="tried to resolve 'example.com'"):
+        socket.getaddrinfo("example.com", 443)
+    assert socket.getaddrinfo("localhost", 80)
