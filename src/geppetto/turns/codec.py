@@ -68,11 +68,10 @@ def decode_block(value: Any) -> Block:
     if not isinstance(value, dict):
         raise TurnError("block must be an object")
     raw_payload = value.get("payload")
-    if isinstance(raw_payload, dict):
-        payload = copy_json(raw_payload)
-    else:
-        payload = {key: copy_json(value[key]) for key in _SHORTHAND_KEYS if key in value}
-    ensure_json(payload, "block payload")
+    if not isinstance(raw_payload, dict):
+        raw_payload = {key: value[key] for key in _SHORTHAND_KEYS if key in value}
+    ensure_json(raw_payload, "block payload")  # before copying: copy_json recurses without a limit
+    payload = copy_json(raw_payload)
     return Block(
         kind=BlockKind.parse(value.get("kind")),
         role=_string(value.get("role")),

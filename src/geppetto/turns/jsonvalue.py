@@ -9,28 +9,36 @@ from geppetto.errors import TurnError
 
 JSONScalar = (str, int, float, bool, type(None))
 
+# Nesting allowed inside one payload/metadata/data map. Every encoder must accept what a decoder
+# accepted: orjson encodes at most 255 levels in all (a turn adds 4), and deeper values make the
+# recursive walkers here and in PyYAML fail with RecursionError or a C stack overflow.
+MAX_DEPTH = 100
+
 
 def ensure_json(value: Any, where: str) -> None:
-    """Raise :class:`TurnError` naming the path of the first value JSON cannot represent."""
-    _check(value, where)
+    """Raise :class:`TurnError` naming the path of the first value JSON cannot represent
+    (or that is nested more than :data:`MAX_DEPTH` levels deep)."""
+    _check(value, where, 0)
 
 
-def _check(value: Any, path: str) -> None:
+def _check(value: Any, path: str, depth: int) -> None:
     if isinstance(value, str | bool | int) or value is None:
         return
     if isinstance(value, float):
         if not math.isfinite(value):
             raise TurnError(f"{path}: {value!r} is not a JSON number (NaN and infinity are not allowed)")
         return
+    if depth >= MAX_DEPTH and isinstance(value, dict | list | tuple):
+        raise TurnError(f"{path}: nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TurnError(f"{path}: object key {key!r} must be a string")
-            _check(item, f"{path}.{key}")
+            _check(item, f"{path}.{key}", depth + 1)
         return
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _check(item, f"{path}[{index}]")
+            _check(item, f"{path}[{index}]", depth + 1)
         return
     raise TurnError(f"{path}: value of type {type(value).__name__} is not JSON-serializable")
 

@@ -26,14 +26,21 @@ import orjson
 import yaml
 
 from geppetto.errors import TurnError
-from geppetto.turns.jsonvalue import ensure_json
+from geppetto.turns.jsonvalue import MAX_DEPTH, ensure_json
 from geppetto.turns.kinds import BlockKind, Role
 from geppetto.turns.model import Block, Turn
 
 Format = Literal["yaml", "json"]
 
 _YamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_YamlDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _YamlDumper(_BaseDumper):  # type: ignore[misc,valid-type]
+    """Writes shared values out in full: turn files never contain anchors or aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def normalize_block(block: Block) -> Block:
@@ -143,10 +150,46 @@ def to_yaml(turn: Turn | None, *, omit_data: bool = False) -> str:
 
 def from_yaml(text: str | bytes) -> Turn:
     try:
+        _check_yaml_shape(text)
         raw = yaml.load(text, Loader=_YamlLoader)
     except yaml.YAMLError as exc:
         raise TurnError(f"invalid YAML turn: {_yaml_problem(exc)}") from None
     return turn_from_dict(raw)
+
+
+_YAML_MAX_DEPTH = MAX_DEPTH + 4  # turn -> blocks -> block -> payload -> value
+_YAML_MAX_NODES = 1_000_000  # after expanding aliases
+
+
+def _check_yaml_shape(text: str | bytes) -> None:
+    """Refuse nesting bombs and alias bombs from the event stream, before anything is built.
+
+    libyaml's loader recurses in C without a limit (deep nesting kills the process) and aliases
+    let a few lines expand to billions of nodes ("billion laughs"); the event parser is iterative.
+    """
+    depth = nodes = 0
+    sizes: dict[str, int] = {}  # anchor -> expanded node count
+    open_nodes: list[tuple[str | None, int]] = []
+    for event in yaml.parse(text, Loader=_YamlLoader):
+        if isinstance(event, yaml.AliasEvent):
+            nodes += sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            nodes += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > _YAML_MAX_DEPTH:
+                raise TurnError(f"invalid YAML turn: nested more than {_YAML_MAX_DEPTH} levels deep")
+            open_nodes.append((event.anchor, nodes))
+            nodes += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            anchor, start = open_nodes.pop()
+            if anchor:
+                sizes[anchor] = nodes - start
+        if nodes > _YAML_MAX_NODES:
+            raise TurnError(f"invalid YAML turn: more than {_YAML_MAX_NODES:,} values with aliases expanded")
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

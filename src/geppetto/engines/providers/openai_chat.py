@@ -177,11 +177,13 @@ class OpenAIChatEngine(ProviderEngine):
 
     async def stream(self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt) -> None:
         client = self._clients.get()
-        extra = {key: value for key, value in request.items() if key not in ("model", "messages", "stream")}
+        # The messages ride in extra_body, which the SDK sends unmodified: its TypedDict transform
+        # of `messages` costs ~15% of a call (python -m bench profile). The body on the wire is the same.
+        extra = {key: value for key, value in request.items() if key not in ("model", "stream")}
         parser = ChatStreamParser(acc, self.config.provider, self.config.secrets)
         async with client.chat.completions.with_streaming_response.create(
             model=request["model"],
-            messages=request["messages"],
+            messages=[],
             stream=True,
             extra_body=extra,
             extra_headers=openai_request_headers(self.config),

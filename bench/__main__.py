@@ -1,0 +1,182 @@
+"""``python -m bench [overhead|streaming|concurrency|coldstart|all|profile] [--json PATH]``
+
+Side-by-side comparisons against one loopback OpenAI-compatible server (its own process), every
+client in fresh processes, rounds interleaved; medians and ratios against the ``openai`` SDK on
+its aiohttp transport. See docs/performance.md for the latest figures and how to read them.
+
+Peers (litellm, pydantic-ai, llm) are measured when installed (``pip install -e '.[bench]'``)
+and skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench._report import report
+from bench.peers import CLIENTS
+from bench.runner import Plan, run_plan
+from bench.server import ReplyConfig, ServerProcess
+from bench.tables import (
+    concurrency_rows,
+    concurrency_verdict,
+    overhead_rows,
+    overhead_verdict,
+    streaming_rows,
+    streaming_verdict,
+)
+
+ALL_CLIENTS = list(CLIENTS)
+CONCURRENCY_CLIENTS = [name for name in ALL_CLIENTS if name != "llm"]  # llm builds a client per call
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "machine": platform.machine()}
+    for dist in ("geppetto", "openai", "aiohttp", "httpx2", "litellm", "pydantic-ai-slim", "llm"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def pick(names: list[str], wanted: list[str] | None) -> list[str]:
+    return [name for name in names if not wanted or name in wanted]
+
+
+def run_overhead(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
+    for mode, reply, title in (
+        (
+            "json",
+            ReplyConfig(chunks=1, force_json=True),
+            "one JSON completion, the same bytes for every client",
+        ),
+        ("sse", ReplyConfig(chunks=10), "a streamed 10-chunk reply (stream=true for every client)"),
+    ):
+        spec = {
+            "mode": mode,
+            "chunks": reply.chunks,
+            "warmup": args.warmup,
+            "reps": args.reps,
+            "calls": args.calls,
+        }
+        plan = Plan("overhead", reply, spec, pick(ALL_CLIENTS, args.clients), args.rounds)
+        outcomes = run_plan(plan, url)
+        rows = overhead_rows(outcomes)
+        verdicts = [overhead_verdict(outcomes, c) for c in ("geppetto", "geppetto-engine")]
+        shape = f"{args.calls} calls x {args.reps} reps x {args.rounds} processes"
+        report(f"Per call, 0 ms latency: {title} ({shape})", rows)
+        report("Per-call budget", verdicts)
+        results[f"overhead_{mode}"] = {"rows": rows, "verdicts": verdicts, "spec": spec}
+
+
+def run_streaming(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
+    reply = ReplyConfig(chunks=args.chunks)
+    spec = {"chunks": args.chunks, "reps": max(2, args.reps - 1)}
+    plan = Plan("streaming", reply, spec, pick(ALL_CLIENTS, args.clients), args.rounds)
+    outcomes = run_plan(plan, url)
+    rows = streaming_rows(outcomes, args.chunks)
+    verdicts = [streaming_verdict(outcomes, args.chunks, c) for c in ("geppetto", "geppetto-engine")]
+    report(f"Streaming: one {args.chunks:,}-chunk stream, request to last text event", rows)
+    report("Streaming budget", verdicts)
+    results["streaming"] = {"rows": rows, "verdicts": verdicts, "spec": spec}
+
+
+def run_concurrency(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
+    latency = args.latency_ms
+    ideal = latency / 1000
+    spec = {"sessions": args.sessions, "warmup": 5, "reps": args.reps}
+    plan = Plan(
+        "concurrency",
+        ReplyConfig(latency_ms=latency, chunks=1, force_json=True),
+        spec,
+        pick(CONCURRENCY_CLIENTS, args.clients),
+        args.rounds,
+    )
+    outcomes = run_plan(plan, url)
+    rows = concurrency_rows(outcomes, args.sessions, ideal)
+    if not args.clients or "geppetto" in args.clients:
+        # geppetto always asks for a stream: also measure it getting a real 10-chunk SSE reply.
+        sse = run_plan(
+            Plan("concurrency", ReplyConfig(latency_ms=latency, chunks=10), spec, ["geppetto"], args.rounds),
+            url,
+        )
+        sse_rows = concurrency_rows(sse, args.sessions, ideal)
+        for row in sse_rows:
+            row["client"] = "geppetto (10-chunk SSE)"
+        rows += sse_rows
+    verdicts = [concurrency_verdict(outcomes, ideal, c) for c in ("geppetto", "geppetto-engine")]
+    report(f"Concurrency: {args.sessions:,} calls started together, {latency:g} ms server latency", rows)
+    report("Concurrency budget", verdicts)
+    results["concurrency"] = {"rows": rows, "verdicts": verdicts, "spec": spec, "ideal_s": ideal}
+
+
+def run_coldstart(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
+    from bench.coldstart import measure
+
+    rows, extra = measure(url + "/n1/v1", args.runs)
+    report("Cold start (whole process, median)", rows)
+    print(f"\ngeppetto js: {extra.get('js')}")
+    if "js us/call" in extra:
+        print(f"geppetto js run, per inference: {extra['js us/call']:.0f} us")
+    results["coldstart"] = {"rows": rows, **extra}
+
+
+SUITES = {
+    "overhead": run_overhead,
+    "streaming": run_streaming,
+    "concurrency": run_concurrency,
+    "coldstart": run_coldstart,
+}
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("suite", nargs="?", default="all", choices=[*SUITES, "all", "profile"])
+    parser.add_argument("--json", default=None, help="write every table and the versions here")
+    parser.add_argument("--rounds", type=int, default=3, help="fresh processes per client (interleaved)")
+    parser.add_argument("--reps", type=int, default=3, help="measured repetitions per process")
+    parser.add_argument("--calls", type=int, default=1000, help="sequential calls per overhead rep")
+    parser.add_argument("--warmup", type=int, default=100, help="warm-up calls per overhead process")
+    parser.add_argument("--chunks", type=int, default=10_000, help="content chunks of the streaming test")
+    parser.add_argument("--sessions", type=int, default=1000, help="calls started together")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="server latency for concurrency")
+    parser.add_argument("--runs", type=int, default=10, help="launches per cold-start command")
+    parser.add_argument("--clients", nargs="*", default=None, help=f"subset of: {', '.join(ALL_CLIENTS)}")
+    parser.add_argument("--quick", action="store_true", help="1 round, 200 calls, 2 reps: a smoke run")
+    parser.add_argument(
+        "--profile-test", default="overhead-json", help="profile: overhead-json|overhead-sse|streaming"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.calls, args.reps, args.warmup, args.runs = 1, 200, 2, 20, 3
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    results: dict[str, Any] = {"versions": versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    with ServerProcess(cpu=1) as server:
+        if args.suite == "profile":
+            from bench.profiling import profile
+
+            profile(server.url, args.profile_test, args.calls, args.chunks, args.sessions)
+            return
+        for name, suite in SUITES.items():
+            if args.suite in (name, "all"):
+                suite(args, server.url, results)
+    results["settings"] = {k: v for k, v in vars(args).items() if k != "json"}
+    print("\n" + " ".join(f"{k}={v}" for k, v in results["versions"].items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""One measurement in a fresh process: ``python -m bench.client SPEC_JSON``.
+
+The parent (:mod:`bench.runner`) starts one of these per (test, client, round) so imports, pools
+and allocator state never leak from one client into another, and ``ru_maxrss`` is the client's
+own peak. The last stdout line is a JSON object: ``samples`` (seconds), ``cpu`` (process CPU
+seconds per sample), memory figures, or ``skip`` / ``error`` with a reason.
+
+Tests:
+
+* ``overhead``: ``warmup`` calls, then ``reps`` x ``calls`` sequential calls; a sample is the mean
+  wall time per call of one rep. ``mode`` ``json`` uses ``call()``, ``sse`` uses ``stream()``.
+* ``streaming``: one warm-up stream, then ``reps`` streams; a sample is one stream's wall time.
+* ``concurrency``: ``warmup`` calls, then ``reps`` x ``asyncio.gather`` of ``sessions`` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+import traceback
+from typing import Any
+
+from bench.peers import CLIENTS, Driver, MissingPeer
+from bench.server.bodies import content
+
+DEADLINE_S = 240.0  # per process; the parent also has a timeout
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def expected_text(chunks: int) -> str:
+    return "".join(content(i, 0) for i in range(chunks))
+
+
+async def overhead(driver: Driver, spec: dict[str, Any], out: dict[str, Any]) -> None:
+    stream = spec["mode"] == "sse"
+    once = driver.stream if stream else driver.call
+    first = await once()
+    want: Any = spec["chunks"] if stream else expected_text(spec["chunks"])
+    if first != want:
+        raise AssertionError(f"wrong reply: {first!r}, expected {want!r}")
+    for _ in range(spec["warmup"]):
+        await once()
+    started = time.perf_counter()
+    for _ in range(spec["reps"]):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(spec["calls"]):
+            await once()
+        out["samples"].append((time.perf_counter() - wall) / spec["calls"])
+        out["cpu"].append((time.process_time() - cpu) / spec["calls"])
+        if time.perf_counter() - started > DEADLINE_S:
+            out["note"] = "deadline reached: fewer reps"
+            break
+
+
+async def streaming(driver: Driver, spec: dict[str, Any], out: dict[str, Any]) -> None:
+    pieces = await driver.stream()
+    if pieces != spec["chunks"]:
+        raise AssertionError(f"saw {pieces} text pieces, expected {spec['chunks']}")
+    for _ in range(spec["reps"]):
+        wall, cpu = time.perf_counter(), time.process_time()
+        await driver.stream()
+        out["samples"].append(time.perf_counter() - wall)
+        out["cpu"].append(time.process_time() - cpu)
+    out["pieces"] = pieces
+
+
+async def concurrency(driver: Driver, spec: dict[str, Any], out: dict[str, Any]) -> None:
+    for _ in range(spec["warmup"]):
+        await driver.call()
+    out["rss_before_kib"] = rss_kib()
+    errors = 0
+    for _ in range(spec["reps"]):
+        wall, cpu = time.perf_counter(), time.process_time()
+        results = await asyncio.gather(
+            *(driver.call() for _ in range(spec["sessions"])), return_exceptions=True
+        )
+        out["samples"].append(time.perf_counter() - wall)
+        out["cpu"].append(time.process_time() - cpu)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        errors += len(failed)
+        if failed and "first_error" not in out:
+            out["first_error"] = f"{type(failed[0]).__name__}: {failed[0]}"[:300]
+    out["errors"] = errors
+
+
+TESTS = {"overhead": overhead, "streaming": streaming, "concurrency": concurrency}
+
+
+async def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"client": spec["client"], "samples": [], "cpu": []}
+    try:
+        driver = await CLIENTS[spec["client"]].factory(spec["base_url"])
+    except MissingPeer as exc:
+        return {"client": spec["client"], "skip": str(exc)}
+    try:
+        await asyncio.wait_for(TESTS[spec["test"]](driver, spec, out), DEADLINE_S + 60)
+    except Exception as exc:
+        out["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        out["traceback"] = traceback.format_exc()[-2000:]
+    finally:
+        await driver.aclose()
+    out["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return out
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    result = asyncio.run(measure(spec))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
