@@ -1,8 +1,12 @@
-"""``python -m bench [overhead|streaming|concurrency|coldstart|all|profile] [--json PATH]``
+"""``python -m bench [overhead|streaming|concurrency|coldstart|js|all|profile] [--json PATH]``
 
 Side-by-side comparisons against one loopback OpenAI-compatible server (its own process), every
 client in fresh processes, rounds interleaved; medians and ratios against the ``openai`` SDK on
 its aiohttp transport. See docs/performance.md for the latest figures and how to read them.
+
+The ``js`` suite runs in this process (pinned to the clients' CPU): JS -> host round trips, a
+1,000-block turn across the boundary (bare bridge and ``require('geppetto')``), and the cold start
+of ``geppetto js run``, measured by bench/bench_js.py and bench/bench_js_cli.py.
 
 Peers (litellm, pydantic-ai, llm) are measured when installed (``pip install -e '.[bench]'``)
 and skipped with the reason otherwise.
@@ -21,11 +25,14 @@ from typing import Any
 
 from bench._report import report
 from bench.peers import CLIENTS
-from bench.runner import Plan, run_plan
+from bench.runner import Plan, pinned, run_plan
 from bench.server import ReplyConfig, ServerProcess
 from bench.tables import (
     concurrency_rows,
     concurrency_verdict,
+    js_round_trip_rows,
+    js_turn_rows,
+    js_verdicts,
     overhead_rows,
     overhead_verdict,
     streaming_rows,
@@ -128,11 +135,36 @@ def run_coldstart(args: argparse.Namespace, url: str, results: dict[str, Any]) -
     results["coldstart"] = {"rows": rows, **extra}
 
 
+def run_js(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
+    """JS host figures; needs no server (``url`` is unused)."""
+    from bench import bench_js, bench_js_cli
+
+    repeats = max(5, 5 * args.reps)
+    with pinned():
+        bridge = bench_js.measure(args.js_calls, repeats, runs=0)
+        module = bench_js_cli.measure(args.js_calls, repeats, args.runs)
+    calls = js_round_trip_rows(bridge["calls"], module["calls"])
+    turns = js_turn_rows(bridge["turns"], module["turns"])
+    verdicts = js_verdicts(calls, turns, module["cold"])
+    report(f"JS -> host round trips ({args.js_calls:,} calls per row)", calls)
+    report(f"1,000-block turn across the boundary (median of {repeats})", turns)
+    report(f"Cold start of geppetto js run (median of {args.runs})", module["cold"])
+    report("JS budget", verdicts)
+    results["js"] = {
+        "rows": calls,
+        "turns": turns,
+        "cold": module["cold"],
+        "verdicts": verdicts,
+        "spec": {"calls": args.js_calls, "repeats": repeats, "runs": args.runs},
+    }
+
+
 SUITES = {
     "overhead": run_overhead,
     "streaming": run_streaming,
     "concurrency": run_concurrency,
     "coldstart": run_coldstart,
+    "js": run_js,
 }
 
 
@@ -148,6 +180,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=1000, help="calls started together")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="server latency for concurrency")
     parser.add_argument("--runs", type=int, default=10, help="launches per cold-start command")
+    parser.add_argument("--js-calls", type=int, default=20_000, help="JS -> host calls per js round-trip row")
     parser.add_argument("--clients", nargs="*", default=None, help=f"subset of: {', '.join(ALL_CLIENTS)}")
     parser.add_argument("--quick", action="store_true", help="1 round, 200 calls, 2 reps: a smoke run")
     parser.add_argument(
@@ -156,6 +189,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.calls, args.reps, args.warmup, args.runs = 1, 200, 2, 20, 3
+        args.js_calls = 5_000
     return args
 
 

@@ -150,6 +150,15 @@ def cold_start_rows(runs: int) -> list[dict[str, Any]]:
     ]
 
 
+def measure(calls: int, repeats: int, runs: int) -> dict[str, list[dict[str, Any]]]:
+    """Every table of this script, for ``python -m bench js`` and for ``main``; ``runs=0`` skips
+    the cold starts (``python -m bench js`` times ``geppetto js run`` itself instead)."""
+    with JSRuntime() as rt:
+        round_trips = round_trip_rows(rt, calls)
+        turns = turn_rows(rt, 1000, repeats)
+    return {"calls": round_trips, "turns": turns, "cold": cold_start_rows(runs) if runs else []}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -160,17 +169,13 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
 
-    with JSRuntime() as rt:
-        calls = round_trip_rows(rt, args.calls)
-        turns = turn_rows(rt, 1000, args.repeats)
-    cold = cold_start_rows(args.runs)
+    results = measure(args.calls, args.repeats, args.runs)
+    calls, turns, cold = results["calls"], results["turns"], results["cold"]
     report("JS -> host round trips", calls)
     report("1,000-block turn across the boundary (median per crossing)", turns)
     report("Cold start", cold)
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"calls": calls, "turns": turns, "cold": cold}, indent=2) + "\n"
-        )
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ SECTIONS = {
     "streaming": "Streaming: one 10,000-chunk stream",
     "concurrency": "Concurrency: 1,000 calls started together, 50 ms latency",
     "coldstart": "Cold start (whole process)",
+    "js": "JS: round trips, a 1,000-block turn, geppetto js run cold start",
 }
 
 
@@ -47,6 +48,9 @@ def render(results: dict[str, Any]) -> str:
         if not section:
             continue
         out.append(f"### {title}\n\n{table(section['rows'])}")
+        for extra in ("turns", "cold"):
+            if section.get(extra):
+                out.append(table(section[extra]))
         if section.get("verdicts"):
             out.append(table(section["verdicts"]))
         if key == "coldstart":

@@ -8,12 +8,14 @@ the clients to ``CLIENT_CPU`` when ``taskset`` exists.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,3 +137,19 @@ def spread(values: list[float], scale: float, digits: int = 0) -> str:
     if not values:
         return "-"
     return f"{min(values) * scale:.{digits}f}-{max(values) * scale:.{digits}f} (k={len(values)})"
+
+
+@contextlib.contextmanager
+def pinned(cpu: int = CLIENT_CPU) -> Iterator[None]:
+    """Run in-process measurements (the ``js`` suite) on the clients' CPU, away from the server's;
+    the previous affinity comes back afterwards. A no-op where affinity cannot be set."""
+    setter = getattr(os, "sched_setaffinity", None)
+    if setter is None or cpu >= (os.cpu_count() or 1):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    setter(0, {cpu})
+    try:
+        yield
+    finally:
+        setter(0, before)

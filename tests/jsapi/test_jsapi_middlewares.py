@@ -97,6 +97,19 @@ def test_context_argument(js: JSHarness) -> None:
     assert ctx["tags"] == {"k": "v"}
 
 
+def test_context_tags_are_an_empty_object_without_run_tags(js: JSHarness) -> None:
+    missing = js.one(
+        """
+        let seen;
+        const s = g.createSession({engine: g.engines.echo(), middlewares: [
+          (t, next, ctx) => { seen = ctx.tags.anything; return next(); }]});
+        s.run({blocks: [g.turns.newUserBlock('hi')]});
+        report(seen === undefined);
+        """
+    )
+    assert missing is True
+
+
 def test_middleware_errors(js: JSHarness) -> None:
     thrown, inner, junk = js.run(
         f"""

@@ -32,15 +32,15 @@ def _now_ms() -> int:
 
 
 def run_context_fields(ctx: RunContext | None) -> dict[str, Any]:
-    """``sessionId``/``inferenceId``/``turnId``/``tags`` of a run, only those that are set."""
+    """``sessionId``/``inferenceId`` of a run when set, and ``tags`` always (``{}`` when the run has
+    none, so ``ctx.tags.x`` never throws in a script)."""
     out: dict[str, Any] = {}
     if ctx is None:
         return out
     for key, value in (("sessionId", ctx.session_id), ("inferenceId", ctx.inference_id)):
         if value:
             out[key] = value
-    if ctx.tags:
-        out["tags"] = dict(ctx.tags)
+    out["tags"] = dict(ctx.tags)
     return out
 
 
