@@ -239,6 +239,14 @@ def test_script_waits_for_unsettled_host_promises(rt: JSRuntime, console: Any) -
     assert console.texts() == ["settled later"]
 
 
+def test_a_top_level_await_that_can_never_resume_fails_the_script(rt: JSRuntime) -> None:
+    with pytest.raises(JSScriptError) as info:
+        rt.run_script("await new Promise(() => {}); console.log('never')", "stuck.js")
+    assert info.value.kind == "unsettledAwait"
+    assert "top-level await never finished" in info.value.message
+    rt.run_script("await new Promise((resolve) => setTimeout(resolve, 1)); 'fine'")  # the runtime goes on
+
+
 def test_dropped_host_promise_does_not_keep_the_script_alive(rt: JSRuntime) -> None:
     rt.set_global("forgotten", lambda: rt.create_promise())
     rt.run_script("forgotten(); 'done'")

@@ -243,6 +243,9 @@ function __gp_exportPromise(p) {
   return id;
 }
 
+// Whether the running script's top-level body has finished (its async function settled).
+let __gp_mainSettled = true;
+
 function __gp_report(kind, e) {
   __gp_hostCall(__gp_K.UNCAUGHT, 0, JSON.stringify([kind, __gp_fullErrInfo(e)]));
 }
@@ -340,14 +343,20 @@ return {
   runMain: function __gp_runMain(fn, filename, dirname) {
     const module = { id: '.', filename, exports: {} };
     let p;
+    __gp_mainSettled = false;
     try {
       p = fn(module.exports, require, module, filename, dirname);
     } catch (e) {
+      __gp_mainSettled = true;
       __gp_report('uncaughtException', e);
       return;
     }
-    p.then(undefined, (e) => __gp_report('uncaughtException', e));
+    p.then(() => { __gp_mainSettled = true; }, (e) => {
+      __gp_mainSettled = true;
+      __gp_report('uncaughtException', e);
+    });
   },
+  mainSettled: function __gp_isMainSettled() { return __gp_mainSettled; },
   collectRejection: function __gp_collectRejection() {
     const p = __gp_G.__geppetto_rejected;
     delete __gp_G.__geppetto_rejected;

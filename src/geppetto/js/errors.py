@@ -43,7 +43,8 @@ class JSError(GeppettoError):
 class JSScriptError(GeppettoError):
     """A script failed: an uncaught exception, an unhandled rejection or a syntax error.
 
-    ``kind`` is ``"uncaughtException"``, ``"unhandledRejection"`` or ``"syntaxError"``.
+    ``kind`` is ``"uncaughtException"``, ``"unhandledRejection"``, ``"syntaxError"`` or
+    ``"unsettledAwait"`` (the top-level body waits on a promise nothing can settle).
     :meth:`format` gives the text the CLI prints on stderr (message, then the JS stack).
     """
 

@@ -258,6 +258,14 @@ class JSRuntime:
         self._enter(self._e["runMain"], main, filename, dirname)
         del main
         self._loop.serve_until(lambda: self._script_error is not None or self._idle())
+        if self._script_error is None and not self._enter(self._e["mainSettled"]):
+            # Nothing is left that could ever resume the top-level await (Node: "unsettled top-level await").
+            self._script_error = self._script_failure(
+                "the script's top-level await never finished: it waits on a promise that nothing can settle",
+                "Error",
+                "",
+                "unsettledAwait",
+            )
         error = self._script_error
         if error is not None:
             self._script_error = None

@@ -49,6 +49,7 @@ TRUSTED_ENTRIES = (
     "evaluate",
     "setGlobal",
     "runMain",
+    "mainSettled",
     "collectRejection",
     "nextTimer",
     "fireTimer",
