@@ -94,6 +94,15 @@ def test_append_copies_and_stamps_the_session_id() -> None:
     assert TurnMetaKeys.SESSION_ID.get(session.append(foreign).metadata) == "other"
 
 
+def test_append_without_copy_hands_the_turn_over() -> None:
+    session = Session(EchoEngine())
+    handed = seed("mine now")
+    returned = session.append(handed, copy=False)
+    assert TurnMetaKeys.SESSION_ID.get(handed.metadata) == session.id  # stamped in place
+    returned.blocks.clear()
+    assert session.get_turn(0).blocks[0].text == "mine now"  # type: ignore[union-attr]
+
+
 def test_history_getters_clamp_like_the_reference() -> None:
     session = Session(EchoEngine(), turns=[seed(str(i)) for i in range(4)])
     assert session.get_turn(-1) is None and session.get_turn(4) is None

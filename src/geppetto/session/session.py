@@ -173,9 +173,13 @@ class Session:
 
     # -- history ---------------------------------------------------------------------------
 
-    def append(self, turn: Turn) -> Turn:
-        """Add a copy of ``turn`` to history (stamped with the session id) and return a copy of it."""
-        stored = turn.clone(deep=True)
+    def append(self, turn: Turn, *, copy: bool = True) -> Turn:
+        """Add a copy of ``turn`` to history (stamped with the session id) and return a copy of it.
+
+        ``copy=False`` hands the turn over instead: history keeps this very object, so the caller
+        must not touch it afterwards (the JS layer passes turns it has just decoded).
+        """
+        stored = turn.clone(deep=True) if copy else turn
         stored.metadata.setdefault(_SESSION_ID, self.id)
         with self._lock:
             self._turns.append(stored)
