@@ -20,7 +20,7 @@ from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.providers.anthropic_request import claude_request
 from geppetto.engines.providers.base import Attempt, ProviderEngine
-from geppetto.engines.providers.common import ClientPool, ProviderConfig, tool_choice, tool_specs
+from geppetto.engines.providers.common import tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.transport import (
     close_sdk_client,
@@ -150,9 +150,8 @@ class ClaudeStreamParser:
 class AnthropicEngine(ProviderEngine):
     """Claude over the ``anthropic`` SDK."""
 
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__(config)
-        self._clients: ClientPool[Any] = ClientPool(lambda: make_anthropic_client(config), close_sdk_client)
+    make_client = staticmethod(make_anthropic_client)
+    close_client = staticmethod(close_sdk_client)
 
     def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
         return claude_request(self.config, turn, tool_specs(ctx.tools), tool_choice(turn))
@@ -160,16 +159,10 @@ class AnthropicEngine(ProviderEngine):
     def max_tokens(self) -> int | None:
         return self.config.settings.chat.max_response_tokens or 1024
 
-    def prepare(self) -> None:
-        self._clients.get()
-
-    async def aclose(self) -> None:
-        await self._clients.aclose()
-
     async def stream(
         self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt
     ) -> ClaudeStreamParser:
-        client = self._clients.get()
+        client = self.client()
         extra = {
             key: value
             for key, value in request.items()

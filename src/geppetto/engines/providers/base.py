@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
-from geppetto.engines.providers.common import ProviderConfig, backoff_delay
+from geppetto.engines.providers.common import ClientPool, ProviderConfig, backoff_delay
 from geppetto.engines.providers.errors import map_exception
 from geppetto.errors import ConfigError, GeppettoError
 from geppetto.settings.redact import redact_text
@@ -44,6 +45,8 @@ class ProviderEngine:
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
+        # One SDK client per event loop. Staticmethods, so the pool holds no reference to the engine.
+        self._clients: ClientPool[Any] = ClientPool(partial(self.make_client, config), self.close_client)
 
     @property
     def name(self) -> str:
@@ -64,14 +67,29 @@ class ProviderEngine:
     def finish(self, acc: StreamAccumulator, state: Any) -> Turn:
         return acc.finish()
 
+    @staticmethod
+    def make_client(config: ProviderConfig) -> Any:
+        """A new SDK client (or HTTP session) for the running loop."""
+        raise NotImplementedError
+
+    @staticmethod
+    async def close_client(client: Any) -> None:
+        raise NotImplementedError
+
+    def client(self) -> Any:
+        """The client of the running loop, created on first use."""
+        return self._clients.get()
+
     def prepare(self) -> None:
         """Create the SDK client for this loop before the clock of the run starts."""
+        self._clients.get()
 
     def max_tokens(self) -> int | None:
         return self.config.settings.chat.max_response_tokens
 
     async def aclose(self) -> None:
         """Release the SDK client of the running loop."""
+        await self._clients.aclose()
 
     # -- the shared run ---------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import orjson
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.providers.base import Attempt, ProviderEngine
-from geppetto.engines.providers.common import ClientPool, ProviderConfig, tool_choice, tool_specs
+from geppetto.engines.providers.common import ProviderConfig, tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.gemini_request import SIGNATURE_KEY, SYNTHETIC_ID_PREFIX, gemini_request
 from geppetto.engines.providers.sse import SSEDecoder
@@ -205,18 +205,11 @@ async def _close_gemini(client: Any) -> None:
 class GeminiEngine(ProviderEngine):
     """Gemini over ``google-genai``'s request layer (see the module docstring)."""
 
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__(config)
-        self._clients: ClientPool[Any] = ClientPool(lambda: make_gemini_client(config), _close_gemini)
+    make_client = staticmethod(make_gemini_client)
+    close_client = staticmethod(_close_gemini)
 
     def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
         return gemini_request(self.config, turn, tool_specs(ctx.tools), tool_choice(turn))
-
-    def prepare(self) -> None:
-        self._clients.get()
-
-    async def aclose(self) -> None:
-        await self._clients.aclose()
 
     def _path(self) -> str:
         model = self.config.model
@@ -227,7 +220,7 @@ class GeminiEngine(ProviderEngine):
     async def stream(
         self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt
     ) -> GeminiStreamParser:
-        api = self._clients.get()._api_client
+        api = self.client()._api_client
         timeout = self.config.settings.client.timeout
         http_request = api._build_request("post", self._path(), dict(request), None)
         async with asyncio.timeout(timeout):

@@ -18,7 +18,6 @@ from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.providers.base import Attempt, ProviderEngine
 from geppetto.engines.providers.common import (
-    ClientPool,
     ProviderConfig,
     ToolSpec,
     args_object,
@@ -200,8 +199,8 @@ def _make_session(config: ProviderConfig) -> Any:
     return aiohttp.ClientSession(timeout=timeout, headers=headers)
 
 
-async def _close_session(session: Any) -> None:
-    await session.close()
+async def _close_session(client: Any) -> None:
+    await client.close()
 
 
 class OllamaEngine(ProviderEngine):
@@ -209,9 +208,11 @@ class OllamaEngine(ProviderEngine):
 
     own_retries = True
 
+    make_client = staticmethod(_make_session)
+    close_client = staticmethod(_close_session)
+
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
-        self._sessions: ClientPool[Any] = ClientPool(lambda: _make_session(config), _close_session)
         self._url = config.base_url.rstrip("/") + "/api/chat"
 
     def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
@@ -221,14 +222,8 @@ class OllamaEngine(ProviderEngine):
             ctx_tools = tool_specs(ctx.tools)
         return ollama_request(self.config, turn, ctx_tools)
 
-    def prepare(self) -> None:
-        self._sessions.get()
-
-    async def aclose(self) -> None:
-        await self._sessions.aclose()
-
     async def stream(self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt) -> None:
-        session = self._sessions.get()
+        session = self.client()
         parser = OllamaStreamParser(acc, self.config.provider, self.config.secrets)
         async with session.post(
             self._url, data=orjson.dumps(request), allow_redirects=not self.config.strict

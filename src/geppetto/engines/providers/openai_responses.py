@@ -18,7 +18,7 @@ import orjson
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.providers.base import Attempt, ProviderEngine
-from geppetto.engines.providers.common import ClientPool, ProviderConfig, tool_choice, tool_specs
+from geppetto.engines.providers.common import tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.openai_responses_request import responses_request
 from geppetto.engines.providers.transport import (
@@ -146,21 +146,14 @@ class ResponsesStreamParser:
 class OpenAIResponsesEngine(ProviderEngine):
     """The Responses API over the ``openai`` SDK."""
 
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__(config)
-        self._clients: ClientPool[Any] = ClientPool(lambda: make_openai_client(config), close_sdk_client)
+    make_client = staticmethod(make_openai_client)
+    close_client = staticmethod(close_sdk_client)
 
     def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
         return responses_request(self.config, turn, tool_specs(ctx.tools), tool_choice(turn))
 
-    def prepare(self) -> None:
-        self._clients.get()
-
-    async def aclose(self) -> None:
-        await self._clients.aclose()
-
     async def stream(self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt) -> None:
-        client = self._clients.get()
+        client = self.client()
         extra = {key: value for key, value in request.items() if key not in ("model", "input", "stream")}
         parser = ResponsesStreamParser(acc, self.config.provider, self.config.secrets)
         async with client.responses.with_streaming_response.create(
