@@ -8,8 +8,7 @@ for the CLI and the JS host; ``engine_for`` turns its result into an engine.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from geppetto._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Catalog": "geppetto.profiles.catalog",
@@ -29,10 +28,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'geppetto.profiles' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,8 +6,7 @@ checks (which pull in asyncio and DNS helpers) should only load when a request i
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from geppetto._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "ApiSettings": "geppetto.settings.sections",
@@ -47,10 +46,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'geppetto.settings' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
