@@ -24,6 +24,7 @@ from geppetto.engines.providers.common import tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.transport import (
     close_sdk_client,
+    iter_raw,
     make_anthropic_client,
     pump_sse,
     request_id,
@@ -178,7 +179,7 @@ class AnthropicEngine(ProviderEngine):
         ) as response:
             attempt.opened = True
             acc.request_id = request_id(response.http_response.headers)
-            await pump_sse(response, parser)
+            await pump_sse(iter_raw(response), parser)
         parser.end()
         return parser
 

@@ -1,7 +1,7 @@
 """OpenAI Chat Completions engine, also for every OpenAI-compatible server by base URL.
 
-The request goes through the ``openai`` SDK (auth, retries, error classes) on its aiohttp
-transport; the stream is taken raw and each ``data:`` line decoded with orjson into a plain dict
+The ``openai`` SDK prepares the request and owns retries and error classes; aiohttp carries
+it (``openai_direct`` says why). Each ``data:`` line is decoded with orjson into a plain dict
 that :class:`ChatStreamParser` maps onto the accumulator. The parser tolerates what compatible
 servers do (``notes/provider-protocols.md`` §1): empty ``choices``, ``reasoning_content`` or
 ``reasoning`` deltas, tool-call fragments keyed by sparse or repeated indexes with repeated ids
@@ -22,14 +22,12 @@ from geppetto.engines.providers.base import Attempt, ProviderEngine
 from geppetto.engines.providers.common import tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.openai_chat_request import chat_request
-from geppetto.engines.providers.transport import (
-    close_sdk_client,
-    content_type,
-    make_openai_client,
-    openai_request_headers,
-    pump_sse,
-    request_id,
+from geppetto.engines.providers.openai_direct import (
+    DirectOpenAIClient,
+    close_direct_client,
+    make_direct_client,
 )
+from geppetto.engines.providers.transport import content_type, pump_sse, request_id
 from geppetto.events.types import Usage
 from geppetto.turns.model import Turn
 
@@ -160,34 +158,26 @@ class ChatStreamParser:
 
 
 class OpenAIChatEngine(ProviderEngine):
-    """Chat Completions over the ``openai`` SDK."""
+    """Chat Completions: the SDK prepares and judges, aiohttp carries (see ``openai_direct``)."""
 
-    make_client = staticmethod(make_openai_client)
-    close_client = staticmethod(close_sdk_client)
+    make_client = staticmethod(make_direct_client)
+    close_client = staticmethod(close_direct_client)
 
     def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
         return chat_request(self.config, turn, tool_specs(ctx.tools), tool_choice(turn))
 
     async def stream(self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt) -> None:
-        client = self.client()
-        # The messages ride in extra_body, which the SDK sends unmodified: its TypedDict transform
-        # of `messages` costs ~15% of a call (python -m bench profile). The body on the wire is the same.
-        extra = {key: value for key, value in request.items() if key not in ("model", "stream")}
+        client: DirectOpenAIClient = self.client()
         parser = ChatStreamParser(acc, self.config.provider, self.config.secrets)
-        async with client.chat.completions.with_streaming_response.create(
-            model=request["model"],
-            messages=[],
-            stream=True,
-            extra_body=extra,
-            extra_headers=openai_request_headers(self.config),
-        ) as response:
+        response = await client.post("/chat/completions", orjson.dumps(request))
+        async with response:
             attempt.opened = True
-            headers = response.http_response.headers
+            headers = response.headers
             acc.request_id = request_id(headers)
             if "json" in content_type(headers):
                 # A server that ignored stream=true: one whole completion.
                 parser.chunk(orjson.loads(await response.read()))
                 parser.done = True
             else:
-                await pump_sse(response, parser)
+                await pump_sse(response.content.iter_any(), parser)
         parser.end()

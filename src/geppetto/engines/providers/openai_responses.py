@@ -23,6 +23,7 @@ from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.openai_responses_request import responses_request
 from geppetto.engines.providers.transport import (
     close_sdk_client,
+    iter_raw,
     make_openai_client,
     openai_request_headers,
     pump_sse,
@@ -165,5 +166,5 @@ class OpenAIResponsesEngine(ProviderEngine):
         ) as response:
             attempt.opened = True
             acc.request_id = request_id(response.http_response.headers)
-            await pump_sse(response, parser)
+            await pump_sse(iter_raw(response), parser)
         parser.end()

@@ -9,7 +9,7 @@ redirects.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any, Protocol
 
 import orjson
@@ -99,14 +99,14 @@ class EventParser(Protocol):
     def feed_event(self, data: str) -> None: ...
 
 
-async def pump_sse(response: Any, parser: EventParser) -> None:
-    """Feed the SSE data of ``response`` to ``parser`` until it reports ``done``.
+async def pump_sse(chunks: AsyncIterable[bytes], parser: EventParser) -> None:
+    """Feed the SSE data of a body's ``chunks`` to ``parser`` until it reports ``done``.
 
     An event cut off by the end of the body is dropped here; the parser's ``end()`` then reports
     the stream as truncated.
     """
     decoder = SSEDecoder()
-    async for raw in iter_raw(response):
+    async for raw in chunks:
         for _, data in decoder.feed(raw):
             parser.feed_event(data)
         if parser.done:
