@@ -184,7 +184,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", nargs="*", default=None, help=f"subset of: {', '.join(ALL_CLIENTS)}")
     parser.add_argument("--quick", action="store_true", help="1 round, 200 calls, 2 reps: a smoke run")
     parser.add_argument(
-        "--profile-test", default="overhead-json", help="profile: overhead-json|overhead-sse|streaming"
+        "--profile-test",
+        default="overhead-json",
+        help="profile: overhead-json|overhead-sse|streaming|concurrency",
+    )
+    parser.add_argument(
+        "--profile-callers", default="", help="profile: also print who calls functions matching this"
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -200,7 +205,14 @@ def main(argv: list[str] | None = None) -> None:
         if args.suite == "profile":
             from bench.profiling import profile
 
-            profile(server.url, args.profile_test, args.calls, args.chunks, args.sessions)
+            profile(
+                server.url,
+                args.profile_test,
+                args.calls,
+                args.chunks,
+                args.sessions,
+                callers=args.profile_callers,
+            )
             return
         for name, suite in SUITES.items():
             if args.suite in (name, "all"):

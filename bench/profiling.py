@@ -37,7 +37,15 @@ async def _drive(driver: Driver, method: str, count: int, together: bool = False
         await once()
 
 
-def profile(server_url: str, test: str, calls: int, chunks: int, sessions: int = 1000, top: int = 30) -> None:
+def profile(
+    server_url: str,
+    test: str,
+    calls: int,
+    chunks: int,
+    sessions: int = 1000,
+    top: int = 30,
+    callers: str = "",
+) -> None:
     reply, method, fixed = _target(test, chunks)
     together = test == "concurrency"
     count = sessions if together else fixed or max(200, calls)
@@ -59,4 +67,6 @@ def profile(server_url: str, test: str, calls: int, chunks: int, sessions: int =
         total = stats.total_tt  # type: ignore[attr-defined]
         print(f"\n## {name}: {test}, {count} runs, {total / count * 1e6:.0f} us profiled per run\n")
         stats.sort_stats("tottime").print_stats(top)
+        if callers:
+            stats.print_callers(callers)
         print(stream.getvalue())

@@ -70,18 +70,29 @@ def js(monkeypatch: pytest.MonkeyPatch) -> Iterator[JSHarness]:
 
 
 def test_js_start_cancel_wait_cycles_leave_nothing_behind(js: JSHarness) -> None:
+    js_start_cancel_wait_cycles(js, CYCLES, timeout=240)
+
+
+@pytest.mark.heavy
+@pytest.mark.timeout(1800)
+def test_js_start_cancel_wait_cycles_heavy(js: JSHarness) -> None:
+    """The same with 10,000 cycles; deselected by default (pyproject addopts), run with ``-m heavy``."""
+    js_start_cancel_wait_cycles(js, 10 * CYCLES, timeout=1500)
+
+
+def js_start_cancel_wait_cycles(js: JSHarness, cycles: int, *, timeout: float) -> None:
     loop = background_loop()
     tasks_before = background_tasks(loop)
     threads = threads_besides_executors()
 
-    reports: list[Any] = js.run(SCRIPT.replace("CYCLES", str(CYCLES)), timeout=240)
+    reports: list[Any] = js.run(SCRIPT.replace("CYCLES", str(cycles)), timeout=timeout)
     bad_settlements, codes, count, running, inputs_kept, interrupts, final_texts, final_count = reports
 
     assert bad_settlements == 0  # every cycle's promise settled exactly once
-    assert codes == {"true:cancelled": CYCLES}
-    assert count == CYCLES and running is False and inputs_kept is True
-    assert interrupts >= CYCLES // 3  # every run cancelled after its start event said it was interrupted
-    assert final_texts == ["after", "quick"] and final_count == CYCLES + 1
+    assert codes == {"true:cancelled": cycles}
+    assert count == cycles and running is False and inputs_kept is True
+    assert interrupts >= cycles // 3  # every run cancelled after its start event said it was interrupted
+    assert final_texts == ["after", "quick"] and final_count == cycles + 1
     assert js.eval("6 * 7") == 42  # the runtime still answers
     assert eventually(lambda: background_tasks(loop) <= tasks_before), (background_tasks(loop), tasks_before)
     assert not threads_besides_executors() - threads
