@@ -98,8 +98,11 @@ def test_append_without_copy_hands_the_turn_over() -> None:
     session = Session(EchoEngine())
     handed = seed("mine now")
     returned = session.append(handed, copy=False)
+    assert returned is handed  # history holds this very object: no copy either way
     assert TurnMetaKeys.SESSION_ID.get(handed.metadata) == session.id  # stamped in place
-    returned.blocks.clear()
+    snapshot = session.get_turn(0)
+    assert snapshot is not None and snapshot is not handed
+    snapshot.blocks.clear()
     assert session.get_turn(0).blocks[0].text == "mine now"  # type: ignore[union-attr]
 
 

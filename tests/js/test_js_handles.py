@@ -171,3 +171,29 @@ def test_methods_outside_the_allowlist_are_refused(rt: JSRuntime) -> None:
     with pytest.raises(TypeError, match="no JS method 'secret'"):
         rt.call_on_owner(call_secret)
     assert rt.call_on_owner(lambda: rt._codec.method_target(hid, "inc"))() == 1
+
+
+def test_only_arguments_holding_handles_are_revived(rt: JSRuntime) -> None:
+    """A plain argument that happens to look like a marker stays data, even beside a real handle."""
+    counter = Counter("c")
+    seen: list[Any] = []
+    rt.set_global("counter", counter)
+    rt.set_global("take", lambda *args: seen.append(args) or len(args))
+    assert rt.eval("take(counter, {__gh: 1}, [{__gcb: 2}])") == 3
+    handle, lookalike, nested = seen[0]
+    assert handle is counter
+    assert lookalike == {"__gh": 1} and nested == [{"__gcb": 2}]
+
+
+def test_handles_and_callbacks_anywhere_in_the_arguments_are_revived(rt: JSRuntime) -> None:
+    counter = Counter("c")
+    seen: list[Any] = []
+    rt.set_global("counter", counter)
+    rt.set_global("take", lambda *args: seen.append(args) or len(args))
+    # Argument 1 nests a handle deep inside; argument 40 (past the 30 mask bits) is a JS function.
+    script = "const args = Array(41).fill(0); args[1] = {deep: [{c: counter}]}; args[40] = (x) => x * 2;"
+    assert rt.eval(script + " take(...args)") == 41
+    args = seen[0]
+    assert args[1]["deep"][0]["c"] is counter
+    assert isinstance(args[40], JSCallback) and args[40](21) == 42
+    assert args[0] == 0 and args[39] == 0

@@ -2,7 +2,9 @@
 // Python callable, captured by the wrapper and deleted from globalThis before any script runs).
 //
 // Wire format. JS -> host: hostCall(kind, special, json) where json is JSON.stringify output (flat:
-// the binding cannot convert rope strings) and special says whether markers are inside.
+// the binding cannot convert rope strings) of an argument array and special says where markers are:
+// bit i for argument i < 30, bit 30 for "anywhere" (so the host revives only those arguments and a
+// large plain turn passed beside a handle is not walked).
 // Host -> JS: 'P' + json (plain) or 'S' + json (markers inside). Envelopes: {ok: v} | {} (undefined)
 // | {err: {name, message, code, exc, ref}}. Markers: {__gcb: id} JS function, {__gfn: id} host
 // function, {__gh: id, m, p, c} host object, {__gp: id} host promise, {__gjp: id} JS promise.
@@ -26,6 +28,8 @@ const __gp_errRing = new Map();       // id -> thrown JS value, so a JS error th
 const __gp_ERR_RING_MAX = 256;
 let __gp_nextCb = 1, __gp_nextJsPromise = 1, __gp_nextErr = 1;
 let __gp_special = 0;
+let __gp_root = null;   // the argument array being encoded
+let __gp_top = 30;      // index of the argument being serialized (30: not inside an argument array)
 let __gp_newCbRefs = [];
 
 const __gp_handleReg = new FinalizationRegistry((hid) => {
@@ -50,9 +54,14 @@ function __gp_isWrapper(x) {
   return w !== undefined && w.deref() === x;
 }
 
+function __gp_marked() {
+  __gp_special |= 1 << (__gp_top < 30 ? __gp_top : 30);
+}
+
 function __gp_replacer(key, x) {
+  if (this === __gp_root) __gp_top = +key;
   if (typeof x === 'function') {
-    __gp_special = 1;
+    __gp_marked();
     const fid = x[__gp_HOSTFN];
     if (fid !== undefined) return { __gfn: fid };
     let id = __gp_cbIds.get(x);
@@ -67,11 +76,11 @@ function __gp_replacer(key, x) {
   }
   if (x !== null && typeof x === 'object') {
     if (__gp_isWrapper(x)) {
-      __gp_special = 1;
+      __gp_marked();
       return { __gh: x[__gp_REF] };
     }
     if (x instanceof Promise) {
-      __gp_special = 1;
+      __gp_marked();
       return { __gjp: __gp_exportPromise(x) };
     }
   }
@@ -81,8 +90,11 @@ function __gp_replacer(key, x) {
 // JSON text for the host plus the "markers inside" flag; callback refs count only once it succeeded.
 function __gp_encode(value) {
   __gp_special = 0;
+  __gp_root = Array.isArray(value) ? value : null;
+  __gp_top = 30;
   __gp_newCbRefs = [];
   const json = JSON.stringify(value, __gp_replacer);
+  __gp_root = null;
   for (const id of __gp_newCbRefs) __gp_cbRefs.set(id, __gp_cbRefs.get(id) + 1);
   return json;
 }
@@ -91,6 +103,8 @@ function __gp_envelopeOk(v) {
   try {
     const env = v === undefined ? { s: 0 } : { ok: v, s: 0 };
     __gp_special = 0;
+    __gp_root = null;
+    __gp_top = 30;
     __gp_newCbRefs = [];
     const json = JSON.stringify(env, function (key, x) {
       if (key === 's' && this === env) return __gp_special;

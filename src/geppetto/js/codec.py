@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
 _EXC_RING_MAX = 64
+ANYWHERE = 1 << 30  # bridge.js: a marker outside the argument array's first 30 items
 _JS_ERROR_NAMES = frozenset(
     {"Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "EvalError", "URIError"}
 )
@@ -183,8 +184,13 @@ class Codec:
 
     # ------------------------------------------------------------------ JS -> Python
     def decode_args(self, payload: str, special: int) -> Any:
+        """``special`` is bridge.js's marker mask: bit i for argument i, bit 30 for anywhere."""
         value = orjson.loads(payload)
-        return self._revive(value) if special else value
+        if not special:
+            return value
+        if special >= ANYWHERE or not isinstance(value, list):
+            return self._revive(value)
+        return [self._revive(item) if special >> index & 1 else item for index, item in enumerate(value)]
 
     def decode_envelope(self, payload: str) -> Any:
         """Value of an ``{ok}`` envelope; raises the error of an ``{err}`` one."""

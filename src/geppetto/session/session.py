@@ -176,14 +176,15 @@ class Session:
     def append(self, turn: Turn, *, copy: bool = True) -> Turn:
         """Add a copy of ``turn`` to history (stamped with the session id) and return a copy of it.
 
-        ``copy=False`` hands the turn over instead: history keeps this very object, so the caller
-        must not touch it afterwards (the JS layer passes turns it has just decoded).
+        ``copy=False`` hands the turn over instead: history keeps this very object and returns it,
+        so the caller may read it but must not change it (the JS layer passes turns it has just
+        decoded and only serializes the result).
         """
         stored = turn.clone(deep=True) if copy else turn
         stored.metadata.setdefault(_SESSION_ID, self.id)
         with self._lock:
             self._turns.append(stored)
-        return stored.clone(deep=True)
+        return stored.clone(deep=True) if copy else stored
 
     def latest(self) -> Turn | None:
         with self._lock:

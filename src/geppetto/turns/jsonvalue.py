@@ -18,7 +18,43 @@ MAX_DEPTH = 100
 def ensure_json(value: Any, where: str) -> None:
     """Raise :class:`TurnError` naming the path of the first value JSON cannot represent
     (or that is nested more than :data:`MAX_DEPTH` levels deep)."""
-    _check(value, where, 0)
+    if not _is_json(value, 0):
+        _check(value, where, 0)  # the slower walk that names the path
+
+
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
+def _is_json(value: Any, depth: int) -> bool:
+    """The check of :func:`_check` without building paths (the common, valid case)."""
+    kind = type(value)
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            return False
+        for key, item in value.items():
+            if type(key) is not str:
+                return _check_quietly(value, depth)
+            if type(item) not in _PLAIN and not _is_json(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        if depth >= MAX_DEPTH:
+            return False
+        return all(type(item) in _PLAIN or _is_json(item, depth + 1) for item in value)
+    if kind in _PLAIN:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    return _check_quietly(value, depth)
+
+
+def _check_quietly(value: Any, depth: int) -> bool:
+    """Subclasses (StrEnum values, tuples, dict subclasses...) take the general walk."""
+    try:
+        _check(value, "", depth)
+    except TurnError:
+        return False
+    return True
 
 
 def _check(value: Any, path: str, depth: int) -> None:

@@ -140,7 +140,7 @@ class JSSession:
     def append(self, turn: Any) -> dict[str, Any]:
         if not isinstance(turn, dict):
             raise TypeError("append requires a turn object")
-        return encode_turn(self.session.append(to_turn(turn, "append"), copy=False))
+        return encode_turn(self.session.append(to_turn(turn, "append"), copy=False), copy=False)
 
     def latest(self) -> dict[str, Any]:
         return encode_turn(self.session.latest())

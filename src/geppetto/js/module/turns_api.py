@@ -15,16 +15,20 @@ from geppetto.turns.model import Block, Turn
 
 
 def to_turn(value: Any, where: str) -> Turn:
-    """Decode a turn a script passed; anything but an object is a ``TypeError`` naming ``where``."""
+    """Decode a turn a script passed; anything but an object is a ``TypeError`` naming ``where``.
+
+    The bridge parsed ``value`` from JSON for this call alone, so the turn may keep its values
+    (``copy=False``): only Python code calling this directly with its own dicts would share them.
+    """
     if value is not None and not isinstance(value, dict):
         raise TypeError(f"{where}: turn must be an object")
-    return decode_turn(value)
+    return decode_turn(value, copy=False)
 
 
 def normalize(turn: Any) -> dict[str, Any]:
     if turn is None:
         raise TypeError("turns.normalize requires turn")
-    return encode_turn(to_turn(turn, "turns.normalize").clone())
+    return encode_turn(to_turn(turn, "turns.normalize"), copy=False)
 
 
 def new_turn(opts: Any = None) -> dict[str, Any]:
