@@ -242,3 +242,19 @@ def test_tool_handler_context_carries_run_ids_and_tags(js: JSHarness) -> None:
     )
     assert ctx["toolName"] == "t" and ctx["sessionId"] and ctx["inferenceId"]
     assert ctx["tags"] == {"team": "qa"}
+    assert ctx["callId"] == "c" and ctx["callName"] == "t"
+    # The default execution timeout is 30 s: the deadline lies that far after the call started.
+    assert 29_000 <= ctx["deadlineMs"] - ctx["timestampMs"] <= 30_000
+
+
+def test_a_direct_registry_call_is_named_as_such(js: JSHarness) -> None:
+    ctx = js.one(
+        """
+        let seen;
+        const r = g.tools.createRegistry().register({name: 't', handler: (a, ctx) => { seen = ctx }});
+        r.call('t', {});
+        report(seen);
+        """
+    )
+    assert ctx["toolName"] == "t" and ctx["callId"] == "direct-call" and ctx["callName"] == "t"
+    assert ctx["deadlineMs"] > ctx["timestampMs"]

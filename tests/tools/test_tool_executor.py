@@ -304,3 +304,29 @@ async def test_every_call_publishes_one_execute_and_one_result_event() -> None:
         "Error: tool not found: nope",
     ]
     assert all(e.meta.session_id == "s" and e.meta.inference_id == "i" for e in execute + results)
+
+
+async def test_tools_can_ask_which_call_they_run_for() -> None:
+    from geppetto.tools import current_tool_call
+
+    seen: list[Any] = []
+
+    def sync_tool(args: dict[str, Any]) -> int:
+        seen.append(current_tool_call())
+        return 1
+
+    async def async_tool(args: dict[str, Any]) -> int:
+        seen.append(current_tool_call())
+        return 2
+
+    registry = ToolRegistry([ToolDefinition("sync", sync_tool), ToolDefinition("async", async_tool)])
+    executor = ToolExecutor(registry, ToolConfig(execution_timeout_ms=5_000))
+    results = await executor.execute_all([ToolCall("c1", "sync", {}), ToolCall("c2", "async", {})])
+    assert [r.value for r in results] == [1, 2]
+    assert [(s.call_id, s.name) for s in seen] == [("c1", "sync"), ("c2", "async")]
+    assert all(s.deadline_ms is not None for s in seen)
+    assert current_tool_call() is None  # the scope ends with the call
+
+    untimed = ToolExecutor(registry, ToolConfig(execution_timeout_ms=None))
+    await untimed.execute(ToolCall("c3", "async", {}))
+    assert seen[-1].call_id == "c3" and seen[-1].deadline_ms is None

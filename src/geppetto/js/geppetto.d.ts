@@ -99,6 +99,11 @@ declare module "geppetto" {
     sessionId?: string;
     inferenceId?: string;
     tags?: Record<string, unknown>;
+    /** The model's call id ("direct-call" for registry.call) and the name it called. */
+    callId?: string;
+    callName?: string;
+    /** Unix ms at which the execution timeout cancels the call, when one is configured. */
+    deadlineMs?: number;
   }
 
   export interface ToolSpec {

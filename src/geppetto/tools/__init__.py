@@ -20,6 +20,7 @@ from geppetto.tools.hooks import (
     ToolHooks,
 )
 from geppetto.tools.registry import ToolRegistry
+from geppetto.tools.scope import ToolCallScope, current_tool_call
 
 __all__ = [
     "ERROR_HANDLING_MODES",
@@ -32,6 +33,7 @@ __all__ = [
     "HookError",
     "ToolArgumentsError",
     "ToolCall",
+    "ToolCallScope",
     "ToolConfig",
     "ToolDefinition",
     "ToolErrorDecision",
@@ -42,6 +44,7 @@ __all__ = [
     "ToolResult",
     "ToolTimeoutError",
     "compact_json",
+    "current_tool_call",
     "decode_arguments",
     "to_json_value",
     "tool",

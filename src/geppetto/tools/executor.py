@@ -44,6 +44,7 @@ from geppetto.tools.hooks import (
     call_hook,
 )
 from geppetto.tools.registry import ToolRegistry
+from geppetto.tools.scope import ToolCallScope, tool_call_scope
 from geppetto.turns.jsonvalue import copy_json
 
 log = logging.getLogger("geppetto.tools")
@@ -186,13 +187,17 @@ class ToolExecutor:
         if problem:
             raise ToolArgumentsError(f"invalid arguments for tool {call.name}: {problem}")
         timeout = self.config.execution_timeout
+        deadline_ms = None if timeout is None else int((time.time() + timeout) * 1000)
+        scope = tool_call_scope(ToolCallScope(call.id, call.name, deadline_ms))
         if timeout is None:
-            value = await definition.invoke(args, ctx)
+            with scope:
+                value = await definition.invoke(args, ctx)
         else:
             deadline = asyncio.timeout(timeout)
             try:
                 async with deadline:
-                    value = await definition.invoke(args, ctx)
+                    with scope:
+                        value = await definition.invoke(args, ctx)
             except TimeoutError:
                 if deadline.expired():
                     ms = _format_ms(self.config.execution_timeout_ms)

@@ -18,6 +18,7 @@ from geppetto.errors import EngineError, InferenceCancelled, ToolError, TurnErro
 from geppetto.js.errors import JSError
 from geppetto.js.module.errors import js_message
 from geppetto.js.values import JSCallback
+from geppetto.tools.scope import current_tool_call
 from geppetto.turns.codec import decode_turn, encode_turn
 from geppetto.turns.keys import TurnMetaKeys
 from geppetto.turns.model import Turn
@@ -127,6 +128,11 @@ class JSToolHandler:
     async def __call__(self, args: dict[str, Any], ctx: RunContext) -> Any:
         info: dict[str, Any] = {"toolName": self.name, "timestampMs": _now_ms()}
         info.update(run_context_fields(ctx))
+        call = current_tool_call()
+        if call is not None:
+            info["callId"], info["callName"] = call.call_id, call.name
+            if call.deadline_ms is not None:
+                info["deadlineMs"] = call.deadline_ms
         try:
             return await self._cb.acall(args, info)
         except JSError as exc:
