@@ -279,3 +279,14 @@ def test_only_one_script_at_a_time(rt: JSRuntime) -> None:
         rt.run_script("1")
     release.set()
     runner.join(10)
+
+
+def test_run_script_returns_the_top_level_return_value(rt: JSRuntime) -> None:
+    assert rt.run_script("const x = await Promise.resolve(20); return {x: x + 22, list: [1, 'a']};") == {
+        "x": 42,
+        "list": [1, "a"],
+    }
+    assert rt.run_script("1 + 1;") is None  # no return statement
+    with pytest.raises(JSScriptError, match="JSON cannot hold"):
+        rt.run_script("return () => 1;")
+    assert rt.run_script("return 'still usable';") == "still usable"

@@ -135,6 +135,29 @@ def test_print_result(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == ['{"reply":"yes","n":1099511627776}', "PASS: value.js"]
 
 
+def test_print_result_of_a_script_with_top_level_await_is_what_it_returns(tmp_path: Path) -> None:
+    script = tmp_path / "awaits.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "const s = g.createSession({engine: g.engines.echo({reply: 'later'})});\n"
+        "const out = await s.runAsync({blocks: [g.turns.newUserBlock('q')]});\n"
+        "return {reply: out.blocks[1].payload.text, big: 2 ** 53};\n"
+    )
+    result = geppetto_js(script, "--print-result")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['{"reply": "later", "big": 9007199254740992}', "PASS: awaits.js"]
+
+    no_return = tmp_path / "no_return.js"
+    no_return.write_text("await Promise.resolve(1);\n'ignored completion value';\n")
+    result = geppetto_js(no_return, "--print-result")
+    assert result.stdout.splitlines() == ["null", "PASS: no_return.js"]
+
+    unprintable = tmp_path / "bigint.js"
+    unprintable.write_text("await 0;\nreturn {n: 10n};\n")
+    result = geppetto_js(unprintable, "--print-result")
+    assert result.returncode == 1 and "JSON cannot hold (bigint)" in result.stderr
+
+
 def test_host_tools_file(tmp_path: Path) -> None:
     tools = tmp_path / "mytools.py"
     tools.write_text(
@@ -167,6 +190,33 @@ def test_profile_flag(tmp_path: Path) -> None:
     result = geppetto_js(script, "--profile", "my-profile")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "profile:my-profile"
+
+
+def test_profile_file_and_registries_reach_from_profile(tmp_path: Path) -> None:
+    """Profiles only the flags name: fromProfile finds them there (not in ~/.config)."""
+    (tmp_path / "profiles.yaml").write_text("team-echo:\n  ai-chat:\n    ai-api-type: echo\n")
+    (tmp_path / "registry.yaml").write_text(
+        "slug: team\nprofiles:\n  reg-echo:\n    inference_settings: {chat: {api_type: echo}}\n"
+    )
+    script = tmp_path / "profile_file.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "for (const name of ['team-echo', 'reg-echo']) {\n"
+        "  const s = g.createSession({engine: g.engines.fromProfile(name)});\n"
+        "  console.log(name, s.run({blocks: [g.turns.newUserBlock('hi ' + name)]}).blocks[1].payload.text);\n"
+        "}\n"
+    )
+    result = geppetto_js(
+        script,
+        "--profile-file",
+        tmp_path / "profiles.yaml",
+        "--profile-registries",
+        tmp_path / "registry.yaml",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == ["team-echo READY", "reg-echo READY"]  # the echo engine
+    without = geppetto_js(script)
+    assert without.returncode == 1 and "provider openai: missing API key" in without.stderr  # a model name
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

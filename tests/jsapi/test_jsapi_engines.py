@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from geppetto.engines.factory import DEFAULT_API_TYPE
-from geppetto.js.module.profile import resolve_profile_engine
+from geppetto.js.module.profile import ProfileDefaults, resolve_profile_engine
 
 from .conftest import JSHarness
 
@@ -239,9 +239,10 @@ def test_nothing_configured_uses_the_factory_default(monkeypatch: pytest.MonkeyP
 
 def test_cli_profile_is_the_default_before_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PINOCCHIO_PROFILE", "env-profile")
-    name, _ = resolve_profile_engine(None, {"apiType": "echo"}, default_profile="cli-profile")
+    cli = ProfileDefaults(profile="cli-profile")
+    name, _ = resolve_profile_engine(None, {"apiType": "echo"}, defaults=cli)
     assert name == "cli-profile"
-    name, _ = resolve_profile_engine("explicit", {"apiType": "echo"}, default_profile="cli-profile")
+    name, _ = resolve_profile_engine("explicit", {"apiType": "echo"}, defaults=cli)
     assert name == "explicit"
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from geppetto.errors import ConfigError
 
 if TYPE_CHECKING:
+    from geppetto.js import JSRuntime
     from geppetto.store.store import TurnStore
     from geppetto.tools.registry import ToolRegistry
 
@@ -28,6 +29,16 @@ Object.defineProperty(globalThis, '__geppetto_capture', {
   enumerable: false, configurable: true,
 });
 """
+
+
+def _is_plain_script(runtime: JSRuntime, source: str) -> bool:
+    """Whether ``source`` parses as a script (no top-level await or return), checked by parsing
+    it inside a block that never runs."""
+    parses = runtime.eval(
+        "(src) => { try { eval('if (false) {\\n' + src + '\\n}'); return true; }"
+        " catch (e) { return false; } }"
+    )
+    return bool(parses(source))
 
 
 def load_host_tools(paths: list[str]) -> ToolRegistry:
@@ -88,15 +99,23 @@ def run(args: argparse.Namespace) -> int:
     host = None
     try:
         host = install_geppetto_module(
-            runtime, host_tools=host_tools, store=store_opener(args), default_profile=args.profile
+            runtime,
+            host_tools=host_tools,
+            store=store_opener(args),
+            default_profile=args.profile,
+            profile_file=args.profile_file,
+            profile_registries=args.profile_registries,
         )
         install_lab_globals(runtime)
-        if args.print_result:
+        # A plain script's completion value is captured with eval; a script with top-level
+        # await or return runs as a module and its returned value is printed instead.
+        capture = args.print_result and _is_plain_script(runtime, source)
+        if capture:
             runtime.set_global("__geppetto_set_result", result.append)
             runtime.eval(_CAPTURE)
             source = "return __geppetto_capture(eval(" + json.dumps(source) + "));"
         try:
-            runtime.run_script(source, str(path))
+            returned = runtime.run_script(source, str(path))
         except JSScriptError as exc:
             print(exc.format(), file=sys.stderr)
             return 1
@@ -108,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
         runtime.close()
         if host is not None:
             host.close_stores()
-    if args.print_result:
+    if capture:
         print(result[0] if result else "null")
+    elif args.print_result:
+        print(json.dumps(returned, ensure_ascii=False))
     print(f"PASS: {path.name}")
     return 0
 

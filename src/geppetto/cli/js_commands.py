@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from geppetto.cli.profile_commands import add_profile_options
 from geppetto.cli.store_commands import add_store_options
 
 JS_RUN_EPILOG = """\
@@ -39,12 +40,13 @@ def add_js_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     run.add_argument(
         "--profile", default=None, help="profile for engines.fromProfile() when the script names none"
     )
+    add_profile_options(run, select=False)  # where fromProfile() looks profiles up
     add_store_options(run)
     run.add_argument(
         "--print-result",
         action="store_true",
-        help="print the script's completion value as JSON (the script is evaluated, not run as a module: "
-        "no top-level await)",
+        help="print the script's completion value as JSON; a script with top-level await or return "
+        "prints the value it returns",
     )
     run.set_defaults(handler="geppetto.cli.js:run")
     js.set_defaults(subparser=js)

@@ -259,6 +259,7 @@ function __gp_exportPromise(p) {
 
 // Whether the running script's top-level body has finished (its async function settled).
 let __gp_mainSettled = true;
+let __gp_mainResult;  // what the script returned at top level
 
 function __gp_report(kind, e) {
   __gp_hostCall(__gp_K.UNCAUGHT, 0, JSON.stringify([kind, __gp_fullErrInfo(e)]));
@@ -365,12 +366,24 @@ return {
       __gp_report('uncaughtException', e);
       return;
     }
-    p.then(() => { __gp_mainSettled = true; }, (e) => {
+    __gp_mainResult = undefined;
+    p.then((v) => { __gp_mainSettled = true; __gp_mainResult = v; }, (e) => {
       __gp_mainSettled = true;
       __gp_report('uncaughtException', e);
     });
   },
   mainSettled: function __gp_isMainSettled() { return __gp_mainSettled; },
+  // JSON of the top-level return value ('null' for none); throws when JSON cannot hold it.
+  mainResult: function __gp_mainResultJson() {
+    const v = __gp_mainResult;
+    __gp_mainResult = undefined;
+    return v === undefined ? 'null' : JSON.stringify(v, (k, x) => {
+      if (typeof x === 'bigint' || typeof x === 'function' || typeof x === 'symbol') {
+        throw new TypeError('the script returned a value JSON cannot hold (' + typeof x + ')');
+      }
+      return x;
+    }) ?? 'null';
+  },
   collectRejection: function __gp_collectRejection() {
     const p = __gp_G.__geppetto_rejected;
     delete __gp_G.__geppetto_rejected;

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+import orjson
 import quickjs  # type: ignore[import-untyped]
 
 from geppetto.js.codec import Codec
@@ -221,11 +222,13 @@ class JSRuntime:
             self._loop.post(lambda: self._fail(script_error))
 
     # ------------------------------------------------------------------ scripts
-    def run_script(self, source: str, filename: str = "<script>", *, timeout: float | None = None) -> None:
+    def run_script(self, source: str, filename: str = "<script>", *, timeout: float | None = None) -> Any:
         """Run a script until nothing is left to do: no jobs, timers or unsettled host promises.
 
-        Raises :class:`JSScriptError` for a syntax error, an uncaught exception or an unhandled
-        rejection (pending timers are then cleared). Not callable from the owner thread.
+        Returns what the script returned with a top-level ``return`` (``None`` without one).
+        Raises :class:`JSScriptError` for a syntax error, an uncaught exception, an unhandled
+        rejection (pending timers are then cleared) or a returned value JSON cannot hold. Not
+        callable from the owner thread.
         """
         if self._loop.is_owner():
             raise RuntimeError("run_script cannot be called from the JS owner thread")
@@ -235,18 +238,18 @@ class JSRuntime:
             self._script_running = True
         fut = self._loop.submit(lambda: self._run_script_job(source, filename))
 
-        def finished(_f: Future[None]) -> None:
+        def finished(_f: Future[Any]) -> None:
             with self._lock:
                 self._script_running = False
 
         fut.add_done_callback(finished)
-        fut.result(timeout)
+        return fut.result(timeout)
 
-    def run_file(self, path: str | os.PathLike[str], *, timeout: float | None = None) -> None:
+    def run_file(self, path: str | os.PathLike[str], *, timeout: float | None = None) -> Any:
         p = Path(path)
-        self.run_script(p.read_text(encoding="utf-8"), str(p), timeout=timeout)
+        return self.run_script(p.read_text(encoding="utf-8"), str(p), timeout=timeout)
 
-    def _run_script_job(self, source: str, filename: str) -> None:
+    def _run_script_job(self, source: str, filename: str) -> Any:
         self._script_error = None
         self._script_filename = filename
         try:
@@ -271,6 +274,11 @@ class JSRuntime:
             self._script_error = None
             self._enter(self._e["clearAllTimers"])
             raise error
+        try:
+            return orjson.loads(self._enter(self._e["mainResult"]))
+        except quickjs.JSException as exc:
+            err = js_exception_to_error(exc)
+            raise self._script_failure(err.message, err.name, err.stack, "uncaughtException") from None
 
     def _idle(self) -> bool:
         if self._loop.pending_jobs() or self._timer_delay() is not None:

@@ -50,6 +50,7 @@ TRUSTED_ENTRIES = (
     "setGlobal",
     "runMain",
     "mainSettled",
+    "mainResult",
     "collectRejection",
     "nextTimer",
     "fireTimer",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from geppetto.js.module.host import GeppettoHost
+from geppetto.js.module.profile import ProfileDefaults
 
 if TYPE_CHECKING:
     from geppetto.js.runtime import JSRuntime
@@ -40,6 +41,8 @@ def install_geppetto_module(
     store: TurnStore | Callable[[], TurnStore] | None = None,
     turn_stores: Mapping[str, TurnStore | Callable[[], TurnStore]] | None = None,
     default_profile: str | None = None,
+    profile_file: str | None = None,
+    profile_registries: str | None = None,
 ) -> GeppettoHost:
     """Make ``require("geppetto")`` available in ``runtime``.
 
@@ -49,7 +52,8 @@ def install_geppetto_module(
     ``resumeLatest`` and ``fork``) and ``turn_stores`` the named ones (``turnStores.get(name)``):
     each a :class:`~geppetto.store.TurnStore`, or a function that opens one the first time a script
     needs it (:meth:`GeppettoHost.close_stores` closes those); ``default_profile`` is what
-    ``engines.fromProfile()`` uses when the script names none (before ``$PINOCCHIO_PROFILE``).
+    ``engines.fromProfile()`` uses when the script names none (before ``$PINOCCHIO_PROFILE``), and
+    ``profile_file``/``profile_registries`` where it looks profiles up (default: the usual places).
     """
     host = GeppettoHost(
         runtime,
@@ -57,7 +61,7 @@ def install_geppetto_module(
         host_middlewares=host_middlewares,
         store=store,
         turn_stores=turn_stores,
-        default_profile=default_profile,
+        profile_defaults=ProfileDefaults(default_profile, profile_file, profile_registries),
     )
     for name, fn in host.functions().items():
         runtime.register_function(name, fn)

@@ -8,6 +8,7 @@ from typing import Any
 
 from geppetto.engines.base import Engine
 from geppetto.js.module.errors import ModuleUsageError
+from geppetto.js.module.profile import ProfileDefaults
 from geppetto.js.values import JSCallback
 
 
@@ -56,19 +57,19 @@ def from_function(fn: Any) -> EngineRef:
     return EngineRef(FunctionEngine(JSEngineFunction(fn), name="jsFunction"), "jsFunction")
 
 
-def from_profile(profile: Any, opts: Mapping[str, Any] | None, default_profile: str | None) -> EngineRef:
+def from_profile(profile: Any, opts: Mapping[str, Any] | None, defaults: ProfileDefaults) -> EngineRef:
     from geppetto.js.module.profile import resolve_profile_engine
 
     if profile is not None and not isinstance(profile, str):
         raise TypeError("fromProfile: profile must be a string")
-    name, engine = resolve_profile_engine(profile, opts or {}, default_profile=default_profile)
+    name, engine = resolve_profile_engine(profile, opts or {}, defaults=defaults)
     return EngineRef(engine, f"profile:{name}")
 
 
-def from_config(opts: Any, default_profile: str | None) -> EngineRef:
+def from_config(opts: Any, defaults: ProfileDefaults) -> EngineRef:
     from geppetto.js.module.profile import resolve_profile_engine
 
     if not isinstance(opts, Mapping):
         raise TypeError("fromConfig requires options object")
-    _, engine = resolve_profile_engine(None, opts, default_profile=default_profile, where="fromConfig")
+    _, engine = resolve_profile_engine(None, opts, defaults=defaults, where="fromConfig")
     return EngineRef(engine, "config")

@@ -10,6 +10,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from geppetto.js.module.profile import ProfileDefaults
+
 if TYPE_CHECKING:
     from geppetto.js.module.builder_api import JSBuilder
     from geppetto.js.module.engines_api import EngineRef
@@ -41,7 +43,7 @@ class GeppettoHost:
         host_middlewares: Mapping[str, MiddlewareFactory] | None = None,
         store: TurnStore | Callable[[], TurnStore] | None = None,
         turn_stores: Mapping[str, TurnStore | Callable[[], TurnStore]] | None = None,
-        default_profile: str | None = None,
+        profile_defaults: ProfileDefaults | None = None,
     ) -> None:
         from geppetto.js.module.stores_api import StoreRegistry
 
@@ -49,7 +51,7 @@ class GeppettoHost:
         self.host_tools = host_tools
         self.host_middlewares = dict(host_middlewares or {})
         self.stores = StoreRegistry(store, turn_stores)
-        self.default_profile = default_profile
+        self.profile_defaults = profile_defaults or ProfileDefaults()
         self._sessions: weakref.WeakSet[JSSession] = weakref.WeakSet()
 
     def functions(self) -> dict[str, Callable[..., Any]]:
@@ -105,12 +107,12 @@ class GeppettoHost:
 
         if opts is not None and not isinstance(opts, dict):
             raise TypeError("fromProfile: opts must be an object")
-        return engines_api.from_profile(profile, opts, self.default_profile)
+        return engines_api.from_profile(profile, opts, self.profile_defaults)
 
     def engine_from_config(self, opts: Any) -> EngineRef:
         from geppetto.js.module import engines_api
 
-        return engines_api.from_config(opts, self.default_profile)
+        return engines_api.from_config(opts, self.profile_defaults)
 
     def create_registry(self) -> JSToolRegistry:
         from geppetto.js.module.tools_api import JSToolRegistry

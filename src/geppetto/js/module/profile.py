@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from geppetto.engines.base import Engine
@@ -65,17 +66,27 @@ def engine_fields(opts: Mapping[str, Any], api_type: str, where: str) -> dict[st
     return fields
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileDefaults:
+    """What the host chose for scripts: ``geppetto js run --profile/--profile-file/--profile-registries``."""
+
+    profile: str | None = None
+    profile_file: str | None = None
+    profile_registries: str | None = None
+
+
 def resolve_profile_engine(
     profile: str | None,
     opts: Mapping[str, Any],
     *,
-    default_profile: str | None = None,
+    defaults: ProfileDefaults = ProfileDefaults(),
     where: str = "fromProfile",
 ) -> tuple[str, Engine]:
     """``(resolved profile name, engine)`` for a profile and the §1.5 options.
 
-    Profile precedence: explicit ``profile`` > ``opts.profile`` > ``default_profile`` (the CLI's
-    ``--profile``) > ``$PINOCCHIO_PROFILE``. The model is the profile, except that ``opts.model``
+    Profile precedence: explicit ``profile`` > ``opts.profile`` > ``defaults.profile`` (the CLI's
+    ``--profile``) > ``$PINOCCHIO_PROFILE``; profiles are looked up in ``defaults``' profile file
+    and registries when set, else in the usual places. The model is the profile, except that ``opts.model``
     wins when no explicit profile was passed. The API type is ``opts.apiType`` / ``opts.provider``
     or inferred from the model. Nothing at all configured: the factory default engine, named
     ``"default"``. Construction errors say ``invalid settings for provider <p>: ...``.
@@ -87,7 +98,7 @@ def resolve_profile_engine(
     resolved = (
         explicit
         or _text(opts, "profile", where)
-        or (default_profile or "").strip()
+        or (defaults.profile or "").strip()
         or os.environ.get(PROFILE_ENV, "").strip()
     )
     model = resolved
@@ -95,7 +106,7 @@ def resolve_profile_engine(
     if not explicit and requested_model:
         model = requested_model
     if resolved:
-        from_files = _engine_from_profile_files(resolved, opts, explicit, requested_model, where)
+        from_files = _engine_from_profile_files(resolved, opts, explicit, requested_model, where, defaults)
         if from_files is not None:
             return resolved, from_files
     api_type = normalize_api_type(_text(opts, "apiType", where) or _text(opts, "provider", where))
@@ -115,14 +126,20 @@ def resolve_profile_engine(
 
 
 def _engine_from_profile_files(
-    name: str, opts: Mapping[str, Any], explicit: str, requested_model: str, where: str
+    name: str,
+    opts: Mapping[str, Any],
+    explicit: str,
+    requested_model: str,
+    where: str,
+    defaults: ProfileDefaults,
 ) -> Engine | None:
     """The engine of profile ``name`` if a profile source defines it, else ``None``."""
     from geppetto.engines.factory import DEFAULT_API_TYPE
     from geppetto.profiles import engine_api_type, engine_for, lookup_profile
     from geppetto.settings.apitypes import normalize_api_type
 
-    found = lookup_profile(name)
+    sources = {"profile_file": defaults.profile_file, "profile_registries": defaults.profile_registries}
+    found = lookup_profile(name, **sources)
     if found is None:
         return None
     forced = normalize_api_type(_text(opts, "apiType", where) or _text(opts, "provider", where))
@@ -133,7 +150,7 @@ def _engine_from_profile_files(
     if not explicit and requested_model:
         flags["ai_engine"] = requested_model
     try:
-        engine: Engine = engine_for(lookup_profile(name, flags=flags) or found)
+        engine: Engine = engine_for(lookup_profile(name, flags=flags, **sources) or found)
     except ConfigError as exc:
         raise ConfigError(f"invalid settings for provider {api_type}: {exc}") from exc
     return engine
