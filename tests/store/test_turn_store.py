@@ -134,6 +134,27 @@ def test_resume_continues_a_stored_session(tmp_path: Path) -> None:
     assert latest.turn.metadata[TurnMetaKeys.SESSION_ID.id] == session_id
 
 
+def test_session_resume_picks_the_latest_or_a_prefix(tmp_path: Path) -> None:
+    with TurnStore(tmp_path / "turns.db") as store:
+        with pytest.raises(SessionNotFound, match="holds no session to resume yet"):
+            Session.resume(store, EchoEngine("x"))
+        older = Session(EchoEngine("old"), session_id="aaaa-older", store=store)
+        older.run(Turn.builder().user("1").build())
+        newer = Session(EchoEngine("new"), session_id="bbbb-newer", store=store)
+        newer.run(Turn.builder().user("2").build())
+        chat(newer, "3")
+
+        latest = Session.resume(store, EchoEngine("again"))
+        assert latest.id == "bbbb-newer" and latest.turn_count == 2
+        chat(latest, "4")
+        assert [t.blocks[-1].text for t in store.load_turns("bbbb-newer")][-1] == "again"
+
+        by_prefix = Session.resume(store, EchoEngine("x"), session_id="aaaa", last=1)
+        assert by_prefix.id == "aaaa-older" and by_prefix.turn_count == 1
+        with pytest.raises(SessionNotFound, match="no stored session 'zzz'"):
+            Session.resume(store, session_id="zzz")
+
+
 def test_unknown_sessions_are_clear_errors(store: TurnStore) -> None:
     with pytest.raises(SessionNotFound, match=r"no stored session 'nope' in .*turns\.db"):
         store.load_turns("nope")

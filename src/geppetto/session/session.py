@@ -22,7 +22,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Generator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geppetto.engines.base import Engine, RunContext
 from geppetto.errors import (
@@ -38,6 +38,9 @@ from geppetto.events.sinks import EventSink
 from geppetto.session.builder import EngineBuilder, InferenceRunner
 from geppetto.session.persist import RunOutcome, TurnPersister
 from geppetto.session.runtime import background_loop, in_loop_thread
+
+if TYPE_CHECKING:
+    from geppetto.store.store import TurnStore
 from geppetto.turns.keys import TurnMetaKeys
 from geppetto.turns.model import Block, Turn, new_id
 
@@ -170,6 +173,25 @@ class Session:
         self._runner: InferenceRunner | None = None
         for turn in turns:
             self.append(turn)
+
+    @classmethod
+    def resume(
+        cls,
+        store: TurnStore,
+        builder: EngineBuilder | Engine | None = None,
+        *,
+        session_id: str | None = None,
+        last: int | None = None,
+    ) -> Session:
+        """Continue a stored conversation: its turns (the ``last`` N, or all) become the history
+        and new runs are stored under the same id. ``session_id`` may be a unique prefix;
+        without one the most recently active session is resumed."""
+        from geppetto.store.errors import SessionNotFound
+
+        sid = store.resolve_session(session_id) if session_id else store.latest_session_id()
+        if sid is None:
+            raise SessionNotFound(f"{store.path} holds no session to resume yet")
+        return cls(builder, session_id=sid, turns=store.load_turns(sid, last=last), store=store)
 
     # -- history ---------------------------------------------------------------------------
 

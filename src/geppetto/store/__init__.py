@@ -2,7 +2,7 @@
 
 >>> store = TurnStore("turns.db")
 >>> session = Session(EngineBuilder(engine), store=store)              # persist every run
->>> resumed = Session(builder, session_id=sid, turns=store.load_turns(sid), store=store)
+>>> resumed = Session.resume(store, builder)                             # the latest session (or session_id=)
 >>> forked_id = store.fork(sid, at=2)                                  # shares blocks with sid
 """
 

@@ -6,8 +6,7 @@ A turn repeats its session's history, so consecutive turns and forks share most 
 and the store keeps each block once.
 
 The store implements :class:`geppetto.session.TurnPersister`, so sessions opt in with
-``Session(builder, store=store)``; resume with
-``Session(builder, session_id=sid, turns=store.load_turns(sid), store=store)``.
+``Session(builder, store=store)``; resume with ``Session.resume(store, builder, session_id=sid)``.
 """
 
 from __future__ import annotations
