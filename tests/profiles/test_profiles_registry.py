@@ -95,6 +95,30 @@ def test_diamond_stack_visits_each_base_once(home: Path, tmp_path: Path) -> None
     assert resolved.settings.chat.engine == "left" and resolved.settings.chat.temperature == 0.9
 
 
+def test_map_fields_deep_merge_along_the_stack(home: Path, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "r.yaml",
+        """\
+        slug: r
+        profiles:
+          base: {inference_settings: {openai: {logit_bias: {"50256": -100, "1000": 5}}}}
+          leaf:
+            stack: [{profile_slug: base}]
+            inference_settings: {openai: {logit_bias: {"1000": -5, "42": 1}}}
+        """,
+    )
+    resolved = resolve_run_settings(profile="leaf", profile_registries=str(path), environ={}, home=home)
+    assert resolved.settings.openai.logit_bias == {"50256": -100, "1000": -5, "42": 1}
+    flagged = resolve_run_settings(
+        profile="leaf",
+        profile_registries=str(path),
+        flags={"openai-logit-bias": '{"7": 1}'},
+        environ={},
+        home=home,
+    )
+    assert flagged.settings.openai.logit_bias == {"7": 1}  # a flag still replaces the whole map
+
+
 def test_stack_across_registries(home: Path, tmp_path: Path) -> None:
     shared = write(
         tmp_path / "shared.yaml",

@@ -145,11 +145,27 @@ def _choose(name: str, setup: _Setup, warnings: list[str]) -> ProfileEntry | Non
 
 
 def _profile_entries(layers: list[ProfileEntry]) -> list[Entry]:
+    """The stack's fields base -> leaf; map-valued fields (``openai-logit-bias``) deep-merge
+    across the stack like the reference's, instead of the leaf replacing the base's map."""
     entries: list[Entry] = []
+    maps: dict[str, dict[str, Any]] = {}
     for layer in layers:
         origin = Origin("profile", layer.source, layer.registry, layer.slug)
-        entries.extend((name, value, origin) for name, value in layer.fields.items())
+        for name, value in layer.fields.items():
+            if isinstance(value, dict):
+                value = maps[name] = _deep_merge(maps.get(name, {}), value)
+            entries.append((name, value, origin))
     return entries
+
+
+def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        below = merged.get(key)
+        if isinstance(below, dict) and isinstance(value, dict):
+            value = _deep_merge(below, value)
+        merged[key] = value
+    return merged
 
 
 def _config_entries(configs: list[ConfigFile]) -> list[Entry]:
