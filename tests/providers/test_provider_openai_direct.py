@@ -54,6 +54,25 @@ async def test_a_compressed_error_body_is_read_once(replay: ReplayServer) -> Non
     assert "model is overloaded" in str(out.error) and out.error.retryable
 
 
+async def test_proxy_variables_apply_like_they_do_for_the_sdk(
+    replay: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY routes the request through the proxy; the API host itself is never resolved."""
+    monkeypatch.setenv("HTTP_PROXY", replay.base_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    replay.enqueue("openai_chat/geppetto/text_only.sse")
+    config = ProviderConfig(spec=spec_for("openai"), model="x", base_url="http://api.example.invalid/v1")
+    client = DirectOpenAIClient(config)
+    try:
+        response = await client.post("/chat/completions", b"{}")
+        response.release()
+    finally:
+        await client.close()
+    assert response.status == 200
+    assert replay.requests[0].headers["host"] == "api.example.invalid"
+
+
 async def test_connection_failures_wait_the_sdk_delay_before_each_retry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

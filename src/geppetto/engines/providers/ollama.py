@@ -196,7 +196,8 @@ def _make_session(config: ProviderConfig) -> Any:
         headers["Authorization"] = f"Bearer {config.api_key}"
     if client_settings.user_agent:
         headers["User-Agent"] = client_settings.user_agent
-    return aiohttp.ClientSession(timeout=timeout, headers=headers)
+    # trust_env: HTTP(S)_PROXY / NO_PROXY apply, as they do for the SDK-based engines.
+    return aiohttp.ClientSession(timeout=timeout, headers=headers, trust_env=True)
 
 
 async def _close_session(client: Any) -> None:

@@ -76,6 +76,8 @@ class DirectOpenAIClient:
             ),
             # The SDK's headers are the whole set: no aiohttp User-Agent added beside them.
             skip_auto_headers=("User-Agent",),
+            # Like the SDK's httpx client: HTTP(S)_PROXY / NO_PROXY from the environment apply.
+            trust_env=True,
         )
         self._templates: dict[str, Template] = {}
         self._errors = (aiohttp.ClientError, asyncio.TimeoutError)
