@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
-from geppetto.engines.providers.common import ClientPool, ProviderConfig, backoff_delay
+from geppetto.engines.providers.common import ClientPool, ProviderConfig, retry_delay
 from geppetto.engines.providers.errors import map_exception
 from geppetto.errors import ConfigError, GeppettoError
 from geppetto.settings.redact import redact_text
@@ -31,6 +31,7 @@ class Attempt:
 
     number: int = 0
     opened: bool = False
+    retry_after: float | None = None  # seconds the server asked for (Retry-After); own retries only
 
 
 def has_output(acc: StreamAccumulator) -> bool:
@@ -131,7 +132,7 @@ class ProviderEngine:
                     )
                 if not self._may_retry(error, acc, attempt, max_retries):
                     raise error from None
-                await asyncio.sleep(backoff_delay(attempt.number))
+                await asyncio.sleep(retry_delay(attempt.number, attempt.retry_after))
                 attempt = Attempt(number=attempt.number + 1)
                 acc.usage, acc.stop_reason, acc.response_id = None, "", ""
                 acc.extra.clear()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime
+import email.utils
 import random
 import weakref
 from collections.abc import Awaitable, Callable
@@ -216,6 +218,35 @@ def structured_output(turn: Turn, settings: Settings) -> dict[str, Any] | None:
 def backoff_delay(retries_taken: int) -> float:
     """The SDKs' backoff: ``min(0.5 * 2**n, 8)`` shortened by up to 25 % jitter."""
     return float(min(0.5 * 2**retries_taken, 8.0) * (1 - 0.25 * random.random()))
+
+
+# The longest Retry-After the SDKs wait for (openai's MAX_RETRY_AFTER_DELAY); longer ones back off.
+MAX_RETRY_AFTER = 120.0
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds a response asks the client to wait: ``retry-after-ms``, then ``Retry-After``
+    (seconds or an HTTP date), read the way the SDKs read them."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return float(value) * scale
+        except ValueError:
+            pass
+        if scale == 1.0:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
+            return (when - datetime.datetime.now(when.tzinfo or datetime.UTC)).total_seconds()
+    return None
+
+
+def retry_delay(retries_taken: int, asked: float | None) -> float:
+    """The SDKs' rule: a server-asked delay up to :data:`MAX_RETRY_AFTER` is honoured, else back off."""
+    return asked if asked is not None and 0 < asked <= MAX_RETRY_AFTER else backoff_delay(retries_taken)
 
 
 C = TypeVar("C")

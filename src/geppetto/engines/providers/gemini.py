@@ -183,6 +183,15 @@ class GeminiStreamParser:
                 retryable=True,
                 request_id=self.acc.request_id or None,
             )
+        if not self.acc.stop_reason:
+            # A complete stream always ends with a finishReason (or a prompt blockReason).
+            raise make_error(
+                self.provider,
+                "the stream ended before it was complete (no finishReason)",
+                hint="the connection was cut: retry",
+                retryable=True,
+                request_id=self.acc.request_id or None,
+            )
 
 
 def make_gemini_client(config: ProviderConfig) -> Any:

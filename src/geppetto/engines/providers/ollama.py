@@ -18,11 +18,13 @@ from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.providers.base import Attempt, ProviderEngine
 from geppetto.engines.providers.common import (
+    MAX_RETRY_AFTER,
     ProviderConfig,
     ToolSpec,
     args_object,
     block_images,
     block_text,
+    retry_after,
     structured_output,
     tool_choice,
     tool_result_text,
@@ -230,7 +232,8 @@ class OllamaEngine(ProviderEngine):
             self._url, data=orjson.dumps(request), allow_redirects=not self.config.strict
         ) as resp:
             if resp.status >= 400:
-                await self._raise_status(resp)
+                attempt.retry_after = retry_after(resp.headers)
+                await self._raise_status(resp, attempt.retry_after)
             attempt.opened = True
             decoder = NDJSONDecoder()
             async for chunk in resp.content.iter_any():
@@ -243,7 +246,9 @@ class OllamaEngine(ProviderEngine):
                     break  # a line cut by EOF: end() reports the truncation
         parser.end()
 
-    async def _raise_status(self, resp: Any) -> None:
+    async def _raise_status(self, resp: Any, asked_delay: float | None) -> None:
+        # Like the SDKs: a server asking for more than MAX_RETRY_AFTER is not retried.
+        too_long = asked_delay is not None and asked_delay > MAX_RETRY_AFTER
         status = int(resp.status)
         raw = await resp.read()
         try:
@@ -255,6 +260,6 @@ class OllamaEngine(ProviderEngine):
             f"HTTP {status}: {provider_message(body, resp.reason or '')}",
             hint=status_hint(status, self.config.spec),
             status=status,
-            retryable=status in _RETRYABLE,
+            retryable=status in _RETRYABLE and not too_long,
             secrets=self.config.secrets,
         )
