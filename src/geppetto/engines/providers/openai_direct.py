@@ -45,7 +45,7 @@ def check_sdk(sdk: Any) -> None:
 
         raise ConfigError(
             f"openai {openai.__version__} lacks {', '.join(missing)}: "
-            "install a supported SDK with pip install 'openai[aiohttp]>=1.60,<4'"
+            "install a supported SDK with pip install 'openai[aiohttp]>=3.54,<4'"
         )
 
 
