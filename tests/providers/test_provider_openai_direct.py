@@ -121,3 +121,19 @@ def test_an_sdk_without_the_hooks_is_refused_with_the_fix() -> None:
     message = str(info.value)
     assert "_should_retry" in message and "_make_status_error_from_response" in message
     assert "pip install 'openai[aiohttp]" in message
+
+
+def test_env_proxy_follows_the_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from geppetto.engines.providers.transport import env_proxy
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("https://api.openai.com/v1") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://plain.corp:8080")
+    assert env_proxy("https://api.openai.com/v1") == "http://proxy.corp:3128"
+    assert env_proxy("http://localhost:11434") == "http://plain.corp:8080"
+    monkeypatch.setenv("NO_PROXY", "localhost,.internal")
+    assert env_proxy("http://localhost:11434") is None
+    assert env_proxy("https://llm.internal/v1") is None
+    assert env_proxy("https://api.openai.com/v1") == "http://proxy.corp:3128"

@@ -32,6 +32,7 @@ from geppetto.engines.providers.common import (
 )
 from geppetto.engines.providers.errors import make_error, provider_message, status_hint, stream_error
 from geppetto.engines.providers.sse import NDJSONDecoder
+from geppetto.engines.providers.transport import env_proxy
 from geppetto.events.types import Usage
 from geppetto.turns.kinds import BlockKind, PayloadKey
 from geppetto.turns.model import Block, Turn
@@ -198,8 +199,7 @@ def _make_session(config: ProviderConfig) -> Any:
         headers["Authorization"] = f"Bearer {config.api_key}"
     if client_settings.user_agent:
         headers["User-Agent"] = client_settings.user_agent
-    # trust_env: HTTP(S)_PROXY / NO_PROXY apply, as they do for the SDK-based engines.
-    return aiohttp.ClientSession(timeout=timeout, headers=headers, trust_env=True)
+    return aiohttp.ClientSession(timeout=timeout, headers=headers)
 
 
 async def _close_session(client: Any) -> None:
@@ -217,6 +217,7 @@ class OllamaEngine(ProviderEngine):
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self._url = config.base_url.rstrip("/") + "/api/chat"
+        self._proxy = env_proxy(self._url)  # HTTP(S)_PROXY / NO_PROXY, as the SDK engines honour them
 
     def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
         if tool_choice(turn) == "none":
@@ -229,7 +230,7 @@ class OllamaEngine(ProviderEngine):
         session = self.client()
         parser = OllamaStreamParser(acc, self.config.provider, self.config.secrets)
         async with session.post(
-            self._url, data=orjson.dumps(request), allow_redirects=not self.config.strict
+            self._url, data=orjson.dumps(request), allow_redirects=not self.config.strict, proxy=self._proxy
         ) as resp:
             if resp.status >= 400:
                 attempt.retry_after = retry_after(resp.headers)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geppetto.engines.providers.common import ProviderConfig
-from geppetto.engines.providers.transport import make_openai_client, openai_request_headers
+from geppetto.engines.providers.transport import env_proxy, make_openai_client, openai_request_headers
 from geppetto.errors import ConfigError
 
 SDK_HOOKS = (
@@ -76,9 +76,8 @@ class DirectOpenAIClient:
             ),
             # The SDK's headers are the whole set: no aiohttp User-Agent added beside them.
             skip_auto_headers=("User-Agent",),
-            # Like the SDK's httpx client: HTTP(S)_PROXY / NO_PROXY from the environment apply.
-            trust_env=True,
         )
+        self._proxy = env_proxy(config.base_url)
         self._templates: dict[str, Template] = {}
         self._errors = (aiohttp.ClientError, asyncio.TimeoutError)
 
@@ -115,7 +114,11 @@ class DirectOpenAIClient:
                 headers = {**headers, "x-stainless-retry-count": str(taken)}
             try:
                 response = await self.session.post(
-                    template.url, data=body, headers=headers, allow_redirects=not self.config.strict
+                    template.url,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=not self.config.strict,
+                    proxy=self._proxy,
                 )
             except self._errors:
                 if taken >= retries:

@@ -73,6 +73,19 @@ async def close_sdk_client(client: Any) -> None:
     await client.close()
 
 
+def env_proxy(url: str) -> str | None:
+    """The proxy that ``HTTP(S)_PROXY``/``NO_PROXY`` choose for ``url``, as the SDKs' httpx clients
+    honour them. Looked up once per client: aiohttp's ``trust_env`` does it on every request
+    (~0.3 ms each, a third of a call)."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme) or None
+
+
 def request_id(headers: Any) -> str:
     for name in _REQUEST_ID_HEADERS:
         value = headers.get(name)
