@@ -33,13 +33,23 @@ _STOP_REASON_CLASSES = {
     "max_tokens": FinishClass.MAX_TOKENS,
     "tool_use": FinishClass.TOOL_CALLS_PENDING,
     "refusal": FinishClass.ERROR,
-    # Gemini
+    "model_context_window_exceeded": FinishClass.MAX_TOKENS,
+    # Gemini (Vertex adds model_armor)
     "max_tokens_reached": FinishClass.MAX_TOKENS,
     "safety": FinishClass.ERROR,
     "recitation": FinishClass.ERROR,
+    "language": FinishClass.ERROR,
     "blocklist": FinishClass.ERROR,
     "prohibited_content": FinishClass.ERROR,
+    "spii": FinishClass.ERROR,
+    "image_safety": FinishClass.ERROR,
+    "image_prohibited_content": FinishClass.ERROR,
+    "model_armor": FinishClass.ERROR,
     "malformed_function_call": FinishClass.ERROR,
+    "unexpected_tool_call": FinishClass.ERROR,
+    "too_many_tool_calls": FinishClass.ERROR,
+    # Ollama: "load" answers a request that only loaded the model (no prompt to complete)
+    "load": FinishClass.COMPLETED,
 }
 
 
