@@ -77,6 +77,33 @@ async def test_before_hook_returning_none_proceeds_and_sees_the_call() -> None:
     assert isinstance(as_dict["timestampMs"], int)
 
 
+async def test_a_blocking_sync_hook_does_not_stall_the_event_loop() -> None:
+    """A sync hook runs in a worker thread: the loop keeps serving while it waits (an approval
+    prompt, say); an async hook runs on the loop itself."""
+    import asyncio
+    import threading
+
+    released = threading.Event()
+    threads: list[int] = []
+
+    def approve(payload: BeforeToolCallPayload) -> None:
+        threads.append(threading.get_ident())
+        assert released.wait(10), "the loop never got to release the hook"
+
+    async def release_soon() -> None:
+        await asyncio.sleep(0)
+        released.set()
+
+    async def async_hook(payload: AfterToolCallPayload) -> None:
+        threads.append(threading.get_ident())
+
+    hooks = ToolHooks(before_tool_call=approve, after_tool_call=async_hook)
+    run = executor(hooks).execute(ToolCall("c1", "echo", '{"text": "ok"}'))
+    result, _ = await asyncio.gather(run, release_soon())
+    assert result.value == {"text": "ok"}
+    assert threads[0] != threading.get_ident() and threads[1] == threading.get_ident()
+
+
 @pytest.mark.parametrize(
     ("decision", "error"),
     [

@@ -16,6 +16,7 @@ fail-open logs it and proceeds as if the hook returned ``None``.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import math
@@ -349,8 +350,18 @@ class ToolHooks:
 
 
 async def call_hook(fn: Hook, payload: Any) -> Any:
-    """Run a sync or async hook and return what it returned."""
-    produced = fn(payload)
+    """Run a sync or async hook and return what it returned. A sync hook runs in a worker
+    thread, like a sync tool, so one that blocks (an approval prompt, a slow lookup) does not
+    stall the event loop and every other inference on it."""
+    if _is_async(fn):
+        produced = fn(payload)
+    else:
+        produced = await asyncio.to_thread(fn, payload)
     if inspect.isawaitable(produced):
         produced = await produced
     return produced
+
+
+def _is_async(fn: Any) -> bool:
+    """A coroutine function, or an object whose ``__call__`` is one (the JS hook adapter)."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
