@@ -7,14 +7,13 @@ promptly when its task is cancelled.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from geppetto.events.sinks import EventSink
 from geppetto.events.types import Event, EventMetadata
-from geppetto.turns.model import Turn
+from geppetto.turns.model import Turn, new_id
 
 
 @dataclass(slots=True)
@@ -40,7 +39,7 @@ class RunContext:
     def event_metadata(self, model: str = "") -> EventMetadata:
         """Fresh metadata for one engine message (one message id shared by its events)."""
         return EventMetadata(
-            message_id=str(uuid.uuid4()),
+            message_id=new_id(),
             session_id=self.session_id,
             inference_id=self.inference_id,
             turn_id=self.turn_id,

@@ -20,7 +20,6 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-import uuid
 from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -160,7 +159,7 @@ class Session:
         turns: Iterable[Turn] = (),
         store: TurnPersister | None = None,
     ) -> None:
-        self.id = session_id or str(uuid.uuid4())
+        self.id = session_id or new_id()
         self.store = store
         self.builder = (
             EngineBuilder(builder)
@@ -314,7 +313,7 @@ class Session:
                 raise SessionEmptyTurn()
             latest = self._turns[-1]
             latest.id = latest.id or new_id()
-            inference_id = str(uuid.uuid4())
+            inference_id = new_id()
             latest.metadata[_SESSION_ID] = self.id
             latest.metadata[_INFERENCE_ID] = inference_id
             # History is replaced, never mutated, when the run ends: shallow copies are enough here.

@@ -12,7 +12,6 @@ The store implements :class:`geppetto.session.TurnPersister`, so sessions opt in
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from geppetto.store.errors import SessionNotFound, StoreError, TurnNotFound
 from geppetto.store.paths import default_store_path
 from geppetto.store.records import SessionInfo, StoredTurn
 from geppetto.turns.keys import TurnMetaKeys, canonical_id
-from geppetto.turns.model import Block, Turn
+from geppetto.turns.model import Block, Turn, new_id
 
 FINAL_PHASE = "final"
 OUTCOMES = ("completed", "failed", "cancelled")
@@ -109,7 +108,7 @@ class TurnStore:
         except (TypeError, orjson.JSONEncodeError) as exc:
             raise StoreError(f"turn {turn.id or '(no id)'} cannot be stored: {exc}") from None
         facts = turn_facts(turn)
-        turn_id = turn.id or str(uuid.uuid4())
+        turn_id = turn.id or new_id()
         stamp = now_ms()
         with self._db.write("saving a turn") as conn:
             conn.execute(
@@ -151,12 +150,12 @@ class TurnStore:
 
         The new turn row shares every block with its source; returns the new session id.
         """
-        new_id = new_session_id or str(uuid.uuid4())
+        fork_id = new_session_id or new_id()
         stamp = now_ms()
         with self._db.write("forking a session") as conn:
             source = self._resolve_turn(conn, session_id, at)
-            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (new_id,)).fetchone():
-                raise StoreError(f"cannot fork into session {new_id}: it already exists in {self.path}")
+            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (fork_id,)).fetchone():
+                raise StoreError(f"cannot fork into session {fork_id}: it already exists in {self.path}")
             row = conn.execute(
                 "SELECT s.title, t.turn_id, t.metadata_json FROM turns t "
                 "JOIN sessions s ON s.id = t.session_id WHERE t.seq = ?",
@@ -164,14 +163,14 @@ class TurnStore:
             ).fetchone()
             title, turn_id, metadata_json = row
             metadata = loads_mapping(metadata_json)
-            metadata[TurnMetaKeys.SESSION_ID.id] = new_id
+            metadata[TurnMetaKeys.SESSION_ID.id] = fork_id
             metadata[FORKED_FROM_SESSION_ID] = session_id
             metadata[FORKED_FROM_TURN_ID] = turn_id
             metadata[FORKED_AT_MS] = stamp
             conn.execute(
                 "INSERT INTO sessions(id, created_at_ms, updated_at_ms, title, forked_from_session, "
                 "forked_from_turn_seq) VALUES (?, ?, ?, ?, ?, ?)",
-                (new_id, stamp, stamp, title, session_id, source),
+                (fork_id, stamp, stamp, title, session_id, source),
             )
             cursor = conn.execute(
                 "INSERT INTO turns(session_id, turn_id, inference_id, phase, outcome, parent_seq, "
@@ -180,14 +179,14 @@ class TurnStore:
                 "SELECT ?, turn_id, inference_id, phase, outcome, seq, ?, provider, model, stop_reason, "
                 "finish_class, input_tokens, output_tokens, usage_json, error, ?, data_json, block_count "
                 "FROM turns WHERE seq = ?",
-                (new_id, stamp, dumps(metadata), source),
+                (fork_id, stamp, dumps(metadata), source),
             )
             conn.execute(
                 "INSERT INTO turn_blocks(turn_seq, position, block_hash) "
                 "SELECT ?, position, block_hash FROM turn_blocks WHERE turn_seq = ?",
                 (cursor.lastrowid, source),
             )
-        return new_id
+        return fork_id
 
     def delete_session(self, session_id: str) -> int:
         """Delete a session, its turns and the blocks no other turn uses; returns the turn count."""

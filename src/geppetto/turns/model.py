@@ -7,7 +7,7 @@ usage) and ``data`` (configuration that travels with the turn, e.g. tool config)
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +15,15 @@ from typing import Any
 from geppetto.turns.jsonvalue import copy_json, ensure_json
 from geppetto.turns.kinds import BlockKind, PayloadKey, Role
 
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version and variant bits
+_UUID4_SET = (4 << 76) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A random UUID (version 4) string, like ``str(uuid.uuid4())`` at half its cost: every run
+    makes several (turn, inference, block and message ids)."""
+    digits = f"{int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 @dataclass(slots=True)

@@ -15,13 +15,13 @@ history to continue and says under which id the session persists its runs.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from geppetto.js.module.errors import ModuleUsageError
 from geppetto.js.module.stores_api import DEFAULT_STORE, JSTurnStore, StoreQuery, StoreSlot, parse_query
+from geppetto.turns.model import new_id
 
 if TYPE_CHECKING:
     from geppetto.js.module.stores_api import StoreRegistry
@@ -177,7 +177,7 @@ def _resume(store: TurnStore, session_id: str | None, resume: ResumeOptions) -> 
     except SessionNotFound:
         record = None
     if record is None:
-        fresh = wanted or str(uuid.uuid4())
+        fresh = wanted or new_id()
         if resume.required:
             raise ModuleUsageError(f'no stored turn found for session "{fresh}"')
         return StoredSession(fresh, [], store)
