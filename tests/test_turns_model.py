@@ -128,3 +128,15 @@ def test_turn_helpers() -> None:
     assert turn.assistant_text() == "a1\na2"
     assert [b.text for b in turn.blocks_of(BlockKind.SYSTEM)] == ["first", "s"]
     assert len(turn) == 5
+
+
+def test_new_id_is_a_random_version_4_uuid() -> None:
+    import uuid
+
+    from geppetto.turns.model import new_id
+
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:200]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
