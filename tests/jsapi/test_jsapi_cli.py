@@ -247,3 +247,16 @@ def test_ctrl_c_cancels_and_exits(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 130
     assert "interrupted" in err
+
+
+def test_installing_the_module_stays_light() -> None:
+    """``geppetto js run`` of a trivial script must not pay for asyncio and the engines (~50 ms):
+    they load when a script first creates an engine."""
+    code = (
+        "import sys; from geppetto.js import JSRuntime;"
+        "from geppetto.js.module import install_geppetto_module;"
+        "rt = JSRuntime(); install_geppetto_module(rt); rt.run_script('const x = 1;'); rt.close();"
+        "print(sorted(m for m in ('asyncio', 'geppetto.engines', 'openai') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

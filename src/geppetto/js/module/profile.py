@@ -13,10 +13,12 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from geppetto.engines.base import Engine
 from geppetto.errors import ConfigError
+
+if TYPE_CHECKING:  # engines pull in asyncio: not at import, `geppetto js run` starts without them
+    from geppetto.engines.base import Engine
 
 PROFILE_ENV = "PINOCCHIO_PROFILE"
 
