@@ -317,3 +317,16 @@ def test_errors_are_in_the_geppetto_tree() -> None:
     assert issubclass(ContextOverflowError, LocalModelError)
     assert issubclass(LocalModelNotInstalled, ConfigError) and issubclass(LocalModelFileError, GeppettoError)
     assert ContextOverflowError("x").code == "context_overflow"
+
+
+@needs_model
+def test_the_turns_inference_config_overrides_the_engine_options() -> None:
+    engine = create_local_engine("", temperature=0.2, max_tokens=7, seed=3)
+    turn = Turn([Block.user("hi")])
+    DataKeys.INFERENCE_CONFIG.set(turn.data, {"temperature": 0.7, "max_response_tokens": 20, "stop": ["END"]})
+    request = engine.build_request(turn)
+    assert (request["temperature"], request["max_tokens"], request["stop"]) == (0.7, 20, ["END"])
+    assert request["seed"] == 3  # not overridden: the engine's own
+    DataKeys.INFERENCE_CONFIG.set(turn.data, {"temperature": "hot"})
+    with pytest.raises(ConfigError, match=r"inference_config\.temperature"):
+        engine.build_request(turn)

@@ -43,6 +43,7 @@ from geppetto.engines.local_model import (
     read_gguf_info,
     resolve_model_path,
 )
+from geppetto.engines.turn_settings import sampling_overrides
 from geppetto.errors import ConfigError
 from geppetto.events.types import Usage
 from geppetto.turns.keys import DataKeys
@@ -137,6 +138,7 @@ class LocalEngine:
         ):
             if value is not None:
                 request[key] = value
+        request.update(sampling_overrides(turn))  # the turn's inference_config wins
         response_format = self._response_format(turn)
         if response_format is not None:
             request["response_format"] = response_format
@@ -178,6 +180,7 @@ class LocalEngine:
         with acc:
             acc.start()
             request = self.build_request(turn)
+            acc.max_tokens = request.get("max_tokens")
             loaded = self._loaded if self._loaded is not None else await asyncio.to_thread(self.load)
             acc.extra["n_ctx"] = loaded.options.n_ctx
             acc.extra["chat_template"] = _template_source(loaded)

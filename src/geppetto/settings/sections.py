@@ -77,6 +77,7 @@ class OpenAISettings:
     n: int = 1
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
+    seed: int | None = None  # Chat Completions only
     logit_bias: dict[str, int] = field(default_factory=dict)
     reasoning_effort: str = "medium"
     parallel_tool_calls: bool | None = None

@@ -20,7 +20,7 @@ from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.providers.anthropic_request import claude_request
 from geppetto.engines.providers.base import Attempt, ProviderEngine
-from geppetto.engines.providers.common import tool_choice, tool_specs
+from geppetto.engines.providers.common import ProviderConfig, tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.transport import (
     close_sdk_client,
@@ -154,11 +154,11 @@ class AnthropicEngine(ProviderEngine):
     make_client = staticmethod(make_anthropic_client)
     close_client = staticmethod(close_sdk_client)
 
-    def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
-        return claude_request(self.config, turn, tool_specs(ctx.tools), tool_choice(turn))
+    def build_request(self, config: ProviderConfig, turn: Turn, ctx: RunContext) -> dict[str, Any]:
+        return claude_request(config, turn, tool_specs(ctx.tools), tool_choice(turn))
 
-    def max_tokens(self) -> int | None:
-        return self.config.settings.chat.max_response_tokens or 1024
+    def max_tokens(self, config: ProviderConfig) -> int | None:
+        return config.settings.chat.max_response_tokens or 1024
 
     async def stream(
         self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt

@@ -1,6 +1,7 @@
 """The run skeleton every provider engine shares.
 
-A provider adapter supplies two things: ``build_request(turn, ctx)`` (blocks -> provider body)
+A provider adapter supplies two things: ``build_request(config, turn, ctx)`` (blocks -> provider
+body, with ``config`` already carrying the turn's own ``inference_config`` overrides)
 and ``stream(request, acc, attempt)`` (open the stream through the SDK and feed its events to
 the accumulator). This class adds what is the same everywhere: the outbound URL check, the
 accumulator (events, blocks, ``inference_result``, partial output on failure or cancellation),
@@ -12,7 +13,7 @@ the headers are the SDKs' own (status codes, ``Retry-After``, backoff), configur
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, ClassVar
 
@@ -20,6 +21,7 @@ from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.providers.common import ClientPool, ProviderConfig, retry_delay
 from geppetto.engines.providers.errors import map_exception
+from geppetto.engines.turn_settings import settings_for_turn
 from geppetto.errors import ConfigError, GeppettoError
 from geppetto.settings.redact import redact_text
 from geppetto.turns.model import Turn
@@ -58,7 +60,7 @@ class ProviderEngine:
 
     # -- to implement -----------------------------------------------------------------------
 
-    def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
+    def build_request(self, config: ProviderConfig, turn: Turn, ctx: RunContext) -> dict[str, Any]:
         raise NotImplementedError
 
     async def stream(self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt) -> Any:
@@ -85,19 +87,25 @@ class ProviderEngine:
         """Create the SDK client for this loop before the clock of the run starts."""
         self._clients.get()
 
-    def max_tokens(self) -> int | None:
-        return self.config.settings.chat.max_response_tokens
+    def max_tokens(self, config: ProviderConfig) -> int | None:
+        return config.settings.chat.max_response_tokens
 
     async def aclose(self) -> None:
         """Release the SDK client of the running loop."""
         await self._clients.aclose()
+
+    def config_for(self, turn: Turn) -> ProviderConfig:
+        """This engine's config, with the turn's ``inference_config`` overrides when it has any."""
+        settings = settings_for_turn(self.config.settings, turn)
+        return self.config if settings is self.config.settings else replace(self.config, settings=settings)
 
     # -- the shared run ---------------------------------------------------------------------
 
     async def run(self, turn: Turn, ctx: RunContext) -> Turn:
         await self.config.check_url()
         try:
-            request = self.build_request(turn, ctx)
+            config = self.config_for(turn)
+            request = self.build_request(config, turn, ctx)
         except ValueError as exc:
             raise ConfigError(f"{self.config.provider}: {exc}") from None
         max_retries = max(0, self.config.settings.client.max_retries)
@@ -109,7 +117,7 @@ class ProviderEngine:
             )
             raise ConfigError(message) from None
         with StreamAccumulator(
-            turn, ctx, provider=self.config.provider, model=self.config.model, max_tokens=self.max_tokens()
+            turn, ctx, provider=config.provider, model=config.model, max_tokens=self.max_tokens(config)
         ) as acc:
             acc.start()
             attempt = Attempt()

@@ -217,8 +217,8 @@ class GeminiEngine(ProviderEngine):
     make_client = staticmethod(make_gemini_client)
     close_client = staticmethod(_close_gemini)
 
-    def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
-        return gemini_request(self.config, turn, tool_specs(ctx.tools), tool_choice(turn))
+    def build_request(self, config: ProviderConfig, turn: Turn, ctx: RunContext) -> dict[str, Any]:
+        return gemini_request(config, turn, tool_specs(ctx.tools), tool_choice(turn))
 
     def _path(self) -> str:
         model = self.config.model

@@ -219,12 +219,12 @@ class OllamaEngine(ProviderEngine):
         self._url = config.base_url.rstrip("/") + "/api/chat"
         self._proxy = env_proxy(self._url)  # HTTP(S)_PROXY / NO_PROXY, as the SDK engines honour them
 
-    def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
+    def build_request(self, config: ProviderConfig, turn: Turn, ctx: RunContext) -> dict[str, Any]:
         if tool_choice(turn) == "none":
             ctx_tools: list[ToolSpec] = []
         else:
             ctx_tools = tool_specs(ctx.tools)
-        return ollama_request(self.config, turn, ctx_tools)
+        return ollama_request(config, turn, ctx_tools)
 
     async def stream(self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt) -> None:
         session = self.client()

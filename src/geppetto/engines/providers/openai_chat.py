@@ -19,7 +19,7 @@ import orjson
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.providers.base import Attempt, ProviderEngine
-from geppetto.engines.providers.common import tool_choice, tool_specs
+from geppetto.engines.providers.common import ProviderConfig, tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.openai_chat_request import chat_request
 from geppetto.engines.providers.openai_direct import (
@@ -163,8 +163,8 @@ class OpenAIChatEngine(ProviderEngine):
     make_client = staticmethod(make_direct_client)
     close_client = staticmethod(close_direct_client)
 
-    def build_request(self, turn: Turn, ctx: RunContext) -> dict[str, Any]:
-        return chat_request(self.config, turn, tool_specs(ctx.tools), tool_choice(turn))
+    def build_request(self, config: ProviderConfig, turn: Turn, ctx: RunContext) -> dict[str, Any]:
+        return chat_request(config, turn, tool_specs(ctx.tools), tool_choice(turn))
 
     async def stream(self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt) -> None:
         client: DirectOpenAIClient = self.client()

@@ -135,6 +135,8 @@ def chat_request(
         body["presence_penalty"] = openai.presence_penalty
     if openai.frequency_penalty:
         body["frequency_penalty"] = openai.frequency_penalty
+    if openai.seed is not None:
+        body["seed"] = openai.seed
     if openai.logit_bias:
         body["logit_bias"] = dict(openai.logit_bias)
     if openai.stream_include_usage and "mistral" not in model.lower() and config.spec.name != "mistral":
