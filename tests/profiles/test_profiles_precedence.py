@@ -68,6 +68,33 @@ def test_pinocchio_config_is_below_geppetto_config(home: Path) -> None:
     assert resolved.settings.chat.temperature == 0.6
 
 
+def test_an_explicit_config_file_is_read_last_of_the_config_files(home: Path, tmp_path: Path) -> None:
+    write(geppetto_config(home), "ai-chat:\n  ai-temperature: 0.6\n  ai-engine: from-geppetto\n")
+    named = write(
+        tmp_path / "team.yaml",
+        "ai-chat:\n  ai-temperature: 0.9\nprofile-settings:\n  profile: other\nrepositories: [/x]\n",
+    )
+    write(pinocchio_profiles(home), PROFILES)
+    resolved = resolve_run_settings(config_file=str(named), environ={}, home=home)
+    assert resolved.settings.chat.temperature == 0.9
+    assert resolved.origin("ai-temperature").source == str(named)
+    assert resolved.profile == "other"  # the named file can select the profile too
+    flags = resolve_run_settings(config_file=str(named), flags={"ai_temperature": 0.1}, environ={}, home=home)
+    assert flags.settings.chat.temperature == 0.1  # flags still win
+    with pytest.raises(ConfigError, match=r"--config-file: no such file: .*missing\.yaml"):
+        resolve_run_settings(config_file=str(tmp_path / "missing.yaml"), environ={}, home=home)
+
+
+def test_config_file_flag_reaches_infer(home: Path, tmp_path: Path) -> None:
+    from geppetto.cli import build_parser
+    from geppetto.cli.profiles import resolve_from_args
+
+    named = write(tmp_path / "c.yaml", "ai-chat:\n  ai-api-type: echo\n  ai-engine: named-model\n")
+
+    args = build_parser().parse_args(["infer", "hi", "--config-file", str(named)])
+    assert resolve_from_args(args).settings.chat.engine == "named-model"
+
+
 def test_pinocchio_config_fallback_locations(home: Path) -> None:
     write(home / ".pinocchio" / "config.yaml", "ai-chat:\n  ai-engine: dot-pinocchio\n")
     assert resolve_run_settings(environ={}, home=home).settings.chat.engine == "dot-pinocchio"

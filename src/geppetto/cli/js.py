@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             default_profile=args.profile,
             profile_file=args.profile_file,
             profile_registries=args.profile_registries,
+            config_file=args.config_file,
         )
         install_lab_globals(runtime)
         # A plain script's completion value is captured with eval; a script with top-level

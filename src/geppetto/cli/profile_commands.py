@@ -24,11 +24,18 @@ REGISTRIES_HELP = (
 
 
 def add_profile_options(parser: argparse.ArgumentParser, *, select: bool = True) -> None:
-    """``--profile`` (unless ``select=False``), ``--profile-file`` and ``--profile-registries``."""
+    """``--profile`` (unless ``select=False``), ``--profile-file``, ``--profile-registries`` and
+    ``--config-file``."""
     if select:
         parser.add_argument("--profile", metavar="NAME", default=None, help=PROFILE_HELP)
     parser.add_argument("--profile-file", metavar="PATH", default=None, help=PROFILE_FILE_HELP)
     parser.add_argument("--profile-registries", metavar="SOURCES", default=None, help=REGISTRIES_HELP)
+    parser.add_argument(
+        "--config-file",
+        metavar="PATH",
+        default=None,
+        help="a config file (section: field: value, pinocchio's format) read after the usual ones",
+    )
 
 
 def add_profile_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

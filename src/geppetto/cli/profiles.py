@@ -24,6 +24,7 @@ def _source_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "profile_file": getattr(args, "profile_file", None),
         "profile_registries": getattr(args, "profile_registries", None),
+        "config_file": getattr(args, "config_file", None),
     }
 
 

@@ -5,7 +5,8 @@ Format (the reference's): ``section slug -> field -> value``, plus ``profile-set
 holds settings of pinocchio's own commands, so unknown sections are skipped there (``repositories``
 always is); in geppetto's file they are errors. Known fields at the top level are accepted (older
 flat files). Pinocchio's file is the first existing of ``$XDG_CONFIG_HOME/pinocchio``,
-``~/.pinocchio`` and ``/etc/pinocchio``; geppetto's values win over pinocchio's.
+``~/.pinocchio`` and ``/etc/pinocchio``; geppetto's values win over pinocchio's, and a file named
+with ``--config-file`` wins over both.
 """
 
 from __future__ import annotations
@@ -87,8 +88,9 @@ def _expand_source(spec: str, home: Path, base: Path) -> str:
     return str(expand_path(spec, home, base))
 
 
-def read_configs(locs: Locations) -> list[ConfigFile]:
-    """The config files that exist, lowest precedence first (pinocchio's, then geppetto's)."""
+def read_configs(locs: Locations, explicit: Path | None = None) -> list[ConfigFile]:
+    """The config files that exist, lowest precedence first (pinocchio's, then geppetto's, then
+    ``explicit``: the ``--config-file`` the user named, which must exist)."""
     found: list[ConfigFile] = []
     for candidate in locs.pinocchio_configs:
         config = read_config(candidate, home=locs.home, strict=False)
@@ -98,4 +100,10 @@ def read_configs(locs: Locations) -> list[ConfigFile]:
     config = read_config(locs.geppetto_config, home=locs.home, strict=True)
     if config is not None:
         found.append(config)
+    if explicit is not None:
+        # Lenient like pinocchio's own file: a pinocchio config may be named here.
+        named = read_config(explicit, home=locs.home, strict=False)
+        if named is None:
+            raise SourceError(f"--config-file: no such file: {explicit}")
+        found.append(named)
     return found

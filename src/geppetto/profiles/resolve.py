@@ -64,10 +64,12 @@ def _setup(
     profile_registries: str | Sequence[str] | None,
     environ: Mapping[str, str],
     home: str | os.PathLike[str] | None,
+    config_file: str | os.PathLike[str] | None = None,
 ) -> _Setup:
     locs = locations(environ, home)
-    configs = read_configs(locs)
     cwd = Path.cwd()
+    explicit = expand_path(str(config_file), locs.home, cwd) if config_file else None
+    configs = read_configs(locs, explicit)
 
     registry_specs = split_sources(profile_registries) or split_sources(environ.get(ENV_PROFILE_REGISTRIES))
     if not registry_specs:
@@ -279,9 +281,10 @@ def _guarded_setup(
     profile_registries: str | Sequence[str] | None,
     environ: Mapping[str, str],
     home: str | os.PathLike[str] | None,
+    config_file: str | os.PathLike[str] | None = None,
 ) -> _Setup:
     try:
-        return _setup(profile_file, profile_registries, environ, home)
+        return _setup(profile_file, profile_registries, environ, home, config_file)
     except ConfigError as exc:
         raise ConfigError(redact_text(str(exc), collect_secrets(None, environ))) from None
 
@@ -291,6 +294,7 @@ def resolve_run_settings(
     profile: str | None = None,
     profile_file: str | os.PathLike[str] | None = None,
     profile_registries: str | Sequence[str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
     flags: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
     home: str | os.PathLike[str] | None = None,
@@ -301,7 +305,7 @@ def resolve_run_settings(
     and empty values are skipped. ``environ`` defaults to ``os.environ``; ``home`` to ``$HOME``.
     """
     env = os.environ if environ is None else environ
-    setup = _guarded_setup(profile_file, profile_registries, env, home)
+    setup = _guarded_setup(profile_file, profile_registries, env, home, config_file)
     try:
         name, selected_by = _selection(profile, setup)
         return _resolve(setup, name, selected_by, flags or {}, [])
@@ -314,6 +318,7 @@ def lookup_profile(
     *,
     profile_file: str | os.PathLike[str] | None = None,
     profile_registries: str | Sequence[str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
     flags: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
     home: str | os.PathLike[str] | None = None,
@@ -321,7 +326,7 @@ def lookup_profile(
     """``name``'s run settings if some profile source defines it, else ``None`` (JS ``fromProfile``
     then treats the name as a model name). Broken explicit sources still raise."""
     env = os.environ if environ is None else environ
-    setup = _guarded_setup(profile_file, profile_registries, env, home)
+    setup = _guarded_setup(profile_file, profile_registries, env, home, config_file)
     try:
         lookup = setup.catalog.find(name.strip())
         if lookup.blocking:
@@ -337,12 +342,13 @@ def load_catalog(
     *,
     profile_file: str | os.PathLike[str] | None = None,
     profile_registries: str | Sequence[str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     home: str | os.PathLike[str] | None = None,
 ) -> Catalog:
     """Every profile source a run would consult (for ``geppetto profiles list``)."""
     env = os.environ if environ is None else environ
-    return _guarded_setup(profile_file, profile_registries, env, home).catalog
+    return _guarded_setup(profile_file, profile_registries, env, home, config_file).catalog
 
 
 def profile_settings(
@@ -350,6 +356,7 @@ def profile_settings(
     *,
     profile_file: str | os.PathLike[str] | None = None,
     profile_registries: str | Sequence[str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     home: str | os.PathLike[str] | None = None,
 ) -> ResolvedSettings:
@@ -358,7 +365,7 @@ def profile_settings(
     Config files, the environment and flags are left out (``resolve_run_settings`` adds them).
     """
     env = os.environ if environ is None else environ
-    setup = _guarded_setup(profile_file, profile_registries, env, home)
+    setup = _guarded_setup(profile_file, profile_registries, env, home, config_file)
     setup.configs = []
     setup.environ = {}
     try:

@@ -43,6 +43,7 @@ def install_geppetto_module(
     default_profile: str | None = None,
     profile_file: str | None = None,
     profile_registries: str | None = None,
+    config_file: str | None = None,
 ) -> GeppettoHost:
     """Make ``require("geppetto")`` available in ``runtime``.
 
@@ -53,7 +54,8 @@ def install_geppetto_module(
     each a :class:`~geppetto.store.TurnStore`, or a function that opens one the first time a script
     needs it (:meth:`GeppettoHost.close_stores` closes those); ``default_profile`` is what
     ``engines.fromProfile()`` uses when the script names none (before ``$PINOCCHIO_PROFILE``), and
-    ``profile_file``/``profile_registries`` where it looks profiles up (default: the usual places).
+    ``profile_file``/``profile_registries``/``config_file`` where it looks profiles up (default: the
+    usual places).
     """
     host = GeppettoHost(
         runtime,
@@ -61,7 +63,7 @@ def install_geppetto_module(
         host_middlewares=host_middlewares,
         store=store,
         turn_stores=turn_stores,
-        profile_defaults=ProfileDefaults(default_profile, profile_file, profile_registries),
+        profile_defaults=ProfileDefaults(default_profile, profile_file, profile_registries, config_file),
     )
     for name, fn in host.functions().items():
         runtime.register_function(name, fn)

@@ -70,11 +70,13 @@ def engine_fields(opts: Mapping[str, Any], api_type: str, where: str) -> dict[st
 
 @dataclass(frozen=True, slots=True)
 class ProfileDefaults:
-    """What the host chose for scripts: ``geppetto js run --profile/--profile-file/--profile-registries``."""
+    """What the host chose for scripts: ``geppetto js run --profile``, ``--profile-file``,
+    ``--profile-registries`` and ``--config-file``."""
 
     profile: str | None = None
     profile_file: str | None = None
     profile_registries: str | None = None
+    config_file: str | None = None
 
 
 def resolve_profile_engine(
@@ -140,7 +142,11 @@ def _engine_from_profile_files(
     from geppetto.profiles import engine_api_type, engine_for, lookup_profile
     from geppetto.settings.apitypes import normalize_api_type
 
-    sources = {"profile_file": defaults.profile_file, "profile_registries": defaults.profile_registries}
+    sources = {
+        "profile_file": defaults.profile_file,
+        "profile_registries": defaults.profile_registries,
+        "config_file": defaults.config_file,
+    }
     found = lookup_profile(name, **sources)
     if found is None:
         return None
