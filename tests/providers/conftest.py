@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,19 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from provider_replay import ReplayServer
 
 
-@pytest.fixture(autouse=True)
-def _quiet_sdk_internals() -> None:
-    """google-genai subclasses aiohttp.ClientSession internally and aiohttp warns about it."""
-    warnings.filterwarnings(
-        "ignore", message="Inheritance class AiohttpClientSession", category=DeprecationWarning
-    )
-
-
 @pytest.fixture
 async def replay() -> AsyncIterator[ReplayServer]:
-    server = ReplayServer()
-    await server.start()
-    try:
+    async with ReplayServer() as server:
         yield server
-    finally:
-        await server.close()

@@ -168,6 +168,13 @@ class ReplayServer:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def __aenter__(self) -> ReplayServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append(

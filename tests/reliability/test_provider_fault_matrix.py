@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import warnings
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,22 +267,10 @@ def first_text_event(wire: Wire) -> Event:
 # -- running through a Session ------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _quiet_sdk_internals() -> None:
-    """google-genai subclasses aiohttp.ClientSession internally and aiohttp warns about it."""
-    warnings.filterwarnings(
-        "ignore", message="Inheritance class AiohttpClientSession", category=DeprecationWarning
-    )
-
-
 @pytest.fixture
 async def replay() -> AsyncIterator[ReplayServer]:
-    server = ReplayServer()
-    await server.start()
-    try:
+    async with ReplayServer() as server:
         yield server
-    finally:
-        await server.close()
 
 
 _OPEN: list[ProviderEngine] = []
