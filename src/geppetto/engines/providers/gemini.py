@@ -175,19 +175,13 @@ class GeminiStreamParser:
 
     def end(self) -> None:
         self._close_call()
-        if not self.seen:
+        # A complete stream always ends with a finishReason (or a prompt blockReason).
+        if not self.seen or not self.acc.stop_reason:
             raise make_error(
                 self.provider,
-                "the stream ended without any response",
-                hint="the connection was cut: retry",
-                retryable=True,
-                request_id=self.acc.request_id or None,
-            )
-        if not self.acc.stop_reason:
-            # A complete stream always ends with a finishReason (or a prompt blockReason).
-            raise make_error(
-                self.provider,
-                "the stream ended before it was complete (no finishReason)",
+                "the stream ended before it was complete (no finishReason)"
+                if self.seen
+                else "the stream ended without any response",
                 hint="the connection was cut: retry",
                 retryable=True,
                 request_id=self.acc.request_id or None,
