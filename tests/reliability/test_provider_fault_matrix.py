@@ -35,6 +35,7 @@ if _PROVIDERS not in sys.path:
 
 from provider_harness import engine_for  # noqa: E402
 from provider_replay import ReplayServer, Reply, load_fixture  # noqa: E402
+from tests.reliability.engine_cleanup import close_opened_engines, opened  # noqa: E402, F401 (autouse fixture)
 
 from geppetto.engines.providers import ProviderEngine  # noqa: E402
 from geppetto.errors import ProviderError  # noqa: E402
@@ -273,15 +274,6 @@ async def replay() -> AsyncIterator[ReplayServer]:
         yield server
 
 
-_OPEN: list[ProviderEngine] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_engines() -> AsyncIterator[None]:
-    """Close every engine a test made, on the test's loop (its client session lives there)."""
-    yield
-    while _OPEN:
-        await _OPEN.pop().aclose()
 
 
 def make_engine(replay: ReplayServer, wire: Wire, *, max_retries: int) -> ProviderEngine:
@@ -293,7 +285,7 @@ def make_engine(replay: ReplayServer, wire: Wire, *, max_retries: int) -> Provid
         timeout=10.0,
         **{f"{wire.api_type}_api_key": CANARY},
     )
-    _OPEN.append(engine)
+    opened(engine)
     return engine
 
 

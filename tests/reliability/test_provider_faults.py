@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from bench.server import Fault, FaultKind, LoopbackServer, ReplyConfig
+from tests.reliability.engine_cleanup import close_opened_engines, opened  # noqa: F401 (autouse fixture)
 
 from geppetto.engines.providers import engine_from_options
 from geppetto.engines.providers.base import ProviderEngine
@@ -36,15 +37,6 @@ async def server() -> AsyncIterator[LoopbackServer]:
         yield running
 
 
-_OPEN: list[ProviderEngine] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_engines() -> AsyncIterator[None]:
-    """Close every engine a test made, on the test's loop (its aiohttp session lives there)."""
-    yield
-    while _OPEN:
-        await _OPEN.pop().aclose()
 
 
 def engine(server: LoopbackServer | str, **fields: Any) -> ProviderEngine:
@@ -53,7 +45,7 @@ def engine(server: LoopbackServer | str, **fields: Any) -> ProviderEngine:
     provider = engine_from_options(
         "openai", "x", openai_base_url=url, openai_api_key=KEY, environ={}, **options
     )
-    _OPEN.append(provider)
+    opened(provider)
     return provider
 
 
