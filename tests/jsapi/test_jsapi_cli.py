@@ -215,6 +215,12 @@ def test_profile_file_and_registries_reach_from_profile(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:2] == ["team-echo READY", "reg-echo READY"]  # the echo engine
+    config = tmp_path / "config.yaml"  # a --config-file can name the profile file instead
+    config.write_text(f"profile-settings:\n  profile-file: {tmp_path / 'profiles.yaml'}\n")
+    script.write_text(script.read_text().replace("'reg-echo'", "'team-echo'"))
+    via_config = geppetto_js(script, "--config-file", config)
+    assert via_config.returncode == 0, via_config.stderr
+    assert via_config.stdout.splitlines()[:2] == ["team-echo READY", "team-echo READY"]
     without = geppetto_js(script)
     assert without.returncode == 1 and "provider openai: missing API key" in without.stderr  # a model name
 
