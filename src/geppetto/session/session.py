@@ -37,11 +37,11 @@ from geppetto.events.sinks import EventSink
 from geppetto.session.builder import EngineBuilder, InferenceRunner
 from geppetto.session.persist import RunOutcome, TurnPersister
 from geppetto.session.runtime import background_loop, in_loop_thread
+from geppetto.turns.keys import TurnMetaKeys
+from geppetto.turns.model import Block, Turn, new_id
 
 if TYPE_CHECKING:
     from geppetto.store.store import TurnStore
-from geppetto.turns.keys import TurnMetaKeys
-from geppetto.turns.model import Block, Turn, new_id
 
 log = logging.getLogger("geppetto.session")
 
