@@ -1,0 +1,25 @@
+"""The bench's own drivers still work: each non-peer client answers one call and one stream
+against the loopback server, with the reply the bench checks before timing. Peers (litellm,
+pydantic-ai, llm) live in the ``bench`` extra and are not installed for the test suite."""
+
+from __future__ import annotations
+
+import pytest
+from bench.client import expected_text
+from bench.peers import CLIENTS
+from bench.server import LoopbackServer, ReplyConfig
+
+CHUNKS = 4
+
+
+@pytest.mark.parametrize("name", ["floor", "aiohttp", "openai", "geppetto", "geppetto-engine"])
+async def test_driver_answers_a_call_and_a_stream(name: str) -> None:
+    async with LoopbackServer(ReplyConfig(chunks=CHUNKS)) as server:
+        as_json = await CLIENTS[name].factory(server.base_url(ReplyConfig(chunks=CHUNKS, force_json=True)))
+        streamed = await CLIENTS[name].factory(server.base_url(ReplyConfig(chunks=CHUNKS)))
+        try:
+            assert await as_json.call() == expected_text(CHUNKS)
+            assert await streamed.stream() == CHUNKS
+        finally:
+            await as_json.aclose()
+            await streamed.aclose()
