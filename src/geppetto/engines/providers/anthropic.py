@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.providers.anthropic_request import claude_request
@@ -23,6 +21,7 @@ from geppetto.engines.providers.base import Attempt, ProviderEngine
 from geppetto.engines.providers.common import ProviderConfig, tool_choice, tool_specs
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.transport import (
+    StreamParser,
     close_sdk_client,
     iter_raw,
     make_anthropic_client,
@@ -51,21 +50,13 @@ def claude_usage(raw: dict[str, Any], base: Usage | None = None) -> Usage:
     )
 
 
-class ClaudeStreamParser:
+class ClaudeStreamParser(StreamParser):
     """Maps Messages stream events (dicts) onto a :class:`StreamAccumulator`."""
 
     def __init__(self, acc: StreamAccumulator, provider: str, secrets: tuple[str, ...] = ()) -> None:
-        self.acc = acc
-        self.provider = provider
-        self.secrets = secrets
-        self.done = False
+        super().__init__(acc, provider, secrets)
         self.message_id = ""
         self.thinking: dict[int, dict[str, Any]] = {}  # index -> original thinking block
-
-    def feed_event(self, data: str) -> None:
-        event = orjson.loads(data)
-        if isinstance(event, dict):
-            self.event(event)
 
     def event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")

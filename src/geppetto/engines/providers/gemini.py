@@ -32,7 +32,7 @@ from geppetto.engines.providers.common import ProviderConfig, tool_choice, tool_
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.gemini_request import SIGNATURE_KEY, SYNTHETIC_ID_PREFIX, gemini_request
 from geppetto.engines.providers.sse import SSEDecoder
-from geppetto.engines.providers.transport import content_type, request_id
+from geppetto.engines.providers.transport import StreamParser, content_type, request_id
 from geppetto.events.types import Usage
 from geppetto.turns.kinds import BlockKind, PayloadKey
 from geppetto.turns.model import Turn
@@ -74,13 +74,11 @@ def _set_path(target: dict[str, Any], path: str, value: Any, append: bool) -> No
         node[last] = (previous or "") + value if append and isinstance(value, str) else value
 
 
-class GeminiStreamParser:
+class GeminiStreamParser(StreamParser):
     """Maps ``GenerateContentResponse`` dicts onto a :class:`StreamAccumulator`."""
 
     def __init__(self, acc: StreamAccumulator, provider: str, secrets: tuple[str, ...] = ()) -> None:
-        self.acc = acc
-        self.provider = provider
-        self.secrets = secrets
+        super().__init__(acc, provider, secrets)
         self.seen = False
         self.open_call: dict[str, Any] | None = None
         self.signatures: dict[str, str] = {}  # call id -> signature

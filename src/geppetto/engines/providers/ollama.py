@@ -32,7 +32,7 @@ from geppetto.engines.providers.common import (
 )
 from geppetto.engines.providers.errors import make_error, provider_message, status_hint, stream_error
 from geppetto.engines.providers.sse import NDJSONDecoder
-from geppetto.engines.providers.transport import env_proxy
+from geppetto.engines.providers.transport import StreamParser, env_proxy
 from geppetto.events.types import Usage
 from geppetto.turns.kinds import BlockKind, PayloadKey
 from geppetto.turns.model import Block, Turn
@@ -136,12 +136,8 @@ def ollama_request(config: ProviderConfig, turn: Turn, tools: list[ToolSpec]) ->
     return body
 
 
-class OllamaStreamParser:
-    def __init__(self, acc: StreamAccumulator, provider: str, secrets: tuple[str, ...] = ()) -> None:
-        self.acc = acc
-        self.provider = provider
-        self.secrets = secrets
-        self.done = False
+class OllamaStreamParser(StreamParser):
+    """Maps ``/api/chat`` NDJSON objects onto a :class:`StreamAccumulator`."""
 
     def feed(self, line: bytes) -> None:
         chunk = orjson.loads(line)

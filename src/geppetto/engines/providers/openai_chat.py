@@ -27,7 +27,7 @@ from geppetto.engines.providers.openai_direct import (
     close_direct_client,
     make_direct_client,
 )
-from geppetto.engines.providers.transport import content_type, pump_sse, request_id
+from geppetto.engines.providers.transport import StreamParser, content_type, pump_sse, request_id
 from geppetto.events.types import Usage
 from geppetto.turns.model import Turn
 
@@ -44,16 +44,11 @@ def chat_usage(raw: dict[str, Any]) -> Usage:
     )
 
 
-class ChatStreamParser:
+class ChatStreamParser(StreamParser):
     """Maps ``chat.completion.chunk`` dicts onto a :class:`StreamAccumulator`."""
 
-    __slots__ = ("_by_id", "_by_index", "_latest", "acc", "done", "finish_reason", "provider", "secrets")
-
     def __init__(self, acc: StreamAccumulator, provider: str, secrets: tuple[str, ...] = ()) -> None:
-        self.acc = acc
-        self.provider = provider
-        self.secrets = secrets
-        self.done = False
+        super().__init__(acc, provider, secrets)
         self.finish_reason = ""
         self._by_id: dict[str, int] = {}
         self._by_index: dict[Any, int] = {}

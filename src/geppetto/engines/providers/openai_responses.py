@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.providers.base import Attempt, ProviderEngine
@@ -22,6 +20,7 @@ from geppetto.engines.providers.common import ProviderConfig, tool_choice, tool_
 from geppetto.engines.providers.errors import make_error, stream_error
 from geppetto.engines.providers.openai_responses_request import responses_request
 from geppetto.engines.providers.transport import (
+    StreamParser,
     close_sdk_client,
     iter_raw,
     make_openai_client,
@@ -45,20 +44,12 @@ def responses_usage(raw: dict[str, Any]) -> Usage:
     )
 
 
-class ResponsesStreamParser:
+class ResponsesStreamParser(StreamParser):
     """Maps Responses stream events (dicts) onto a :class:`StreamAccumulator`."""
 
     def __init__(self, acc: StreamAccumulator, provider: str, secrets: tuple[str, ...] = ()) -> None:
-        self.acc = acc
-        self.provider = provider
-        self.secrets = secrets
-        self.done = False
+        super().__init__(acc, provider, secrets)
         self._summary_parts: set[tuple[str, int]] = set()
-
-    def feed_event(self, data: str) -> None:
-        event = orjson.loads(data)
-        if isinstance(event, dict):
-            self.event(event)
 
     def event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")

@@ -10,12 +10,15 @@ redirects.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from geppetto.engines.providers.common import ProviderConfig
 from geppetto.engines.providers.sse import SSEDecoder
+
+if TYPE_CHECKING:
+    from geppetto.engines.accumulator import StreamAccumulator
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-goog-request-id")
 
@@ -104,15 +107,27 @@ async def iter_raw(response: Any) -> AsyncIterator[bytes]:
         yield chunk
 
 
-class EventParser(Protocol):
-    """What :func:`pump_sse` feeds: a provider's stream parser."""
+class StreamParser:
+    """Base of the provider stream parsers: the accumulator they feed, what their errors need
+    (provider name, secrets to redact) and ``done``. :meth:`feed_event` decodes one SSE data
+    payload and hands a JSON object to :meth:`event`, which each wire format implements."""
 
-    done: bool
+    def __init__(self, acc: StreamAccumulator, provider: str, secrets: tuple[str, ...] = ()) -> None:
+        self.acc = acc
+        self.provider = provider
+        self.secrets = secrets
+        self.done = False
 
-    def feed_event(self, data: str) -> None: ...
+    def feed_event(self, data: str) -> None:
+        event = orjson.loads(data)
+        if isinstance(event, dict):
+            self.event(event)
+
+    def event(self, event: dict[str, Any]) -> None:
+        raise NotImplementedError
 
 
-async def pump_sse(chunks: AsyncIterable[bytes], parser: EventParser) -> None:
+async def pump_sse(chunks: AsyncIterable[bytes], parser: StreamParser) -> None:
     """Feed the SSE data of a body's ``chunks`` to ``parser`` until it reports ``done``.
 
     An event cut off by the end of the body is dropped here; the parser's ``end()`` then reports
