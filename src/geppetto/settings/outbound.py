@@ -140,16 +140,8 @@ def check_outbound_url(
     ``resolve=False`` checks everything except what host names resolve to (for validation at
     construction time; engines resolve again before each request).
     """
-    mode = OutboundPolicy.parse(policy)
-    _, host = _split(url, mode)
-    if mode is OutboundPolicy.PERMISSIVE:
-        return
-    literal = _literal(host)
-    if literal is not None:
-        _check_addresses(url, host, [literal], literal=True)
-        return
-    _check_host_name(url, host)
-    if resolve:
+    host = _host_to_resolve(url, policy)
+    if host is not None and resolve:
         _check_addresses(url, host, (resolver or default_resolver)(host))
 
 
@@ -160,13 +152,21 @@ async def acheck_outbound_url(
     resolver: AsyncResolver | None = None,
 ) -> None:
     """:func:`check_outbound_url` resolving host names on the event loop."""
+    host = _host_to_resolve(url, policy)
+    if host is not None:
+        _check_addresses(url, host, await (resolver or default_async_resolver)(host))
+
+
+def _host_to_resolve(url: str, policy: OutboundPolicy | str) -> str | None:
+    """Every check short of DNS; the host name still to resolve, or ``None`` when nothing is left
+    (permissive policy, or an address literal already checked)."""
     mode = OutboundPolicy.parse(policy)
     _, host = _split(url, mode)
     if mode is OutboundPolicy.PERMISSIVE:
-        return
+        return None
     literal = _literal(host)
     if literal is not None:
         _check_addresses(url, host, [literal], literal=True)
-        return
+        return None
     _check_host_name(url, host)
-    _check_addresses(url, host, await (resolver or default_async_resolver)(host))
+    return host
