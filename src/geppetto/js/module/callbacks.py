@@ -3,7 +3,8 @@
 Each adapter is awaited on the inference's asyncio loop and runs its JS function on the runtime's
 owner thread (:meth:`JSCallback.acall`), so JS code never runs anywhere else. A JS throw becomes
 the reference error (``js engine callback: ...``, ``<middleware>: ...``, ``js tool X: ...``,
-``<hook> hook: ...``); a Python exception that JS let through keeps its identity.
+``<hook> hook: ...``); a Python exception that JS let through keeps its identity. Turns coming
+back from JS were parsed from JSON for this call alone, so they are decoded without copying.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class JSEngineFunction:
         if produced is None:
             return None
         try:
-            return decode_turn(produced)
+            return decode_turn(produced, copy=False)
         except TurnError as exc:
             raise EngineError(f"js engine callback: {exc}") from exc
 
@@ -79,7 +80,7 @@ def js_middleware(cb: JSCallback, name: str, runtime: JSRuntime) -> Middleware:
             def next_fn(given: Any = None) -> dict[str, Any]:  # called by JS, on the owner thread
                 if cancelled:  # a JS retry after cancellation must not start a detached inner run
                     raise InferenceCancelled()
-                target = turn if given is None else decode_turn(given)
+                target = turn if given is None else decode_turn(given, copy=False)
                 fut = asyncio.run_coroutine_threadsafe(_call(inner, target, ctx), loop)
                 spawned.append(fut)
                 return encode_turn(runtime.wait_for(fut))
@@ -103,7 +104,7 @@ def js_middleware(cb: JSCallback, name: str, runtime: JSRuntime) -> Middleware:
             if produced is None:
                 return turn
             try:
-                return decode_turn(produced)
+                return decode_turn(produced, copy=False)
             except TurnError as exc:
                 raise EngineError(f"{name}: {exc}") from exc
 
