@@ -30,7 +30,17 @@ MODULE_NAME = "geppetto"
 
 @functools.cache
 def module_source() -> str:
-    return importlib.resources.files(__name__).joinpath("module.js").read_text(encoding="utf-8")
+    """``module.js`` followed by the API objects in ``parts/*.js`` (file-name order).
+
+    The parts share ``module.js``'s scope (``call``, ``isObject``, ``hide``, ``methodOf``...) and add
+    their own ``exports``, so each API object of the reference keeps one JS file.
+    """
+    root = importlib.resources.files(__name__)
+    parts = sorted(
+        (entry for entry in root.joinpath("parts").iterdir() if entry.name.endswith(".js")),
+        key=lambda entry: entry.name,
+    )
+    return "\n".join(entry.read_text(encoding="utf-8") for entry in [root.joinpath("module.js"), *parts])
 
 
 def install_geppetto_module(
