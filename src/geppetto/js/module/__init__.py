@@ -16,6 +16,7 @@ import importlib.resources
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from geppetto.js.events import install_events_module
 from geppetto.js.module.host import GeppettoHost
 from geppetto.js.module.profile import ProfileDefaults
 
@@ -78,6 +79,7 @@ def install_geppetto_module(
     for name, fn in host.functions().items():
         runtime.register_function(name, fn)
     runtime.define_js_module(MODULE_NAME, module_source())
+    install_events_module(runtime)  # agent().events(emitter) takes require("events") emitters
     return host
 
 
