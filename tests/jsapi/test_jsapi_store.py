@@ -273,6 +273,86 @@ def test_turn_store_wrapper_queries(sjs: JSHarness) -> None:
     assert unknown == []
 
 
+def test_snapshots_have_the_reference_shape(sjs: JSHarness) -> None:
+    """``{convId, sessionId, turnId, phase, runtimeKey, inferenceId, createdAtMs, turn, toJSON()}``
+    with ``turn`` a TurnWrapper (the seed-era extras ``index``/``outcome``/``error``/``model`` stay)."""
+    keys, facts, wrapper, json_form, aliases = sjs.run(
+        ASK
+        + """
+        const engine = (key) => g.engines.fromFunction((turn) => {
+          turn.metadata = Object.assign({}, turn.metadata, {runtime: key});
+          turn.blocks.push(g.turns.newAssistantBlock('ok'));
+          return turn;
+        });
+        const a = g.createSession({engine: engine('rt-plain'), sessionId: 'shape', store: true});
+        a.run(ask('one'));
+        const b = g.createSession({engine: engine({runtime_key: ' rt-map '}), sessionId: 'shape2',
+          store: true});
+        b.run(ask('two'));
+        const ts = g.turnStores.default();
+        const snap = ts.loadLatest({convId: 'shape', phase: 'final'});
+        report(Object.keys(snap).sort());
+        report([snap.convId, snap.sessionId, snap.turnId === a.latest().id, snap.phase, snap.runtimeKey,
+                snap.inferenceId === a.latest().metadata.inference_id, typeof snap.createdAtMs,
+                ts.loadLatest({conversationId: 'shape2'}).runtimeKey, Object.isFrozen(snap)]);
+        const t = snap.turn;
+        const plain = t.toJSON(); plain.blocks.push({kind: 'user'});
+        const copy = t.clone();
+        report([typeof t.toJSON, typeof t.clone, t.toJSON().blocks.length, copy !== t,
+                copy.toJSON().blocks.length, JSON.stringify(copy) === JSON.stringify(t.toJSON()),
+                t.blocks.length, Object.isFrozen(t.blocks), Object.keys(t).length]);
+        const j = snap.toJSON();
+        report([typeof j.turn.blocks, j.turn.blocks[1].payload.text, j.convId,
+                JSON.parse(JSON.stringify(snap)).turn.id === snap.turn.id]);
+        report([ts.list({conversationId: 'shape'}).length, ts.list({sessionID: 'shape2'}).length,
+                ts.list({convId: 'shape', sinceMs: 0, limit: 5}).length]);
+        """
+    )
+    assert keys == [
+        "convId", "createdAtMs", "error", "index", "inferenceId", "model", "outcome", "phase",
+        "runtimeKey", "sessionId", "turn", "turnId",
+    ]  # fmt: skip
+    assert facts == ["shape", "shape", True, "final", "rt-plain", True, "number", "rt-map", True]
+    assert wrapper == ["function", "function", 2, True, 2, True, 2, True, 0]
+    assert json_form == ["object", "ok", "shape", True]
+    assert aliases == [1, 1, 1]
+
+
+def test_turn_store_close(tmp_path: Path) -> None:
+    """``close()`` releases a store the module opened (a later query reopens it); a store the host
+    handed in open stays open."""
+    opened: list[TurnStore] = []
+
+    def opener() -> TurnStore:
+        opened.append(TurnStore(tmp_path / f"lazy{len(opened)}.db"))
+        return opened[-1]
+
+    handed = TurnStore(tmp_path / "handed.db")
+    runtime, harness = make_harness(store=opener, turn_stores={"handed": handed})
+    try:
+        got = harness.run(
+            ASK
+            + """
+            const ts = g.turnStores.default();
+            g.createSession({engine: g.engines.echo(), sessionId: 'c', store: true}).run(ask('x'));
+            report([ts.close(), ts.list().length]);
+            const h = g.turnStores.get('handed');
+            h.close(); h.close();
+            report(h.list().length);
+            try { ts.close.call({}); } catch (e) { report([e.name, e.message]); }
+            """
+        )
+    finally:
+        runtime.close()
+    assert got[0] == [None, 0]  # reopened by list(): a fresh store (the opener made a new file)
+    assert got[1] == 0
+    assert got[2] == ["TypeError", "TurnStore.close called on something that is not a TurnStore"]
+    assert len(opened) == 2
+    assert handed.list_sessions() == []  # still usable: the script did not close it
+    for store in (*opened, handed):
+        store.close()
+
+
 # -- geppetto js run ----------------------------------------------------------------------------------
 
 

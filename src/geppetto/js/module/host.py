@@ -246,7 +246,13 @@ _METHODS: dict[str, dict[str, str]] = {
         "withToolHooks": "with_tool_hooks",
         "withStore": "with_store",
     },
-    "TurnStore": {"name": "name", "list": "list_turns", "loadLatest": "load_latest", "sessions": "sessions"},
+    "TurnStore": {
+        "name": "name",
+        "list": "list_turns",
+        "loadLatest": "load_latest",
+        "sessions": "sessions",
+        "close": "close",
+    },
     "Session": {
         "append": "append",
         "latest": "latest",

@@ -271,18 +271,36 @@ const SessionProto = {
 hide(SessionProto, CLASS, 'Session');
 
 // A host turn store (turnStores.default() / get(name)): read-only queries; JS never opens databases.
+// Snapshots have the reference's shape: facts, `turn` as a TurnWrapper (parts/05) and toJSON().
+const SnapshotProto = {
+  toJSON() {
+    const out = Object.assign({}, this);
+    out.turn = this.turn === null ? null : this.turn.toJSON();
+    return out;
+  },
+};
+hide(SnapshotProto, CLASS, 'TurnStoreSnapshot');
+
+function turnStoreSnapshot(plain) {
+  const snap = Object.assign(Object.create(SnapshotProto), plain);
+  snap.turn = plain.turn === null || plain.turn === undefined ? null : turnWrapper(plain.turn);
+  return Object.freeze(snap);
+}
+
 const TurnStoreProto = {
   name() { methodOf(this, 'TurnStore', 'name'); return call('geppetto.turnstore.name', this); },
   list(query) {
     methodOf(this, 'TurnStore', 'list');
     checkObjectArg('TurnStore.list', 'query', query);
-    return call('geppetto.turnstore.list', this, query ?? null);
+    return call('geppetto.turnstore.list', this, query ?? null).map(turnStoreSnapshot);
   },
   loadLatest(query) {
     methodOf(this, 'TurnStore', 'loadLatest');
     checkObjectArg('TurnStore.loadLatest', 'query', query);
-    return call('geppetto.turnstore.loadLatest', this, query ?? null) ?? null;
+    const found = call('geppetto.turnstore.loadLatest', this, query ?? null);
+    return found === null || found === undefined ? null : turnStoreSnapshot(found);
   },
+  close() { methodOf(this, 'TurnStore', 'close'); call('geppetto.turnstore.close', this); },
   sessions(query) {
     methodOf(this, 'TurnStore', 'sessions');
     checkObjectArg('TurnStore.sessions', 'query', query);

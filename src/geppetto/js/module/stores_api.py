@@ -148,10 +148,16 @@ def _integer(query: Mapping[str, Any], key: str, where: str, *, minimum: int) ->
 
 
 def snapshot(record: StoredTurn) -> dict[str, Any]:
-    """A stored turn for JS: its facts in camelCase and the turn as a plain object."""
+    """A stored turn for JS: its facts in camelCase and the turn as a plain object (``module.js``
+    makes it the reference's TurnStoreSnapshot: ``turn`` a TurnWrapper, plus ``toJSON()``).
+
+    ``convId`` is the session id (this store keeps one conversation per session, like the
+    reference's sqlite store); ``runtimeKey`` the turn's runtime metadata when it is a string.
+    """
     from geppetto.turns.codec import encode_turn
 
     return {
+        "convId": record.session_id,
         "sessionId": record.session_id,
         "turnId": record.turn_id,
         "inferenceId": record.inference_id,
@@ -161,8 +167,20 @@ def snapshot(record: StoredTurn) -> dict[str, Any]:
         "error": record.error,
         "model": record.model,
         "createdAtMs": record.created_at_ms,
+        "runtimeKey": _runtime_key(record),
         "turn": None if record.turn is None else encode_turn(record.turn),
     }
+
+
+def _runtime_key(record: StoredTurn) -> str:
+    from geppetto.turns.keys import TurnMetaKeys
+
+    if record.turn is None:
+        return ""
+    value = TurnMetaKeys.RUNTIME.get(record.turn.metadata)
+    if isinstance(value, Mapping):
+        value = value.get("runtime_key")
+    return value.strip() if isinstance(value, str) else ""
 
 
 def session_summary(info: SessionInfo) -> dict[str, Any]:
@@ -216,6 +234,11 @@ class JSTurnStore:
         except SessionNotFound:
             return None
         return None if record is None else snapshot(record)
+
+    def close(self) -> None:
+        """Release the store if this module opened it (the next query opens it again); a store
+        the host handed in open stays open, since the host owns it."""
+        self.slot.close()
 
     def sessions(self, query: Any = None) -> list[dict[str, Any]]:
         """Stored sessions, most recently written first (``{sinceMs, limit}``)."""
