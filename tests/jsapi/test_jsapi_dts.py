@@ -54,10 +54,30 @@ def namespace_members(name: str) -> set[str]:
     return set(re.findall(r"(?:function|const) (\w+)", body))
 
 
-def interface_members(name: str) -> set[str]:
-    body = _top_level(_block(MODULE, f"export interface {name} {{"))
-    body = re.sub(r"/\*\*.*?\*/", "", body, flags=re.S)
-    return set(re.findall(r"^\s+(?:readonly\s+)?(\w+)\??\s*[(:]", body, flags=re.M))
+def members_of(body: str) -> set[str]:
+    """Member names of an object type body (properties and methods; comments and nested types skipped)."""
+    body = re.sub(r"/\*.*?\*/", "", _top_level(body), flags=re.S)
+    return set(re.findall(r"^\s+(?:readonly\s+)?(\w+)\??\s*[(:<]", body, flags=re.M))
+
+
+def interface_members(name: str, module: str = MODULE) -> set[str]:
+    """Members of ``interface name``, including those of the interfaces it extends."""
+    match = re.search(rf"export interface {name}\b(?: extends ([\w, ]+))? \{{", module)
+    assert match is not None, f"interface {name} is not declared"
+    members = members_of(_block(module, match.group(0)))
+    for base in (match.group(1) or "").split(","):
+        if base.strip():
+            members |= interface_members(base.strip(), module)
+    return members
+
+
+def const_members(name: str, module: str = MODULE) -> set[str]:
+    """Members of ``export const name: {...}`` or ``export const name: Interface``."""
+    match = re.search(rf"export const {name}: (\{{|\w+)", module)
+    assert match is not None, f"const {name} is not declared"
+    if match.group(1) == "{":
+        return members_of(_block(module, match.group(0)))
+    return interface_members(match.group(1), module)
 
 
 def declared_consts() -> dict[str, dict[str, str]]:
@@ -79,12 +99,18 @@ def real_shapes(js: JSHarness) -> dict[str, Any]:
         const s = g.createSession({engine: e});
         const r = g.tools.createRegistry();
         const h = s.start({blocks: [{kind: 'user'}]});
+        const sb = g.schema.object();
+        const tb = g.tool('t').handler(() => 1);
         report({
           exports: Object.keys(g),
           namespaces: {turns: Object.keys(g.turns), engines: Object.keys(g.engines),
                        middlewares: Object.keys(g.middlewares), tools: Object.keys(g.tools)},
           consts: g.consts,
+          constObjects: {schema: Object.keys(g.schema)},
           Engine: members(e), Builder: members(b), Session: members(s), ToolRegistry: members(r),
+          ToolRegistryBuilder: members(g.toolRegistry()),
+          Schema: members(sb.build()), SchemaBuilder: members(sb), ToolBuilder: members(tb),
+          ToolSpec: members(tb.build()),
           RunHandle: Object.keys(h),
           middlewareObjects: [Object.keys(g.middlewares.fromJS(() => 1)),
             Object.keys(g.middlewares.go('x', {}))],
@@ -98,11 +124,14 @@ def test_exports_match(js: JSHarness) -> None:
     assert declared_exports() == set(real["exports"])
     for name, members in real["namespaces"].items():
         assert namespace_members(name) == set(members), name
+    for name, members in real["constObjects"].items():
+        assert const_members(name) == set(members), name
 
 
 def test_object_methods_match(js: JSHarness) -> None:
     real = real_shapes(js)
-    for name in ("Engine", "Builder", "Session", "ToolRegistry", "RunHandle"):
+    for name in ("Engine", "Builder", "Session", "ToolRegistry", "RunHandle", "ToolRegistryBuilder",
+                 "Schema", "SchemaBuilder", "ToolBuilder", "ToolSpec"):
         assert interface_members(name) == set(real[name]), name
     js_keys, go_keys = real["middlewareObjects"]
     assert interface_members("JSMiddleware") == set(js_keys)
@@ -124,9 +153,30 @@ def test_turn_store_objects_match(tmp_path: Path) -> None:
         )
     finally:
         runtime.close()
-    assert interface_members("TurnStores") == set(namespace)
+    assert const_members("turnStores") == set(namespace)
     assert interface_members("TurnStore") == set(wrapper)
     assert opened == []
+
+
+def test_snapshot_and_turn_wrapper_match(tmp_path: Path) -> None:
+    from geppetto.store import TurnStore
+
+    with TurnStore(tmp_path / "turns.db") as store:
+        runtime, harness = make_harness(store=store)
+        try:
+            snapshot, wrapper = harness.run(
+                """
+                const members = (o) => [...new Set([...Object.keys(o),
+                  ...Object.getOwnPropertyNames(Object.getPrototypeOf(o))])];
+                g.createSession({engine: g.engines.echo(), store: true}).run({blocks: [{kind: 'user'}]});
+                const snap = g.turnStores.default().loadLatest();
+                report(members(snap)); report(members(snap.turn));
+                """
+            )
+        finally:
+            runtime.close()
+    assert interface_members("TurnStoreSnapshot") == set(snapshot)
+    assert interface_members("TurnWrapper") == set(wrapper)
 
 
 def test_consts_match(js: JSHarness) -> None:
@@ -139,3 +189,6 @@ def test_the_parser_sees_what_it_should() -> None:
     assert "newToolUseBlock" in namespace_members("turns")
     assert {"run", "runAsync", "start", "id"} <= interface_members("Session")
     assert declared_consts()["EventType"]["TOOL_CALL"] == "tool-call"
+    assert {"add", "addGo", "register", "call"} <= interface_members("ToolRegistryBuilder")  # via extends
+    assert const_members("schema") >= {"string", "enum"} and const_members("turnStores") == {"default", "get"}
+

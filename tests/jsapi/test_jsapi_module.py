@@ -20,6 +20,9 @@ EXPORTS = [
     "tools",
     "consts",
     "turnStores",
+    "schema",
+    "tool",
+    "toolRegistry",
 ]
 
 

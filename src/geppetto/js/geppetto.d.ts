@@ -106,7 +106,8 @@ declare module "geppetto" {
     deadlineMs?: number;
   }
 
-  export interface ToolSpec {
+  /** A tool as `register` and `toolRegistry().add` take it as a plain object. */
+  export interface ToolRegistration {
     name: string;
     description?: string;
     /** JSON schema of the arguments object (default: any object). */
@@ -122,7 +123,11 @@ declare module "geppetto" {
   }
 
   export interface ToolRegistry {
-    register(spec: ToolSpec): ToolRegistry;
+    register(spec: ToolRegistration): ToolRegistry;
+    /** A `tool(name)...build()` spec or a plain tool object (reference HEAD). */
+    add(tool: ToolSpec | ToolRegistration): ToolRegistry;
+    /** Import host tools by name (all of them when none is given; arrays are flattened). */
+    addGo(...names: Array<string | string[]>): ToolRegistry;
     /** Import host tools (all when `names` is empty); the reference name. */
     useGoTools(names?: string | string[]): ToolRegistry;
     useHostTools(names?: string | string[]): ToolRegistry;
@@ -223,8 +228,11 @@ declare module "geppetto" {
 
   // ------------------------------------------------------------------------------ turn stores
   export interface TurnStoreQuery {
-    /** Aliases: sessionID, convId, conversationId. */
+    /** Aliases: sessionID, convId, conversationId (one conversation per session here). */
     sessionId?: string;
+    sessionID?: string;
+    convId?: string;
+    conversationId?: string;
     phase?: string;
     /** "completed", "failed" or "cancelled". */
     outcome?: string;
@@ -233,20 +241,30 @@ declare module "geppetto" {
     limit?: number;
   }
 
-  /** One persisted run. */
-  export interface TurnSnapshot {
+  /** One persisted run (reference HEAD shape plus this store's `index`, `outcome`, `error`, `model`). */
+  export interface TurnStoreSnapshot {
+    /** The session id: this store keeps one conversation per session. */
+    convId: string;
     sessionId: string;
     turnId: string;
+    phase: string;
+    /** The turn's `runtime` metadata when it is a string (or its `runtime_key`), else "". */
+    runtimeKey: string;
     inferenceId: string;
+    createdAtMs: number;
     /** 0-based position within its session. */
     index: number;
-    phase: string;
     outcome: "completed" | "failed" | "cancelled";
     error: string | null;
     model: string;
-    createdAtMs: number;
-    turn: Turn | null;
+    /** Read-only; also exposes `blocks`, `metadata`, `data` and `id` for seed-era scripts. */
+    turn: TurnWrapper | null;
+    /** The snapshot as plain data, `turn` as a plain turn object. */
+    toJSON(): Record<string, any>;
   }
+
+  /** The seed-era name of a snapshot. */
+  export type TurnSnapshot = TurnStoreSnapshot;
 
   export interface StoredSessionInfo {
     id: string;
@@ -264,10 +282,13 @@ declare module "geppetto" {
   export interface TurnStore {
     name(): string;
     /** Stored turns, oldest first. */
-    list(query?: TurnStoreQuery): TurnSnapshot[];
-    loadLatest(query?: TurnStoreQuery): TurnSnapshot | null;
+    list(query?: TurnStoreQuery): TurnStoreSnapshot[];
+    loadLatest(query?: TurnStoreQuery): TurnStoreSnapshot | null;
     /** Stored sessions, most recently written first (`sinceMs`, `limit`). */
     sessions(query?: { sinceMs?: number; limit?: number }): StoredSessionInfo[];
+    /** Release the store if the module opened it (the next query reopens it); a store the
+     * host handed in open stays open. */
+    close(): void;
   }
 
   export interface TurnStores {
@@ -468,4 +489,124 @@ declare module "geppetto" {
       readonly INFO: "info";
     };
   }
+
+  // ---- schema, tools and turn stores (reference HEAD API)
+  /** An immutable turn (turn store snapshots, run results, sessions). */
+  export interface TurnWrapper {
+    /** A fresh, mutable plain turn. */
+    toJSON(): Turn;
+    clone(): TurnWrapper;
+    /** Read-only views of the turn, kept for seed-era scripts. */
+    readonly id?: string;
+    readonly blocks: ReadonlyArray<Block>;
+    readonly metadata?: Record<string, any>;
+    readonly data?: Record<string, any>;
+  }
+
+  /** A built JSON schema. */
+  export interface Schema {
+    toJSON(): Record<string, any>;
+    clone(): Schema;
+  }
+
+  /** Immutable: every method returns a new builder. */
+  export interface SchemaBuilder {
+    description(text: string): SchemaBuilder;
+    /** A Schema, a SchemaBuilder or a plain JSON schema object. */
+    property(name: string, schema: Schema | SchemaBuilder | Record<string, any>): SchemaBuilder;
+    items(schema: Schema | SchemaBuilder | Record<string, any>): SchemaBuilder;
+    /** Replaces the required list; arrays are flattened, blank names dropped. */
+    required(...names: Array<string | string[]>): SchemaBuilder;
+    build(): Schema;
+    toJSON(): Record<string, any>;
+  }
+
+  export const schema: {
+    string(): SchemaBuilder;
+    integer(): SchemaBuilder;
+    number(): SchemaBuilder;
+    boolean(): SchemaBuilder;
+    array(): SchemaBuilder;
+    /** Starts with `properties: {}`. */
+    object(): SchemaBuilder;
+    enum(...values: any[]): SchemaBuilder;
+  };
+
+  /** What `tool(name)...build()` returns; `toolRegistry().add(spec)` registers it. */
+  export interface ToolSpec {
+    name: string;
+    description: string;
+    toJSON(): { name: string; description: string; parameters: Record<string, any> | null };
+  }
+
+  /** Immutable: every method returns a new builder. */
+  export interface ToolBuilder {
+    description(text: string): ToolBuilder;
+    input(schema: Schema | SchemaBuilder | Record<string, any>): ToolBuilder;
+    handler(fn: (input: any, context: ToolContext) => any): ToolBuilder;
+    /** Throws TypeError `tool handler is required` without a handler. */
+    build(): ToolSpec;
+  }
+
+  /** Throws TypeError `tool name must not be empty` for a blank name. */
+  export function tool(name: string): ToolBuilder;
+
+  /** What `agent().events(...)` accepts: a `require("events")` EventEmitter, or any object with
+   * these methods. */
+  export interface EventEmitterLike {
+    on(name: "event", listener: (event: GeppettoEvent) => void): this;
+    on(name: string | symbol, listener: (...args: any[]) => void): this;
+    once(name: "event", listener: (event: GeppettoEvent) => void): this;
+    once(name: string | symbol, listener: (...args: any[]) => void): this;
+    off(name: string | symbol, listener: (...args: any[]) => void): this;
+    emit(name: string | symbol, ...args: any[]): boolean;
+  }
+
+  /** The reference's name for the registry `toolRegistry()` returns. */
+  export interface ToolRegistryBuilder extends ToolRegistry {}
+
+  /** A new, empty tool registry (the same kind `tools.createRegistry()` returns). */
+  export function toolRegistry(): ToolRegistryBuilder;
+}
+
+/** Node's EventEmitter (`require("events")`, also `require("node:events")`). */
+declare module "events" {
+  type EventName = string | symbol;
+  type Listener = (...args: any[]) => void;
+
+  class EventEmitter {
+    constructor();
+    static EventEmitter: typeof EventEmitter;
+    static defaultMaxListeners: number;
+    /** Listeners on this symbol see every "error" emit before the "error" listeners do. */
+    static readonly errorMonitor: unique symbol;
+    /** The arguments of the next `name` emit; rejects on an "error" emit first. */
+    static once(emitter: EventEmitter, name: EventName): Promise<any[]>;
+    static listenerCount(emitter: EventEmitter, name: EventName): number;
+
+    on(name: EventName, listener: Listener): this;
+    addListener(name: EventName, listener: Listener): this;
+    once(name: EventName, listener: Listener): this;
+    prependListener(name: EventName, listener: Listener): this;
+    prependOnceListener(name: EventName, listener: Listener): this;
+    off(name: EventName, listener: Listener): this;
+    removeListener(name: EventName, listener: Listener): this;
+    removeAllListeners(name?: EventName): this;
+    /** True when some listener ran. `emit("error", err)` without listeners throws `err` (or an
+     * Error "Unhandled error. (...)" when it is not an Error). */
+    emit(name: EventName, ...args: any[]): boolean;
+    listenerCount(name: EventName, listener?: Listener): number;
+    listeners(name: EventName): Listener[];
+    rawListeners(name: EventName): Listener[];
+    eventNames(): EventName[];
+    setMaxListeners(n: number): this;
+    getMaxListeners(): number;
+  }
+
+  export = EventEmitter;
+}
+
+declare module "node:events" {
+  import EventEmitter = require("events");
+  export = EventEmitter;
 }

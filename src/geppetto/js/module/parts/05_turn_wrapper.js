@@ -29,7 +29,6 @@ const TurnWrapperProto = {
   clone() {
     return wrapFrozen(plainTurnOf(this)); // frozen, so the copy can share it
   },
-  toString() { return '[TurnWrapper ' + (plainTurnOf(this).id || '') + ']'; },
 };
 for (const key of ['id', 'blocks', 'metadata', 'data']) {
   Object.defineProperty(TurnWrapperProto, key, {
