@@ -73,14 +73,18 @@ PENDING_FROM_OTHER_HELPERS: frozenset[str] = frozenset(
 )
 
 
-def reference_dts() -> str:
-    """The reference's d.ts from ``shared/`` beside the repository (or beside its parent, for a
-    worktree kept one level down)."""
+def shared_file(relative: Path) -> Path:
+    """``shared/<relative>`` beside the repository (or beside its parent, for a worktree kept one
+    level down); CI lays ``shared/`` beside its clone."""
     for base in (REPO.parent, REPO.parent.parent):
-        path = base / "shared" / REFERENCE_DTS
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
-    raise AssertionError(f"the reference's declarations are missing: ../shared/{REFERENCE_DTS} (CI has them)")
+        path = base / "shared" / relative
+        if path.exists():
+            return path
+    raise AssertionError(f"missing from the shared folder: ../shared/{relative} (CI has it)")
+
+
+def reference_dts() -> str:
+    return shared_file(REFERENCE_DTS).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
