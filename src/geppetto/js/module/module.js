@@ -284,7 +284,7 @@ hide(SnapshotProto, CLASS, 'TurnStoreSnapshot');
 function turnStoreSnapshot(plain) {
   const snap = Object.assign(Object.create(SnapshotProto), plain);
   snap.turn = plain.turn === null || plain.turn === undefined ? null : turnWrapper(plain.turn);
-  return Object.freeze(snap);
+  return snap;
 }
 
 const TurnStoreProto = {
