@@ -74,12 +74,10 @@ PENDING_FROM_OTHER_HELPERS: frozenset[str] = frozenset(
 
 
 def shared_file(relative: Path) -> Path:
-    """``shared/<relative>`` beside the repository (or beside its parent, for a worktree kept one
-    level down); CI lays ``shared/`` beside its clone."""
-    for base in (REPO.parent, REPO.parent.parent):
-        path = base / "shared" / relative
-        if path.exists():
-            return path
+    """``shared/<relative>`` beside the repository, where CI lays it beside its clone."""
+    path = REPO.parent / "shared" / relative
+    if path.exists():
+        return path
     raise AssertionError(f"missing from the shared folder: ../shared/{relative} (CI has it)")
 
 
