@@ -1,5 +1,6 @@
 """The turn model: blocks, kinds, typed keys, serde and printers."""
 
+from geppetto.turns.images import image_bytes, image_file, image_url
 from geppetto.turns.keys import (
     BlockMetaKeys,
     DataKeys,
@@ -42,6 +43,9 @@ __all__ = [
     "format_turn",
     "from_json",
     "from_yaml",
+    "image_bytes",
+    "image_file",
+    "image_url",
     "load_turn",
     "new_id",
     "print_turn",
