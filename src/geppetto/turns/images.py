@@ -201,6 +201,29 @@ def _parse(item: Any, where: str) -> ImagePart:
     raise TurnError(f"{where} has no image: give url, file_id, file_uri or media_type+content (base64)")
 
 
+def describe_images(raw: Any) -> str:
+    """A short, never-failing summary for printers: ``[image: https://...] [image: image/png, 12 KB]``."""
+    if not isinstance(raw, list) or not raw:
+        return ""
+    return " ".join(f"[image: {_describe(item)}]" for item in raw)
+
+
+def _describe(item: Any) -> str:
+    try:
+        part = _parse(item, "image")
+    except TurnError:
+        return "invalid"
+    if part.url:
+        return part.url if len(part.url) <= 80 else part.url[:77] + "..."
+    if part.file_id:
+        return f"file_id {part.file_id}"
+    if part.file_uri:
+        return part.file_uri
+    size = len(part.data) * 3 // 4
+    shown = f"{size} bytes" if size < 1024 else f"{(size + 512) // 1024} KB"
+    return f"{part.media_type}, {shown}"
+
+
 def _split_data_url(url: str, where: str) -> tuple[str, str]:
     head, comma, data = url.partition(",")
     params = head[5:].split(";")
@@ -231,6 +254,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "ImagePart",
     "block_image_parts",
+    "describe_images",
     "image_bytes",
     "image_file",
     "image_parts",
