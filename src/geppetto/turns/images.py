@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,20 @@ class ImagePart:
         return "" if guessed == OCTET_STREAM else guessed
 
 
+def payload_images(images: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Validated copies of ``images`` ready for a payload (``bytes`` content becomes base64, so
+    the payload stays JSON)."""
+    listed = list(images)
+    image_parts(listed)
+    copies = []
+    for image in listed:
+        copy = dict(image)
+        if isinstance(copy.get("content"), bytes | bytearray):
+            copy["content"] = base64.b64encode(bytes(copy["content"])).decode("ascii")
+        copies.append(copy)
+    return copies
+
+
 def block_image_parts(payload: Mapping[str, Any], where: str = "images") -> list[ImagePart]:
     """The images of a block payload, validated (see :func:`image_parts`)."""
     return image_parts(payload.get(PayloadKey.IMAGES), where)
@@ -262,5 +276,6 @@ __all__ = [
     "is_image_url",
     "load_image",
     "media_type_for_path",
+    "payload_images",
     "sniff_media_type",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from geppetto.turns.images import image_parts
+from geppetto.turns.images import payload_images
 from geppetto.turns.jsonvalue import copy_json, ensure_json
 from geppetto.turns.kinds import BlockKind, PayloadKey, Role
 
@@ -62,9 +62,7 @@ class Block:
         so a malformed one fails when the turn is built, not at the provider)."""
         payload: dict[str, Any] = {PayloadKey.TEXT: text}
         if images:
-            listed = [dict(image) for image in images]
-            image_parts(listed)
-            payload[PayloadKey.IMAGES] = listed
+            payload[PayloadKey.IMAGES] = payload_images(images)
         return cls(BlockKind.USER, Role.USER, payload, id=new_id())
 
     @classmethod
