@@ -233,7 +233,7 @@ def _describe(item: Any) -> str:
         return f"file_id {part.file_id}"
     if part.file_uri:
         return part.file_uri
-    size = len(part.data) * 3 // 4
+    size = len(part.data) * 3 // 4 - part.data[-2:].count("=")
     shown = f"{size} bytes" if size < 1024 else f"{(size + 512) // 1024} KB"
     return f"{part.media_type}, {shown}"
 
