@@ -22,9 +22,9 @@ _EXPORTS: dict[str, str] = {
     "DataKeys": "geppetto.turns",
     "TurnMetaKeys": "geppetto.turns",
     "BlockMetaKeys": "geppetto.turns",
-    "image_url": "geppetto.turns",
-    "image_file": "geppetto.turns",
-    "image_bytes": "geppetto.turns",
+    "image_url": "geppetto.turns.images",
+    "image_file": "geppetto.turns.images",
+    "image_bytes": "geppetto.turns.images",
     # events
     "Event": "geppetto.events",
     "EventType": "geppetto.events",

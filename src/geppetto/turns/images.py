@@ -17,9 +17,8 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from geppetto.errors import TurnError
@@ -130,8 +129,7 @@ def load_image(spec: str, **options: Any) -> dict[str, Any]:
     return image
 
 
-@dataclass(frozen=True, slots=True)
-class ImagePart:
+class ImagePart(NamedTuple):
     """One image as a provider sees it: exactly one of ``data`` (base64), ``url``, ``file_id``
     or ``file_uri`` is set. ``detail`` is ``""`` when the user gave none."""
 

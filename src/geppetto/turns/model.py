@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from geppetto.turns.images import payload_images
 from geppetto.turns.jsonvalue import copy_json, ensure_json
 from geppetto.turns.kinds import BlockKind, PayloadKey, Role
 
@@ -62,6 +61,8 @@ class Block:
         so a malformed one fails when the turn is built, not at the provider)."""
         payload: dict[str, Any] = {PayloadKey.TEXT: text}
         if images:
+            from geppetto.turns.images import payload_images  # loaded only when images are used
+
             payload[PayloadKey.IMAGES] = payload_images(images)
         return cls(BlockKind.USER, Role.USER, payload, id=new_id())
 

@@ -11,7 +11,6 @@ from typing import Any, TextIO
 
 import orjson
 
-from geppetto.turns.images import describe_images
 from geppetto.turns.kinds import BlockKind, PayloadKey, Role
 from geppetto.turns.model import Block, Turn
 
@@ -44,6 +43,8 @@ def format_block_line(block: Block) -> str:
         text = _text(block)
         line = f"{_TEXT_LABELS[kind]}: {text if text is not None else '<no text>'}"
         if kind is BlockKind.USER and PayloadKey.IMAGES in block.payload:
+            from geppetto.turns.images import describe_images
+
             images = describe_images(block.payload[PayloadKey.IMAGES])
             return f"{line} {images}" if images else line
         return line
@@ -134,8 +135,11 @@ class PrettyPrinter:
         body = self._clip("<no text>" if text is None else text).split("\n")
         lines = [f"{prefix}{self._label(block)}: {body[0]}"]
         lines.extend(f"{detail}{line}" for line in body[1:])
-        if PayloadKey.IMAGES in payload and (images := describe_images(payload[PayloadKey.IMAGES])):
-            lines.append(f"{detail}{images}")
+        if PayloadKey.IMAGES in payload:
+            from geppetto.turns.images import describe_images
+
+            if images := describe_images(payload[PayloadKey.IMAGES]):
+                lines.append(f"{detail}{images}")
         if self.include_metadata and block.metadata:
             lines.append(f"{detail}metadata: {compact_json(block.metadata)}")
         return lines
