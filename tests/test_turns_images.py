@@ -219,3 +219,14 @@ def test_bytes_content_is_stored_as_base64() -> None:
     block = Block.user("x", [{"media_type": "image/png", "content": PNG_BYTES}])
     assert block.payload["images"] == [{"media_type": "image/png", "content": PNG_B64}]
     block.validate()  # JSON all the way down
+
+
+def test_octet_stream_content_is_sent_with_the_type_its_bytes_declare() -> None:
+    """image_bytes' default media type stays in the payload (the reference shape), but providers
+    are given the type the bytes declare, which is what their APIs check."""
+    image = image_bytes(PNG_BYTES)
+    assert image["media_type"] == "application/octet-stream"
+    assert image_parts([image]) == [ImagePart("image/png", data=PNG_B64)]
+    unknown = image_bytes(b"plain text here")
+    assert image_parts([unknown])[0].media_type == "application/octet-stream"
+    assert image_parts([{"media_type": "application/octet-stream", "content": "***"}])[0].data == "***"

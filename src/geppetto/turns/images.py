@@ -209,6 +209,8 @@ def _parse(item: Any, where: str) -> ImagePart:
             return ImagePart(data_type, data=data, detail=detail)
         if not media_type:
             raise TurnError(f"{where}: inline image content needs a media_type (e.g. image/png)")
+        if media_type == OCTET_STREAM:  # image_bytes' default: providers want the real type
+            media_type = _sniff_base64(content) or media_type
         return ImagePart(media_type, data=content, detail=detail)
     raise TurnError(f"{where} has no image: give url, file_id, file_uri or media_type+content (base64)")
 
@@ -234,6 +236,13 @@ def _describe(item: Any) -> str:
     size = len(part.data) * 3 // 4 - part.data[-2:].count("=")
     shown = f"{size} bytes" if size < 1024 else f"{(size + 512) // 1024} KB"
     return f"{part.media_type}, {shown}"
+
+
+def _sniff_base64(data: str) -> str:
+    try:
+        return sniff_media_type(base64.b64decode(data[:16], validate=True))
+    except ValueError:
+        return ""
 
 
 def _split_data_url(url: str, where: str) -> tuple[str, str]:
