@@ -14,9 +14,10 @@ from profile_helpers import (
     write,
 )
 
+from geppetto.engines import engine_for
 from geppetto.engines.echo import EchoEngine
 from geppetto.errors import ConfigError
-from geppetto.profiles import engine_for, lookup_profile, resolve_run_settings
+from geppetto.profiles import lookup_profile, resolve_run_settings
 
 PROFILES = """\
 p:
