@@ -14,6 +14,7 @@ from geppetto._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Catalog": "geppetto.profiles.catalog",
+    "InferenceRegistry": "geppetto.profiles.registry_api",
     "InferenceSettings": "geppetto.profiles.inference_settings",
     "ModelCost": "geppetto.profiles.model_info",
     "ModelInfo": "geppetto.profiles.model_info",
@@ -21,10 +22,13 @@ _EXPORTS: dict[str, str] = {
     "Origin": "geppetto.profiles.model",
     "ProfileEntry": "geppetto.profiles.model",
     "Registry": "geppetto.profiles.model",
+    "RegistryClosedError": "geppetto.profiles.registry_api",
     "ResolvedSettings": "geppetto.profiles.result",
     "SourceError": "geppetto.profiles.yamlio",
     "engine_api_type": "geppetto.profiles.result",
+    "configured_registry": "geppetto.profiles.registry_api",
     "load_catalog": "geppetto.profiles.resolve",
+    "load_registries": "geppetto.profiles.registry_api",
     "lookup_profile": "geppetto.profiles.resolve",
     "profile_settings": "geppetto.profiles.resolve",
     "resolve_run_settings": "geppetto.profiles.resolve",

@@ -381,3 +381,14 @@ def profile_settings(
         return _resolve(setup, name.strip(), "name", {}, [])
     except ConfigError as exc:
         raise ConfigError(redact_text(str(exc), collect_secrets(setup.catalog, env))) from None
+
+
+def resolve_in_catalog(catalog: Catalog, name: str) -> ResolvedSettings:
+    """Defaults < profile ``name`` (``""``: the default registry's default profile;
+    ``registry/profile`` scopes it) from ``catalog`` alone: no config files, environment or flags,
+    like the reference's registry ``resolve``. Key variables still apply when the engine is built."""
+    setup = _Setup(locations({}), [], catalog, {}, True)
+    try:
+        return _resolve(setup, name.strip(), "resolve", {}, [])
+    except ConfigError as exc:
+        raise ConfigError(redact_text(str(exc), collect_secrets(catalog, {}))) from None
