@@ -260,7 +260,7 @@ def test_gemini_profile_from_environment_selects_gemini(home: Path) -> None:
     assert resolved.settings.chat.engine == "gemini-2.5-flash-lite"
     with pytest.raises(ConfigError) as exc:
         engine_for(resolved)
-    assert "missing API key for gemini: set GEMINI_API_KEY or GOOGLE_API_KEY, or --gemini-api-key" in str(
+    assert "missing API key gemini-api-key: set GEMINI_API_KEY or GOOGLE_API_KEY, or --gemini-api-key" in str(
         exc.value
     )
     keyed = resolve_run_settings(environ={**env, "GEMINI_API_KEY": "k-123456"}, home=home)

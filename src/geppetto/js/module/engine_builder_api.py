@@ -29,7 +29,7 @@ class SettingsEngineRef(EngineRef):
     def __init__(self, engine: Any, metadata: dict[str, Any], model_info: dict[str, Any] | None) -> None:
         super().__init__(engine, ENGINE_NAME)
         self.metadata = metadata
-        self.modelInfo = model_info  # noqa: N815 - the JS property name
+        self.modelInfo = model_info
 
 
 class ModelEngineRef(SettingsEngineRef):
