@@ -23,7 +23,7 @@ class SettingsEngineRef(EngineRef):
     """An engine built from settings whose profile declares no ``model_info``."""
 
     __js_class__ = "Engine"
-    __js_props__ = ("name", "metadata")
+    __js_props__: tuple[str, ...] = ("name", "metadata")
     __slots__ = ("metadata", "modelInfo")
 
     def __init__(self, engine: Any, metadata: dict[str, Any], model_info: dict[str, Any] | None) -> None:
