@@ -423,3 +423,22 @@ def test_wrappers_survive_a_runtime_without_the_examples(tmp_path: Path) -> None
         assert same[0] is True and json.loads(same[1])[0]["chat"] == {"api_type": "echo"}
     finally:
         runtime.close()
+
+
+def test_declarations_match_the_objects(js: JSHarness, registries: dict[str, str]) -> None:
+    from .test_jsapi_dts import MODULE, _block, _top_level, interface_members
+
+    real = js.one(
+        """
+        const members = (o) => [...new Set([...Object.keys(o), ...Object.getOwnPropertyNames(Object.getPrototypeOf(o))])];
+        const r = g.inferenceProfiles.load(OFFLINE);
+        report({registry: members(r), settings: members(r.resolve('echo')),
+                builder: Object.keys(g.engine()), namespace: Object.keys(g.inferenceProfiles)});
+        """
+    )
+    assert interface_members("InferenceRegistry") == set(real["registry"])
+    assert interface_members("InferenceSettings") == set(real["settings"])
+    assert interface_members("EngineBuilder") == set(real["builder"])
+    declared = _top_level(_block(MODULE, "export const inferenceProfiles: {"))
+    assert {"load", "resolve", "default"} == set(real["namespace"])
+    assert all(f"{name}(" in declared for name in real["namespace"])
