@@ -430,7 +430,8 @@ def test_declarations_match_the_objects(js: JSHarness, registries: dict[str, str
 
     real = js.one(
         """
-        const members = (o) => [...new Set([...Object.keys(o), ...Object.getOwnPropertyNames(Object.getPrototypeOf(o))])];
+        const proto = (o) => Object.getOwnPropertyNames(Object.getPrototypeOf(o));
+        const members = (o) => [...new Set([...Object.keys(o), ...proto(o)])];
         const r = g.inferenceProfiles.load(OFFLINE);
         report({registry: members(r), settings: members(r.resolve('echo')),
                 builder: Object.keys(g.engine()), namespace: Object.keys(g.inferenceProfiles)});
