@@ -443,3 +443,46 @@ def test_declarations_match_the_objects(js: JSHarness, registries: dict[str, str
     declared = _top_level(_block(MODULE, "export const inferenceProfiles: {"))
     assert {"load", "resolve", "default"} == set(real["namespace"])
     assert all(f"{name}(" in declared for name in real["namespace"])
+
+
+RUN_SCRIPT = """
+const gp = require("geppetto");
+const settings = gp.inferenceProfiles.resolve();
+const engine = gp.engine().inference(settings).build();
+const out = gp.createSession({engine}).run({blocks: [{kind: "user", payload: {text: "Say hi."}}]});
+console.log(JSON.stringify({profile: settings.toJSON().provenance.profileSlug, engine: engine.name,
+                            text: out.blocks.at(-1).payload.text}));
+"""
+
+
+def run_with_registry(tmp_path: Path, api_type: str) -> dict[str, Any]:
+    """``geppetto js run --profile-registries R --profile P``; the registry's profile runs ``api_type``."""
+    (tmp_path / "reg.yaml").write_text(
+        "slug: offline\nprofiles:\n  main:\n    inference_settings:\n"
+        f"      chat: {{api_type: {api_type}, max_response_tokens: 8}}\n"
+    )
+    (tmp_path / "script.js").write_text(RUN_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", "geppetto", "js", "run", "script.js"]
+    result = subprocess.run(
+        [*command, "--profile-registries", "reg.yaml", "--profile", "main"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout.splitlines()[0]))
+
+
+def test_cli_profile_registries_feed_inference_profiles_resolve(tmp_path: Path) -> None:
+    printed = run_with_registry(tmp_path, "echo")
+    assert printed == {"profile": "main", "engine": "inferenceSettings", "text": "READY"}
+
+
+@pytest.mark.heavy
+def test_cli_registry_profile_on_the_embedded_local_model(tmp_path: Path) -> None:
+    printed = run_with_registry(tmp_path, "local")
+    assert printed["profile"] == "main" and printed["text"].strip()
