@@ -371,7 +371,8 @@ def test_host_configured_resolve_and_default(configured: JSHarness, registries: 
         report(g.inferenceProfiles.resolve('echo').toJSON().chat);
         const d = g.inferenceProfiles.default();
         report(d.sources); report(d.listProfiles('workspace').map(p => p.slug));
-        report(d.resolve({registry: 'offline'}).toJSON().provenance.profileSlug);
+        report([d.resolve({registry: 'workspace'}).toJSON().provenance.registrySlug,
+                d.resolve({registry: 'offline', profile: 'echo'}).toJSON().chat.api_type]);
         d.close();
         """
     )
@@ -379,7 +380,10 @@ def test_host_configured_resolve_and_default(configured: JSHarness, registries: 
     assert named == {"api_type": "echo"}
     assert registries["stacked"] in registry_sources and registries["offline"] in registry_sources
     assert listed == ["assistant", "default", "keyless"]
-    assert scoped == "echo"
+    assert scoped == ["workspace", "echo"]  # {registry} alone: the host's --profile in that registry
+    assert configured.one(
+        "try { g.inferenceProfiles.resolve({registry: 'offline'}) } catch (e) { report(e.message) }"
+    ).startswith("profile offline/assistant not found")
     # the host's registry stays usable after a script closed its wrapper
     assert configured.one("report(g.inferenceProfiles.resolve('local').toJSON().chat.api_type)") == "local"
 

@@ -232,7 +232,8 @@ def test_configured_registry_uses_the_run_precedence(
     assert settings.provenance.profile_slug == "assistant"
     assert settings.settings.chat.temperature == 0.9  # the environment sits above the profile
     assert registry.resolve("echo").settings.chat.api_type == "echo"
-    assert registry.resolve(registry="provider").provenance.profile_slug == "default"
+    assert registry.resolve(registry="team").provenance.profile_slug == "assistant"  # the host default
+    assert registry.resolve(registry="provider", profile="default").provenance.profile_slug == "default"
     with pytest.raises(ConfigError, match="profile ghost not found"):
         registry.resolve("ghost")
     assert not registry.owned
