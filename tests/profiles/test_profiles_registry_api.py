@@ -242,3 +242,27 @@ def test_configured_registry_uses_the_run_precedence(
     pinocchio.parent.mkdir(parents=True)
     pinocchio.write_text("fast:\n  ai-chat: {ai-api-type: echo}\n")
     assert configured_registry(environ={}, home=home).resolve("fast").settings.chat.api_type == "echo"
+
+
+def test_sqlite_sources_carry_model_info(tmp_path: Path) -> None:
+    from geppetto.profiles.sqlite_source import write_registry
+
+    db = tmp_path / "profiles.db"
+    write_registry(
+        db,
+        {
+            "slug": "db",
+            "profiles": {
+                "fast": {
+                    "inference_settings": {
+                        "chat": {"api_type": "echo"},
+                        "model_info": {"id": "echo", "context_window": 10},
+                    }
+                }
+            },
+        },
+    )
+    for source in (str(db), f"sqlite:{db}"):
+        settings = load_registries(source).resolve("fast")
+        assert settings.model_info is not None and settings.model_info.context_window == 10
+        assert settings.provenance.registry_slug == "db"
