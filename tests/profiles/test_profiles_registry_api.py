@@ -186,6 +186,7 @@ def test_engine_from_settings_runs_echo_and_reports_missing_keys(
     assert isinstance(engine, SettingsEngine) and isinstance(engine.engine, EchoEngine)
     assert engine.name == "inferenceSettings" and engine.metadata["profileSlug"] == "echo"
     assert engine.model_info is None
+    assert engine.reply == "READY"  # other attributes are the wrapped engine's
     turn = Turn.builder().user("hi").build()
     out = asyncio.run(engine.run(turn, RunContext()))
     assert out.assistant_text() == "READY"
