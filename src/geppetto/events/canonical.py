@@ -179,6 +179,24 @@ class TextSegmentFinishedEvent(CanonicalEvent):
         return out
 
 
+class TextDeltaEvent(CanonicalEvent):
+    """A text delta with no seed rendering: engines that do not stream (function engines) publish
+    their whole text as one, so reference listeners can build text from deltas alike. Streaming
+    engines publish ``PartialEvent`` instead, which renders as ``text-delta`` too."""
+
+    __slots__ = ("delta", "sequence", "text")
+    type = CanonicalEventType.TEXT_DELTA
+
+    def __init__(
+        self, meta: EventMetadata, corr: Correlation, delta: str, text: str, sequence: int = 1
+    ) -> None:
+        super().__init__(meta, corr)
+        self.delta, self.text, self.sequence = delta, text, sequence
+
+    def payload(self) -> dict[str, Any]:
+        return {"delta": self.delta, "text": self.text, "sequence": self.sequence}
+
+
 class ReasoningSegmentStartedEvent(CanonicalEvent):
     __slots__ = ("source",)
     type = CanonicalEventType.REASONING_SEGMENT_STARTED
@@ -266,6 +284,7 @@ CANONICAL_EVENT_CLASSES: dict[CanonicalEventType, type[CanonicalEvent]] = {
         ProviderCallMetadataUpdatedEvent,
         ProviderCallFinishedEvent,
         TextSegmentStartedEvent,
+        TextDeltaEvent,
         TextSegmentFinishedEvent,
         ReasoningSegmentStartedEvent,
         ReasoningSegmentFinishedEvent,

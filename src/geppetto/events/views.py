@@ -38,6 +38,7 @@ from geppetto.events.canonical import (
     RunFinishedEvent,
     RunStartedEvent,
     RunStoppedEvent,
+    TextDeltaEvent,
     TextSegmentFinishedEvent,
     TextSegmentStartedEvent,
     ToolCallArgumentsDeltaEvent,
@@ -223,6 +224,9 @@ _RENDERERS: dict[type[Event], Callable[[Event], list[Payload]]] = {
     ),
     ProviderCallFinishedEvent: _one(_T.PROVIDER_CALL_FINISHED, _provider_finished),
     TextSegmentStartedEvent: _one(_T.TEXT_SEGMENT_STARTED, lambda e: {"role": e.role}),
+    TextDeltaEvent: _one(
+        _T.TEXT_DELTA, lambda e: {"delta": e.delta, "text": e.text, "sequence": e.sequence}
+    ),
     TextSegmentFinishedEvent: _one(
         _T.TEXT_SEGMENT_FINISHED, lambda e: {"text": e.text, "finishReason": e.finish_reason}
     ),
