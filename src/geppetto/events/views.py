@@ -42,6 +42,7 @@ from geppetto.events.canonical import (
     TextSegmentFinishedEvent,
     TextSegmentStartedEvent,
     ToolCallArgumentsDeltaEvent,
+    ToolCallRequestedEvent,
     ToolCallStartedEvent,
 )
 from geppetto.events.types import (
@@ -234,6 +235,10 @@ _RENDERERS: dict[type[Event], Callable[[Event], list[Payload]]] = {
         _T.REASONING_SEGMENT_STARTED, lambda e: {"source": e.source} if e.source else {}
     ),
     ReasoningSegmentFinishedEvent: _one(_T.REASONING_SEGMENT_FINISHED, _reasoning_finished),
+    ToolCallRequestedEvent: _one(
+        _T.TOOL_CALL_REQUESTED,
+        lambda e: {"toolCall": {"id": e.tool_call_id, "name": e.tool_name, "input": e.input}},
+    ),
     ToolCallStartedEvent: _one(
         _T.TOOL_CALL_STARTED, lambda e: {"toolCall": {"id": e.tool_call_id, "name": e.tool_name}}
     ),
@@ -308,3 +313,50 @@ def _types_of(cls: type[Event]) -> tuple[str, ...]:
         if isinstance(kind, CanonicalEventType) and klass in _RENDERERS:
             return (kind.value,)
     return ()
+
+
+# -- correlation checks ---------------------------------------------------------------------------
+
+_RUN_SCOPED = ("run_id",)
+_CALL_SCOPED = ("run_id", "provider_call_id")
+_SEGMENT_SCOPED = ("run_id", "provider_call_id", "segment_id")
+_TOOL_SCOPED = ("run_id", "tool_call_id")
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("run-started", "run-finished", "run-stopped", "run-failed"), _RUN_SCOPED),
+    **dict.fromkeys(
+        ("provider-call-started", "provider-call-metadata-updated", "provider-call-finished"), _CALL_SCOPED
+    ),
+    **dict.fromkeys(
+        (
+            "text-segment-started",
+            "text-delta",
+            "text-segment-finished",
+            "reasoning-segment-started",
+            "reasoning-delta",
+            "reasoning-segment-finished",
+        ),
+        _SEGMENT_SCOPED,
+    ),
+    **dict.fromkeys(
+        (
+            "tool-call-started",
+            "tool-call-arguments-delta",
+            "tool-call-requested",
+            "tool-execution-started",
+            "tool-result-ready",
+            "tool-call-finished",
+        ),
+        _TOOL_SCOPED,
+    ),
+}
+
+
+def check_correlation(payload: Payload) -> None:
+    """Raise ``ValueError`` when a reference payload lacks an id its type requires (the
+    reference's rule: run events need ``run_id``; provider-call events also ``provider_call_id``;
+    segment events also ``segment_id``; tool events ``run_id`` and ``tool_call_id``)."""
+    kind = payload.get("type", "")
+    corr = payload.get("correlation") or {}
+    for name in _REQUIRED.get(kind, ()):
+        if not corr.get(name):
+            raise ValueError(f"event {kind} missing {name}")
