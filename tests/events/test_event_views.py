@@ -287,3 +287,15 @@ def test_reference_sink_renders_only_what_it_is_asked_for() -> None:
         "provider-call-finished",
         "run-finished",
     ]
+
+
+def test_lean_deltas_leave_the_growing_text_out() -> None:
+    parts = ["hel", "lo"]
+    lean = reference_view(PartialEvent.lazy(META, "lo", parts, 2, CORR), delta_text=False)
+    assert [(p["type"], p["delta"], p["sequence"]) for p in lean] == [("text-delta", "lo", 2)]
+    assert "text" not in lean[0]
+    thinking = reference_view(PartialThinkingEvent.lazy(META, "hm", ["hm"], 1, CORR, "x"), delta_text=False)
+    assert (thinking[0]["type"], thinking[0]["source"]) == ("reasoning-delta", "x")
+    assert "text" not in thinking[0]
+    # other events are unaffected
+    assert reference_view(RunStartedEvent(META, CORR, "p"), delta_text=False)[0]["prompt"] == "p"

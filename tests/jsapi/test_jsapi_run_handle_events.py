@@ -104,3 +104,39 @@ def test_a_throwing_reference_listener_fails_the_script(js: JSHarness) -> None:
             await new Promise((r) => setTimeout(r, 50));
             """
         )
+
+
+def test_delta_text_is_rebuilt_in_js_also_for_late_listeners(js: JSHarness) -> None:
+    got = js.one(
+        """
+        const s = g.createSession({engine: g.engines.echo({reply: 'a b c d e'})});
+        const h = s.start({blocks: [g.turns.newUserBlock('x')]});
+        const early = [], late = [];
+        h.on('text-delta', (e) => {
+          early.push(e.text);
+          if (e.sequence === 2) h.on('text-delta', (e2) => late.push([e2.sequence, e2.text]));
+        });
+        await h.promise;
+        report({early, late});
+        """
+    )
+    assert got["early"] == ["a", "a b", "a b c", "a b c d", "a b c d e"]
+    assert got["late"] == [[3, "a b c"], [4, "a b c d"], [5, "a b c d e"]]
+
+
+def test_a_function_engine_delta_carries_the_whole_text(js: JSHarness) -> None:
+    got = js.one(
+        """
+        const engine = g.engines.fromFunction((turn) => {
+          turn.blocks.push(g.turns.newAssistantBlock('whole answer'));
+          return turn;
+        });
+        const h = g.createSession({engine}).start({blocks: [g.turns.newUserBlock('x')]});
+        const seen = [];
+        h.on('text-delta', (e) => seen.push([e.delta, e.text, e.sequence]));
+        h.on('text-segment-finished', (e) => seen.push(e.text));
+        await h.promise;
+        report(seen);
+        """
+    )
+    assert got == [["whole answer", "whole answer", 1], "whole answer"]

@@ -60,6 +60,7 @@ from geppetto.events.types import (
     ToolCallExecuteEvent,
     ToolCallExecutionResultEvent,
     ToolResultEvent,
+    _DeltaEvent,
 )
 
 Payload = dict[str, Any]
@@ -266,8 +267,22 @@ def _renderer(cls: type[Event]) -> Callable[[Event], list[Payload]]:
     return _none
 
 
-def reference_view(event: Event) -> list[Payload]:
-    """The reference ``GeppettoEvent`` payloads for one core event (possibly none), in order."""
+def reference_view(event: Event, *, delta_text: bool = True) -> list[Payload]:
+    """The reference ``GeppettoEvent`` payloads for one core event (possibly none), in order.
+
+    ``delta_text=False`` leaves ``text`` (the whole text so far) out of ``text-delta`` and
+    ``reasoning-delta`` payloads: it grows with the stream, so shipping it with every delta costs
+    O(n^2) for a long stream. A consumer that receives every delta rebuilds it exactly: ``text``
+    is the previous delta's ``text`` of the same ``correlation.segment_id`` plus ``delta``.
+    """
+    if not delta_text and isinstance(event, _DeltaEvent | TextDeltaEvent):
+        kind = _T.REASONING_DELTA if isinstance(event, PartialThinkingEvent) else _T.TEXT_DELTA
+        out = _base(event, kind)
+        out["delta"] = event.delta
+        out["sequence"] = event.sequence
+        if isinstance(event, _DeltaEvent) and event.source:
+            out["source"] = event.source
+        return [out]
     render = _RENDERERS.get(type(event))
     if render is None:
         render = _renderer(type(event))
