@@ -48,3 +48,18 @@ def reference_payloads(
             delivered[corr.segment_id] = sequence
             return reference_view(event, delta_text=not lean)
     return [payload for payload in reference_view(event) if payload["type"] in wanted]
+
+
+def emitter_names(payload: dict[str, Any]) -> list[str]:
+    """The ``EventEmitter`` event names one reference payload is emitted under, in order: always
+    ``"event"``, then its type, except ``error``, emitted as ``"inference-error"`` (Node gives
+    ``"error"`` special semantics: an unheard one throws)."""
+    names = ["event"]
+    kind = payload.get("type")
+    if not isinstance(kind, str) or not kind:
+        return names
+    if kind == "error":
+        kind = "inference-error"
+    if kind != "event":
+        names.append(kind)
+    return names
