@@ -172,7 +172,7 @@ class StreamAccumulator:
         if not delta:
             return
         parts = self.text_parts
-        if not parts:
+        if not parts and self.ctx.sink is not None:
             self._text_corr = self._segment(SEGMENT_TEXT)
             self.ctx.publish(TextSegmentStartedEvent(self.meta, self._text_corr, "assistant"))
         parts.append(delta)
@@ -183,7 +183,7 @@ class StreamAccumulator:
         if not delta:
             return
         parts = self.reasoning_parts
-        if not parts:
+        if not parts and self.ctx.sink is not None:
             self._reasoning_corr = self._segment(SEGMENT_REASONING)
             source = self.reasoning_source or "provider"
             self.ctx.publish(ReasoningSegmentStartedEvent(self.meta, self._reasoning_corr, source))
