@@ -116,3 +116,33 @@ async def test_a_midstream_error_closes_segments_and_the_call(replay: ReplayServ
     assert names[-2:] == ["error", "provider-call-finished"]
     if "text-segment-started" in names:
         assert names[-3] == "text-segment-finished"
+
+
+@pytest.mark.parametrize(
+    ("api_type", "model", "fixture", "source"),
+    [
+        ("claude", "claude-haiku-4-5", "anthropic/anthropic_haiku45_thinking.sse", "thinking"),
+        (
+            "openai-responses",
+            "o3-mini",
+            "openai_responses/responses_o3mini_reasoning_summary_stream.sse",
+            "summary",
+        ),
+        ("openai", "deepseek-reasoner", "openai_chat/deepseek_reasoner_reasoning_content.sse", None),
+    ],
+)
+async def test_reasoning_source_follows_the_provider(
+    replay: ReplayServer, api_type: str, model: str, fixture: str, source: str | None
+) -> None:
+    replay.enqueue(fixture)
+    engine = engine_for(replay, api_type, model)
+    core = CollectingSink(view="core")
+    try:
+        await engine.run(Turn.builder().user("hi").build(), RunContext(inference_id="r", sink=core))
+    finally:
+        await engine.aclose()
+    payloads = [p for event in core.events for p in reference_view(event)]
+    started = of_type(payloads, "reasoning-segment-started")[0]
+    deltas = of_type(payloads, "reasoning-delta")
+    assert started["source"] == (source or "provider")
+    assert {d.get("source") for d in deltas} == {source}

@@ -76,6 +76,8 @@ from geppetto.events.types import (
 from geppetto.turns.keys import BlockMetaKeys, TurnMetaKeys
 from geppetto.turns.model import Block, Turn
 
+_REASONING_SOURCES = {"claude": "thinking", "anthropic": "thinking", "openai-responses": "summary"}
+
 
 @dataclass(slots=True)
 class PendingToolCall:
@@ -134,7 +136,8 @@ class StreamAccumulator:
         self.request_id: str = ""
         self.response_id: str = ""
         self.extra: dict[str, Any] = {}
-        self.reasoning_source = ""  # where reasoning text comes from, when the adapter knows
+        # where reasoning text comes from (the reference's ``source``); adapters may override
+        self.reasoning_source = _REASONING_SOURCES.get(provider, "")
         self.call_corr: Correlation = ctx.next_provider_call(provider, self.meta.message_id)
         self._text_corr: Correlation | None = None
         self._reasoning_corr: Correlation | None = None
