@@ -1,41 +1,65 @@
-"""Events as JS listeners see them (the 2026-02-20 RunHandle payloads, spec §9).
+"""Events as JS listeners see them.
 
-``{type, timestampMs, sessionId?, inferenceId?, turnId?, model?, metaExtra?, ...}`` plus the
-type's fields in camelCase: ``delta``/``completion``, ``text``, ``toolCall{id,name,input}``,
-``toolResult{id,result}``, ``error``, ``level``/``message``/``fields``, ``message``/``data``;
-``usage``, ``stopReason`` and ``durationMs`` when the engine reported them.
+The seed ``start()`` handle payloads (the 2026-02-20 RunHandle shape, spec §9) are
+``geppetto.events.seed_view``; the reference's ``GeppettoEvent`` payloads are
+``geppetto.events.reference_view``. This module only adapts them to the JS run handle.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from geppetto.events.types import Event
+from geppetto.events.types import Event, EventType
+from geppetto.events.views import reference_types, reference_view, seed_view
 
-_RENAMES = {"tool_call": "toolCall", "tool_result": "toolResult", "error_string": "error"}
+SEED_NAMES = frozenset(kind.value for kind in EventType)
 
 
 def event_payload(event: Event) -> dict[str, Any]:
-    """The listener payload for ``event`` (computed on the publishing thread: lazy fields resolve here)."""
-    meta = event.meta
-    out: dict[str, Any] = {"type": event.type.value, "timestampMs": int(time.time() * 1000)}
-    if meta.session_id:
-        out["sessionId"] = meta.session_id
-    if meta.inference_id:
-        out["inferenceId"] = meta.inference_id
-    if meta.turn_id:
-        out["turnId"] = meta.turn_id
-    if meta.model:
-        out["model"] = meta.model
-    if meta.usage is not None:
-        out["usage"] = meta.usage.to_dict()
-    if meta.stop_reason:
-        out["stopReason"] = meta.stop_reason
-    if meta.duration_ms is not None:
-        out["durationMs"] = meta.duration_ms
-    if meta.extra:
-        out["metaExtra"] = dict(meta.extra)
-    for key, value in event.payload().items():
-        out[_RENAMES.get(key, key)] = value
-    return out
+    """The seed listener payload for ``event`` (seed-view events only)."""
+    payload = seed_view(event)
+    if payload is None:
+        raise ValueError(f"{event.type.value} events have no seed payload")
+    return payload
+
+
+_DELTAS = frozenset(("text-delta", "reasoning-delta"))
+
+
+def reference_payloads(
+    event: Event, wanted: set[str] | frozenset[str], delivered: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """The reference payloads of ``event`` whose type is in ``wanted`` (rendered only if any is).
+
+    With ``delivered`` (segment id -> last delta sequence the JS side received), a delta that
+    directly follows one JS already has is sent without ``text``; the handle's JS rebuilds it
+    (previous text + delta), so a long stream does not cross the bridge as O(n^2) text.
+    """
+    if not wanted:
+        return []
+    names = reference_types(event)
+    if wanted.isdisjoint(names):
+        return []
+    if delivered is not None and len(names) == 1 and names[0] in _DELTAS:
+        corr = event.corr
+        sequence = getattr(event, "sequence", 0)
+        if corr is not None and corr.segment_id and sequence:
+            lean = delivered.get(corr.segment_id, 0) == sequence - 1
+            delivered[corr.segment_id] = sequence
+            return reference_view(event, delta_text=not lean)
+    return [payload for payload in reference_view(event) if payload["type"] in wanted]
+
+
+def emitter_names(payload: dict[str, Any]) -> list[str]:
+    """The ``EventEmitter`` event names one reference payload is emitted under, in order: always
+    ``"event"``, then its type, except ``error``, emitted as ``"inference-error"`` (Node gives
+    ``"error"`` special semantics: an unheard one throws)."""
+    names = ["event"]
+    kind = payload.get("type")
+    if not isinstance(kind, str) or not kind:
+        return names
+    if kind == "error":
+        kind = "inference-error"
+    if kind != "event":
+        names.append(kind)
+    return names
