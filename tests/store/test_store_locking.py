@@ -94,17 +94,19 @@ def test_infer_completes_and_warns_when_the_store_stays_locked(tmp_path: Path) -
     path = tmp_path / "turns.db"
     env = dict(os.environ, PYTHONPATH=str(SRC), GEPPETTO_STORE_BUSY_TIMEOUT="0.3")
     with held_lock(path):
+        command = ["infer", "--ai-api-type", "echo", "hello there", "--store", str(path)]
         result = subprocess.run(
-            [sys.executable, "-m", "geppetto", "infer", "--ai-api-type", "echo", "hello there", "--store", str(path)],
-            capture_output=True, text=True, env=env, timeout=60,
-        )  # fmt: skip
+            [sys.executable, "-m", "geppetto", *command], capture_output=True, text=True, env=env, timeout=60
+        )
     assert result.returncode == 0, result.stderr
     assert "hello there" in result.stdout
     assert "was not saved" in result.stderr and "locked by another process" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_store_busy_timeout_from_the_environment_is_validated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_busy_timeout_from_the_environment_is_validated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GEPPETTO_STORE_BUSY_TIMEOUT", "soon")
     with pytest.raises(ConfigError, match="GEPPETTO_STORE_BUSY_TIMEOUT"):
         TurnStore(tmp_path / "turns.db")
@@ -117,11 +119,12 @@ def run_writers_with_kills(tmp_path: Path, writers: int, count: int) -> None:
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     env = dict(os.environ, PYTHONPATH=str(SRC))
+    pipe = subprocess.PIPE
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), str(path), f"w{i}", str(count)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
+            stdin=pipe, stdout=pipe, stderr=pipe, text=True, env=env,
+        )
         for i in range(writers)
     ]
     for proc in procs:
