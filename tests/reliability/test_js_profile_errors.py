@@ -111,3 +111,23 @@ def test_js_run_with_a_mistyped_profile_flag_says_not_found(tmp_path: Path) -> N
     assert result.returncode == 1
     assert "profile nope not found" in result.stderr and "known profiles: echo, local" in result.stderr
     assert "API key" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("opts", "message"),
+    [
+        ({"temperature": 5}, "ai-temperature must be between 0 and 2, got 5"),
+        ({"topP": 1.5}, "ai-top-p must be between 0 and 1, got 1.5"),
+        ({"maxTokens": 1.5}, "ai-max-response-tokens must be a whole number of at least 1, got 1.5"),
+    ],
+)
+def test_js_numeric_options_share_the_settings_check(opts: dict[str, Any], message: str) -> None:
+    base = {"apiType": "openai", "model": "gpt-4o-mini", "apiKey": "k"}
+    with pytest.raises(ConfigError, match=message):
+        resolve_profile_engine(None, base | opts, where="fromConfig")
+
+
+def test_js_timeout_seconds_keep_their_fraction() -> None:
+    opts = {"apiType": "openai", "model": "gpt-4o-mini", "apiKey": "k", "timeoutSeconds": 0.5}
+    _, engine = resolve_profile_engine(None, opts, where="fromConfig")
+    assert engine.config.settings.client.timeout == 0.5  # type: ignore[attr-defined]

@@ -56,14 +56,14 @@ def engine_fields(opts: Mapping[str, Any], api_type: str, where: str) -> dict[st
         if number is not None:
             fields[field] = number
     max_tokens = _positive(opts, "maxTokens", where)
-    if max_tokens is not None:
-        fields["ai_max_response_tokens"] = int(max_tokens)
+    if max_tokens is not None:  # whole-number check in geppetto.settings.numbers, not truncated here
+        fields["ai_max_response_tokens"] = max_tokens
     seconds = _positive(opts, "timeoutSeconds", where)
     timeout_ms = _positive(opts, "timeoutMs", where)
     if timeout_ms is not None:
         seconds = float(max(1, int(timeout_ms // 1000)))
     if seconds is not None:
-        fields["timeout"] = int(seconds)
+        fields["timeout"] = seconds
     api_key = _text(opts, "apiKey", where)
     if api_key:
         fields[f"{api_type}_api_key"] = api_key
