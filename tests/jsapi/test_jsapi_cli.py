@@ -222,7 +222,8 @@ def test_profile_file_and_registries_reach_from_profile(tmp_path: Path) -> None:
     assert via_config.returncode == 0, via_config.stderr
     assert via_config.stdout.splitlines()[:2] == ["team-echo READY", "team-echo READY"]
     without = geppetto_js(script)
-    assert without.returncode == 1 and "provider openai: missing API key" in without.stderr  # a model name
+    # not a model name either: the CLI's "not found" (issue 15, defect 11)
+    assert without.returncode == 1 and "profile team-echo not found" in without.stderr
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -172,7 +172,7 @@ def test_misspelled_key_field_is_caught(home: Path) -> None:
     [
         (
             "ai-chat: {ai-max-response-tokens: many}",
-            "invalid value for ai-max-response-tokens: expected a number",
+            "ai-max-response-tokens must be a whole number of at least 1, got a string that is not a number",
         ),
         ("ai-chat: {ai-stream: maybe}", "invalid value for ai-stream: expected true or false"),
         ("ai-chat: {ai-engine: [a, b]}", "invalid value for ai-engine: expected a string, got list"),
@@ -195,7 +195,7 @@ def test_one_bad_profile_does_not_block_the_others_in_its_file(home: Path) -> No
         "bad:\n  ai-chat: {ai-temperature: hot}\ngood:\n  ai-chat: {ai-engine: ok}\n",
     )
     assert resolve_run_settings(profile="good", environ={}, home=home).settings.chat.engine == "ok"
-    with pytest.raises(ConfigError, match="profile bad: invalid value for ai-temperature"):
+    with pytest.raises(ConfigError, match="profile bad: ai-temperature must be between 0 and 2"):
         resolve_run_settings(profile="bad", environ={}, home=home)
 
 

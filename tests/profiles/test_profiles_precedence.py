@@ -124,7 +124,7 @@ def test_config_flat_fields_are_accepted(home: Path) -> None:
 
 def test_config_wrong_types_and_syntax(home: Path) -> None:
     write(geppetto_config(home), "ai-chat:\n  ai-temperature: [1]\n")
-    with pytest.raises(ConfigError, match="invalid value for ai-temperature"):
+    with pytest.raises(ConfigError, match="ai-temperature must be between 0 and 2"):
         resolve_run_settings(environ={}, home=home)
     write(geppetto_config(home), "ai-chat: {ai-temperature: 1\n")
     with pytest.raises(ConfigError, match=f"{geppetto_config(home)}: YAML syntax error at line"):
@@ -209,7 +209,7 @@ def test_provider_key_variable_never_replaces_a_key_bound_to_a_custom_endpoint(h
 
 
 def test_env_values_are_checked(home: Path) -> None:
-    with pytest.raises(ConfigError, match="env PINOCCHIO_AI_TEMPERATURE: invalid value for ai-temperature"):
+    with pytest.raises(ConfigError, match="PINOCCHIO_AI_TEMPERATURE: ai-temperature must be between 0 and 2"):
         resolve_run_settings(environ={"PINOCCHIO_AI_TEMPERATURE": "warm"}, home=home)
 
 

@@ -209,7 +209,7 @@ def test_registry_source_rejections(home: Path, tmp_path: Path, text: str, expec
     [
         ("inference_settings: {chat: {engnie: x}}", "unknown field 'engnie' in inference_settings.chat"),
         ("inference_settings: {chatt: {engine: x}}", "unknown section 'chatt' in inference_settings"),
-        ("inference_settings: {chat: {temperature: hot}}", "invalid value for ai-temperature"),
+        ("inference_settings: {chat: {temperature: hot}}", "ai-temperature must be between 0 and 2"),
         ("inference_settings: {api: {api_keys: {openai: x}}}", "must be named <type>-api-key"),
         ("stack: base", "stack must be a list"),
         ("slug: other", "does not match its key"),

@@ -20,9 +20,9 @@ REFERENCE_SYSTEM_PROMPT = "You are a helpful assistant. Answer the question in a
 
 # Flags with their own help text; every other settings field is accepted but hidden from --help.
 _DOCUMENTED_FLAGS = {
-    "ai-max-response-tokens": "maximum tokens in the reply",
-    "ai-temperature": "sampling temperature",
-    "timeout": "seconds to wait between stream chunks",
+    "ai-max-response-tokens": "maximum tokens in the reply (a whole number of at least 1)",
+    "ai-temperature": "sampling temperature, 0 to 2",
+    "timeout": "seconds to wait between stream chunks, or a duration such as 30s or 2m",
     "outbound-policy": "permissive (default) or strict: https only, no private or loopback hosts",
     "openai-base-url": "base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama /v1, ...)",
     "openai-api-key": "OpenAI key (default: $OPENAI_API_KEY)",

@@ -19,7 +19,9 @@ def read_prompt(args: argparse.Namespace) -> str:
         return str(args.prompt)
     if sys.stdin is None or sys.stdin.isatty():
         raise ConfigError("missing PROMPT: pass it as an argument or pipe it on stdin")
-    return sys.stdin.read().strip()
+    from geppetto.inputs import LIMITS, read_stream_text
+
+    return read_stream_text(sys.stdin, LIMITS.prompt, "prompt on stdin").strip()
 
 
 def print_final_turn(turn: Turn, output: str) -> None:

@@ -84,13 +84,14 @@ def store_opener(args: argparse.Namespace) -> Callable[[], TurnStore] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from geppetto.inputs import LIMITS, read_file_text
     from geppetto.js import JSRuntime, JSScriptError
     from geppetto.js.module import install_geppetto_module
     from geppetto.js.module.lab import install_lab_globals
 
     path = Path(args.script)
     try:
-        source = path.read_text(encoding="utf-8")
+        source = read_file_text(path, LIMITS.script, "script")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read script {path}: {exc}") from None
     host_tools = load_host_tools(args.host_tools) if args.host_tools else None

@@ -32,10 +32,11 @@ failed or cancelled run's ``error`` line carries the partial turn as stored. ``t
 reply of this run only. A ``cancel`` result acknowledges the request and precedes the run's
 last line, which says how the run really ended. Error codes are the runtime's (``cancelled``,
 ``session_already_active``, ``session_not_active``, ``session_not_found``, ``store_locked``, ...)
-plus ``bad_request`` (a line that is not a JSON object, missing or wrong params) and
-``unknown_method``. A malformed line gets an ``error`` line and the process goes on. At end of
-input the process waits for the runs in flight, then exits 0; on SIGINT it cancels them (they
-are stored as cancelled) and exits 130.
+plus ``bad_request`` (a line that is not a JSON object, missing or wrong params, an ``id`` that
+is not a string or a number, a line over the input limit) and ``unknown_method``. A malformed
+line gets an ``error`` line and the process goes on. At end of input the process waits for the
+runs in flight, then exits 0; on SIGINT it cancels them (they are stored as cancelled) and
+exits 130.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from geppetto.cli.sessions import ReportingPersister, open_store
 from geppetto.errors import ConfigError, GeppettoError, SessionNotActive
 from geppetto.events.sinks import CallbackSink
 from geppetto.events.types import Event
+from geppetto.inputs import LIMITS, describe_size, read_line
 from geppetto.session import EngineBuilder, ExecutionHandle, Session
 from geppetto.session.runtime import background_loop
 from geppetto.store import SessionNotFound, TurnStore
@@ -67,6 +69,12 @@ class BadRequest(GeppettoError):
 
 class UnknownMethod(GeppettoError):
     code = "unknown_method"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else "a value"
 
 
 class RpcServer:
@@ -114,9 +122,15 @@ class RpcServer:
         self.emit({"type": "ready", "version": self.version, "store": store_path})
         number = 0
         try:
-            while not self.closed and (line := lines.readline()):
+            while not self.closed:
+                line, fits = read_line(lines, LIMITS.rpc_line)
+                if not line and fits:
+                    break
                 number += 1
-                if line.strip():
+                if not fits:
+                    limit = describe_size(LIMITS.rpc_line)
+                    self._error(None, BadRequest(f"line {number} is larger than the {limit} limit; skipped"))
+                elif line.strip():
                     self.handle_line(line, number)
         except KeyboardInterrupt:
             self.cancel_all()
@@ -135,7 +149,9 @@ class RpcServer:
             if not isinstance(request, dict):
                 raise BadRequest(f"line {number}: a request must be a JSON object")
             raw_id = request.get("id")
-            request_id = raw_id if isinstance(raw_id, str | int | float) else None
+            if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, str | int | float)):
+                raise BadRequest(f"line {number}: id must be a string or a number, got {_json_kind(raw_id)}")
+            request_id = raw_id
             params = request.get("params") or {}
             if not isinstance(params, dict):
                 raise BadRequest(f"line {number}: params must be a JSON object")

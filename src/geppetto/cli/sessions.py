@@ -44,10 +44,13 @@ def store_path(args: argparse.Namespace) -> Path:
 
 
 def open_store(args: argparse.Namespace) -> TurnStore | None:
-    """The store selected by ``--store`` (default location otherwise); ``None`` with ``--no-store``."""
+    """The store selected by ``--store`` (default location otherwise); ``None`` with ``--no-store``.
+
+    For commands that run: a store locked past its busy timeout is opened on first use instead, so
+    the run completes and only its save fails, reported as a warning."""
     if getattr(args, "no_store", False):
         return None
-    return TurnStore(store_path(args))
+    return TurnStore(store_path(args), defer_if_locked=True)
 
 
 def existing_store(args: argparse.Namespace, session: str | None = None) -> TurnStore | None:

@@ -36,9 +36,11 @@ class ConfigFile:
 
 def read_config(path: Path, *, home: Path, strict: bool) -> ConfigFile | None:
     """``None`` when ``path`` does not exist; :class:`SourceError` naming the file when invalid."""
-    if not path.is_file():
+    if not path.exists():
         return None
-    data = read_yaml(path)
+    if path.is_dir():
+        raise SourceError(f"{path} is a directory, not a config file")
+    data = read_yaml(path)  # also a pipe or device (<(...), /dev/stdin), read up to the size limit
     config = ConfigFile(path=path)
     if data is None:
         return config

@@ -329,9 +329,11 @@ def lookup_profile(
     flags: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
     home: str | os.PathLike[str] | None = None,
+    required: bool = False,
 ) -> ResolvedSettings | None:
     """``name``'s run settings if some profile source defines it, else ``None`` (JS ``fromProfile``
-    then treats the name as a model name). Broken explicit sources still raise."""
+    then treats the name as a model name), or with ``required`` the CLI's "profile ... not found"
+    error listing the known profiles. Broken explicit sources still raise."""
     env = os.environ if environ is None else environ
     setup = _guarded_setup(profile_file, profile_registries, env, home, config_file)
     try:
@@ -339,6 +341,8 @@ def lookup_profile(
         if lookup.blocking:
             raise ConfigError("; ".join(s.error for s in lookup.blocking))
         if lookup.entry is None:
+            if required:
+                raise _not_found(name.strip(), setup.catalog, lookup)
             return None
         return _resolve(setup, name.strip(), "fromProfile", flags or {}, [])
     except ConfigError as exc:

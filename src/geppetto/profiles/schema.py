@@ -105,6 +105,8 @@ def check_value(name: str, value: Any) -> str:
     try:
         settings_fields.coerce(name, kind, value)
     except ConfigError as exc:
+        if kind.removeprefix("opt") in ("int", "float"):
+            return str(exc)  # numeric errors show only numbers (geppetto.settings.numbers)
         return _GOT.sub("", str(exc)) + f", got {type(value).__name__}"
     return ""
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from geppetto.errors import ConfigError
+from geppetto.inputs import LIMITS, InputTooLarge, read_file_text
 from geppetto.settings.redact import redact_text
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -60,7 +61,9 @@ def parse_yaml(text: str, label: str) -> Any:
 def read_yaml(path: Path) -> Any:
     """Read and parse ``path``; a missing or unreadable file is a :class:`SourceError`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file_text(path, LIMITS.profile_file, "profile or config file")
+    except InputTooLarge as exc:
+        raise SourceError(str(exc)) from None
     except FileNotFoundError:
         raise SourceError(f"{path} does not exist") from None
     except UnicodeDecodeError:

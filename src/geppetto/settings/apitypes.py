@@ -149,6 +149,22 @@ def infer_api_type(model: str) -> str:
     return "openai"
 
 
+_MODEL_PREFIXES = ("gpt-", "gpt4", "chatgpt", "claude", "gemini", "text-", "davinci", "ft:")
+
+
+def looks_like_model_name(name: str) -> bool:
+    """Whether ``name`` reads as a model of a known family (``gpt-4o-mini``, ``claude-...``,
+    ``gemini-...``, ``o3-mini``) or a local ``.gguf`` file, rather than a mistyped profile name."""
+    lowered = name.strip().lower()
+    return (
+        lowered.startswith(_MODEL_PREFIXES)
+        or "claude" in lowered
+        or "gemini" in lowered
+        or is_reasoning_model(lowered)
+        or lowered.endswith(".gguf")
+    )
+
+
 def is_reasoning_model(model: str) -> bool:
     """OpenAI reasoning models take ``max_completion_tokens`` and no sampling parameters."""
     return model.strip().lower().startswith(_REASONING_PREFIXES)

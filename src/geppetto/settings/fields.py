@@ -4,7 +4,8 @@ The same names are CLI flags (``--ai-engine``), profile fields (``profile -> sec
 field``), config file fields and ``PINOCCHIO_*`` environment variables (``PINOCCHIO_AI_ENGINE``).
 Any ``<type>-api-key`` / ``<type>-base-url`` field goes to ``api.api_keys`` / ``api.base_urls``.
 Values given as strings (environment, flags) are converted to the field's type; a value that
-cannot be converted raises :class:`~geppetto.errors.ConfigError` naming the field.
+cannot be converted, or a number outside its field's range (:mod:`geppetto.settings.numbers`),
+raises :class:`~geppetto.errors.ConfigError` naming the field.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 from geppetto.errors import ConfigError
+from geppetto.settings.numbers import number
 from geppetto.settings.sections import SECTION_SLUGS, Settings
 
 
@@ -114,15 +116,6 @@ def _bool(name: str, value: Any) -> bool:
     raise ConfigError(f"invalid value for {name}: expected true or false, got {value!r}")
 
 
-def _number(name: str, value: Any, kind: type[int] | type[float]) -> int | float:
-    if isinstance(value, bool):
-        raise ConfigError(f"invalid value for {name}: expected a number, got {value!r}")
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"invalid value for {name}: expected a number, got {value!r}") from None
-
-
 def coerce(name: str, kind: str, value: Any) -> Any:
     """Convert ``value`` to the type a field of ``kind`` holds."""
     if kind.startswith("opt"):
@@ -134,9 +127,9 @@ def coerce(name: str, kind: str, value: Any) -> Any:
     if kind == "bool":
         return _bool(name, value)
     if kind == "int":
-        return _number(name, value, int)
+        return number(name, value, int)
     if kind == "float":
-        return _number(name, value, float)
+        return number(name, value, float)
     if kind == "list":
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]

@@ -5,25 +5,34 @@ runtime's loop thread, the CLI reads from the main thread). Writes use ``BEGIN I
 that two processes queue on the busy timeout instead of failing a lock upgrade half-way; WAL
 lets readers go on while one process writes. Every write is one transaction, so a killed
 process loses at most the write in flight.
+
+Opening retries the whole open sequence until the busy timeout runs out: some lock conflicts
+(switching a new file to WAL upgrades a read lock, and SQLite answers a lock upgrade with
+SQLITE_BUSY at once, without calling the busy handler) would otherwise fail a run at once while
+claiming to have waited. Nothing here waits on a dead process: SQLite's locks are POSIX locks,
+released by the kernel when their holder dies, and WAL recovery runs in whoever opens next.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from geppetto.store import schema
 from geppetto.store.codec import now_ms
 from geppetto.store.errors import StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
+from geppetto.store.paths import DEFAULT_BUSY_TIMEOUT
 
-DEFAULT_BUSY_TIMEOUT = 10.0
 _HINT = "use --store PATH for another file or --no-store to run without one"
 
 # Primary SQLite result codes (the low byte of an extended code).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
+_RETRY_PAUSES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)  # between open attempts, the last one repeated
 
 
 def translate(exc: sqlite3.Error, path: Path, action: str, busy_timeout: float) -> StoreError:
@@ -67,14 +76,40 @@ class StoreConnection:
                 f"cannot open turn store {path} ({exc}); check the path and its permissions"
             ) from None
         try:
-            with self._guard("opening the store"):
-                self._conn.execute("PRAGMA foreign_keys = ON")
-                self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
-                self._conn.execute("PRAGMA synchronous = NORMAL")
-                self._migrate()
+            self._open_with_retries()
         except BaseException:
             self._conn.close()
             raise
+
+    def _open_with_retries(self) -> None:
+        """Pragmas and migrations, retried on a busy database until ``busy_timeout`` is spent."""
+        deadline = time.monotonic() + self.busy_timeout
+        for attempt in itertools.count():
+            remaining = deadline - time.monotonic()
+            # Each attempt's busy handler waits only for what is left of the total.
+            self._conn.execute(f"PRAGMA busy_timeout = {max(1, int(remaining * 1000))}")
+            try:
+                with self._guard("opening the store"):
+                    self._open_once()
+                break
+            except StoreLockedError:
+                self._rollback()
+                pause = _RETRY_PAUSES[min(attempt, len(_RETRY_PAUSES) - 1)]
+                if time.monotonic() + pause >= deadline:
+                    raise
+                time.sleep(pause)
+        self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+
+    def _open_once(self) -> None:
+        conn = self._conn
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Read the header first: a file already in WAL mode then needs no lock to stay in it.
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        mode = conn.execute("PRAGMA journal_mode").fetchone()
+        if not mode or str(mode[0]).lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        conn.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
 
     # -- transactions ----------------------------------------------------------------------
 

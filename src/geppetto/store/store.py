@@ -12,6 +12,7 @@ The store implements :class:`geppetto.session.TurnPersister`, so sessions opt in
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,9 @@ from geppetto.store.codec import (
     session_title,
     turn_facts,
 )
-from geppetto.store.connection import DEFAULT_BUSY_TIMEOUT, StoreConnection
-from geppetto.store.errors import SessionNotFound, StoreError, TurnNotFound
-from geppetto.store.paths import default_store_path
+from geppetto.store.connection import StoreConnection
+from geppetto.store.errors import SessionNotFound, StoreError, StoreLockedError, TurnNotFound
+from geppetto.store.paths import default_busy_timeout, default_store_path
 from geppetto.store.records import SessionInfo, StoredTurn
 from geppetto.turns.keys import TurnMetaKeys, canonical_id
 from geppetto.turns.model import Block, Turn, new_id
@@ -65,12 +66,40 @@ FROM sessions s
 class TurnStore:
     """A SQLite turn store (WAL, busy timeout, named migrations); safe to share between threads."""
 
-    def __init__(self, path: str | Path | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        busy_timeout: float | None = None,
+        defer_if_locked: bool = False,
+    ) -> None:
+        """Open (and migrate) the store. ``busy_timeout`` defaults to ``$GEPPETTO_STORE_BUSY_TIMEOUT``
+        or 10 s. With ``defer_if_locked`` a store still locked after that is opened on first use
+        instead, so a run can go on and only its save fails (and is reported) if the lock stays."""
         self.path = Path(path).expanduser() if path is not None else default_store_path()
-        self._db = StoreConnection(self.path, busy_timeout=busy_timeout)
+        self.busy_timeout = busy_timeout if busy_timeout is not None else default_busy_timeout()
+        self._open_lock = threading.Lock()
+        self._connection: StoreConnection | None = None
+        try:
+            self._connection = StoreConnection(self.path, busy_timeout=self.busy_timeout)
+        except StoreLockedError:
+            if not defer_if_locked:
+                raise
+
+    @property
+    def _db(self) -> StoreConnection:
+        connection = self._connection
+        if connection is None:
+            with self._open_lock:
+                if self._connection is None:
+                    self._connection = StoreConnection(self.path, busy_timeout=self.busy_timeout)
+                connection = self._connection
+        return connection
 
     def close(self) -> None:
-        self._db.close()
+        with self._open_lock:
+            if self._connection is not None:
+                self._connection.close()
 
     def __enter__(self) -> TurnStore:
         return self

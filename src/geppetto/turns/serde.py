@@ -26,6 +26,7 @@ import orjson
 import yaml
 
 from geppetto.errors import TurnError
+from geppetto.inputs import LIMITS, read_file_text
 from geppetto.turns.jsonvalue import MAX_DEPTH, ensure_json
 from geppetto.turns.kinds import BlockKind, Role
 from geppetto.turns.model import Block, Turn
@@ -149,12 +150,15 @@ def to_yaml(turn: Turn | None, *, omit_data: bool = False) -> str:
 
 
 def from_yaml(text: str | bytes) -> Turn:
+    return turn_from_dict(_yaml_document(text))
+
+
+def _yaml_document(text: str | bytes) -> Any:
     try:
         _check_yaml_shape(text)
-        raw = yaml.load(text, Loader=_YamlLoader)
+        return yaml.load(text, Loader=_YamlLoader)
     except yaml.YAMLError as exc:
         raise TurnError(f"invalid YAML turn: {_yaml_problem(exc)}") from None
-    return turn_from_dict(raw)
 
 
 _YAML_MAX_DEPTH = MAX_DEPTH + 4  # turn -> blocks -> block -> payload -> value
@@ -207,10 +211,29 @@ def to_json(turn: Turn, *, indent: bool = True, omit_data: bool = False) -> str:
 
 
 def from_json(text: str | bytes) -> Turn:
+    return turn_from_dict(_json_document(text))
+
+
+def _json_document(text: str | bytes) -> Any:
     try:
-        raw = orjson.loads(text)
+        return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise TurnError(f"invalid JSON turn: {exc}") from None
+
+
+def parse_turn(text: str, fmt: Format, *, strict: bool = False) -> Turn:
+    """Decode a turn document. ``strict`` (``geppetto turns show``) also refuses what the lenient
+    reference reading takes for an empty turn: an empty document and a missing or null ``blocks``."""
+    if strict and not text.strip():
+        raise TurnError("the turn is empty: expected a turn with a blocks list")
+    raw = _json_document(text) if fmt == "json" else _yaml_document(text)
+    if strict:
+        if raw is None:
+            raise TurnError("the turn is empty: expected a turn with a blocks list")
+        if isinstance(raw, dict) and "blocks" not in raw:
+            raise TurnError("the turn has no blocks: expected a list of blocks (blocks: [] for none)")
+        if isinstance(raw, dict) and raw["blocks"] is None:
+            raise TurnError("turn.blocks is null: expected a list of blocks (blocks: [] for none)")
     return turn_from_dict(raw)
 
 
@@ -223,16 +246,18 @@ def detect_format(path: str | Path, text: str | None = None) -> Format:
     return "json" if text is not None and text.lstrip().startswith(("{", "[")) else "yaml"
 
 
-def load_turn(path: str | Path) -> Turn:
-    """Read a YAML or JSON turn file (format from the extension, else sniffed from the content)."""
+def load_turn(path: str | Path, *, strict: bool = False) -> Turn:
+    """Read a YAML or JSON turn file (format from the extension, else sniffed from the content).
+
+    Files larger than ``LIMITS.turn_file`` are refused (:class:`~geppetto.inputs.InputTooLarge`)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_file_text(path, LIMITS.turn_file, "turn file")
     except OSError as exc:
         raise TurnError(f"cannot read turn file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise TurnError(f"turn file {path} is not UTF-8 text") from None
     try:
-        return from_json(text) if detect_format(path, text) == "json" else from_yaml(text)
+        return parse_turn(text, detect_format(path, text), strict=strict)
     except TurnError as exc:
         raise TurnError(f"{path}: {exc}") from None
 

@@ -13,13 +13,14 @@ the headers are the SDKs' own (status codes, ``Retry-After``, backoff), configur
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, ClassVar
 
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
-from geppetto.engines.providers.common import ClientPool, ProviderConfig, retry_delay
+from geppetto.engines.providers.common import ClientPool, ProviderConfig, counting_requests, retry_delay
 from geppetto.engines.providers.errors import map_exception
 from geppetto.engines.turn_settings import settings_for_turn
 from geppetto.errors import ConfigError, GeppettoError
@@ -116,11 +117,15 @@ class ProviderEngine:
                 f"{self.config.provider}: cannot create the client: {exc}", self.config.secrets
             )
             raise ConfigError(message) from None
-        with StreamAccumulator(
-            turn, ctx, provider=config.provider, model=config.model, max_tokens=self.max_tokens(config)
-        ) as acc:
+        with (
+            StreamAccumulator(
+                turn, ctx, provider=config.provider, model=config.model, max_tokens=self.max_tokens(config)
+            ) as acc,
+            counting_requests() as sent,
+        ):
             acc.start()
             attempt = Attempt()
+            started = time.monotonic()
             while True:
                 try:
                     state = await self.stream(request, acc, attempt)
@@ -137,6 +142,8 @@ class ProviderEngine:
                         base_url=self.config.base_url,
                         timeout=self.config.settings.client.timeout,
                         secrets=self.config.secrets,
+                        attempts=max(sent[0], attempt.number + 1),
+                        elapsed=time.monotonic() - started,
                     )
                 if not self._may_retry(error, acc, attempt, max_retries):
                     raise error from None

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime
 import email.utils
 import random
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -284,3 +285,28 @@ def _close_clients(
 async def _close_quietly(closer: Callable[[Any], Awaitable[None]], client: Any) -> None:
     with contextlib.suppress(Exception):
         await closer(client)
+
+
+# Requests sent to a provider during the current run, each SDK retry included: the timeout error
+# then says how many attempts the time went into ("after 5s per attempt, 3 attempts, 17.6s in all").
+_REQUESTS_SENT: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "geppetto_requests_sent", default=None
+)
+
+
+def count_request() -> None:
+    """Record one HTTP request sent (called by the transports for every attempt)."""
+    counter = _REQUESTS_SENT.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+@contextlib.contextmanager
+def counting_requests() -> Iterator[list[int]]:
+    """Count the requests sent inside the block (the run's task and what it awaits)."""
+    counter = [0]
+    token = _REQUESTS_SENT.set(counter)
+    try:
+        yield counter
+    finally:
+        _REQUESTS_SENT.reset(token)

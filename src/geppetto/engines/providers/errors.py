@@ -150,8 +150,13 @@ def map_exception(
     base_url: str = "",
     timeout: float | None = None,
     secrets: Iterable[str] = (),
+    attempts: int = 1,
+    elapsed: float | None = None,
 ) -> ProviderError:
-    """A :class:`ProviderError` for any failure raised while talking to a provider."""
+    """A :class:`ProviderError` for any failure raised while talking to a provider.
+
+    ``attempts`` and ``elapsed`` (requests sent, seconds since the first) let a timeout say where
+    the time went when retries multiplied it."""
     if isinstance(exc, ProviderError):
         return exc
     status = getattr(exc, "status_code", None)
@@ -194,6 +199,10 @@ def map_exception(
         )
     if "timeout" in name:
         limit = f" after {timeout:g}s" if timeout else ""
+        if timeout and attempts > 1:
+            limit += f" per attempt, {attempts} attempts"
+            if elapsed is not None:
+                limit += f", {elapsed:.1f}s in all"
         return make_error(
             provider,
             f"request timed out{limit}",

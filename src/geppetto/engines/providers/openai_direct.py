@@ -24,7 +24,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from geppetto.engines.providers.common import ProviderConfig
+from geppetto.engines.providers.common import ProviderConfig, count_request
 from geppetto.engines.providers.transport import env_proxy, make_openai_client, openai_request_headers
 from geppetto.errors import ConfigError
 
@@ -112,6 +112,7 @@ class DirectOpenAIClient:
             headers = template.headers
             if taken:
                 headers = {**headers, "x-stainless-retry-count": str(taken)}
+            count_request()
             try:
                 response = await self.session.post(
                     template.url,

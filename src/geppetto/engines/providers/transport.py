@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from geppetto.engines.providers.common import ProviderConfig
+from geppetto.engines.providers.common import ProviderConfig, count_request
 from geppetto.engines.providers.sse import SSEDecoder
 
 if TYPE_CHECKING:
@@ -28,12 +28,21 @@ def _headers(config: ProviderConfig) -> dict[str, str] | None:
     return {"User-Agent": agent} if agent else None
 
 
+async def _count_request(request: Any) -> None:
+    count_request()
+
+
+_EVENT_HOOKS = {"request": [_count_request]}  # httpx hooks: one call per attempt, retries included
+
+
 def make_openai_client(config: ProviderConfig) -> Any:
     import openai
 
     client_settings = config.settings.client
     timeout = openai.Timeout(client_settings.timeout, connect=client_settings.connect_timeout)
-    http_client = openai.DefaultAioHttpClient(timeout=timeout, follow_redirects=not config.strict)
+    http_client = openai.DefaultAioHttpClient(
+        timeout=timeout, follow_redirects=not config.strict, event_hooks=_EVENT_HOOKS
+    )
     return openai.AsyncOpenAI(
         api_key=config.api_key,
         organization=client_settings.organization or None,
@@ -52,7 +61,9 @@ def make_anthropic_client(config: ProviderConfig) -> Any:
 
     client_settings = config.settings.client
     timeout = anthropic.Timeout(client_settings.timeout, connect=client_settings.connect_timeout)
-    http_client = anthropic.DefaultAioHttpClient(timeout=timeout, follow_redirects=not config.strict)
+    http_client = anthropic.DefaultAioHttpClient(
+        timeout=timeout, follow_redirects=not config.strict, event_hooks=_EVENT_HOOKS
+    )
     return anthropic.AsyncAnthropic(
         api_key=config.api_key,
         base_url=config.base_url,

@@ -3,8 +3,13 @@
 :func:`resolve_profile_engine` is the one place where a profile name becomes engine settings
 (DESIGN.md): a name that some profile source defines uses that profile (resolved through
 ``geppetto.profiles``, with the script's options as flags on top); any other name is treated as
-a model name, like the reference seed; with nothing configured the factory's default engine (the
-embedded model) runs instead of the reference's ``4o-mini``.
+a model name, like the reference seed, but only when that is what it looks like: the options say
+what to run (``apiType``, ``provider``, ``baseURL`` or ``model``) or the name reads as a model
+(:func:`~geppetto.settings.apitypes.looks_like_model_name`: ``gpt-...``, ``claude-...``, ``o3-mini``,
+a ``.gguf`` file). Any other unknown name (``fromProfile("echoo")``, ``js run --profile nope``)
+fails with the CLI's "profile ... not found" and the profiles that exist. With nothing
+configured the factory's default engine (the embedded model) runs instead of the reference's
+``4o-mini``. Errors are redacted like the CLI's: a key put in the wrong option never shows.
 """
 
 from __future__ import annotations
@@ -51,14 +56,14 @@ def engine_fields(opts: Mapping[str, Any], api_type: str, where: str) -> dict[st
         if number is not None:
             fields[field] = number
     max_tokens = _positive(opts, "maxTokens", where)
-    if max_tokens is not None:
-        fields["ai_max_response_tokens"] = int(max_tokens)
+    if max_tokens is not None:  # whole-number check in geppetto.settings.numbers, not truncated here
+        fields["ai_max_response_tokens"] = max_tokens
     seconds = _positive(opts, "timeoutSeconds", where)
     timeout_ms = _positive(opts, "timeoutMs", where)
     if timeout_ms is not None:
         seconds = float(max(1, int(timeout_ms // 1000)))
     if seconds is not None:
-        fields["timeout"] = int(seconds)
+        fields["timeout"] = seconds
     api_key = _text(opts, "apiKey", where)
     if api_key:
         fields[f"{api_type}_api_key"] = api_key
@@ -93,8 +98,38 @@ def resolve_profile_engine(
     and registries when set, else in the usual places. The model is the profile, except that ``opts.model``
     wins when no explicit profile was passed. The API type is ``opts.apiType`` / ``opts.provider``
     or inferred from the model. Nothing at all configured: the factory default engine, named
-    ``"default"``. Construction errors say ``invalid settings for provider <p>: ...``.
+    ``"default"``. Construction errors say ``invalid settings for provider <p>: ...``, with every
+    key the script or the environment holds redacted.
     """
+    try:
+        return _resolve_profile_engine(profile, opts, defaults, where)
+    except ConfigError as exc:
+        raise ConfigError(_redacted(str(exc), opts)) from None
+
+
+def _redacted(message: str, opts: Mapping[str, Any]) -> str:
+    from geppetto.profiles.result import collect_secrets
+    from geppetto.settings.redact import redact_text
+
+    secrets = collect_secrets(None, os.environ)
+    api_key = opts.get("apiKey")
+    if isinstance(api_key, str) and api_key.strip():
+        secrets.append(api_key.strip())
+    return redact_text(message, secrets)
+
+
+def _names_a_model(name: str, opts: Mapping[str, Any]) -> bool:
+    """Whether an unknown profile name may stand for a model name (see the module docstring)."""
+    from geppetto.settings.apitypes import looks_like_model_name
+
+    keys = ("apiType", "provider", "baseURL", "model")
+    said = any(isinstance(opts.get(key), str) and opts[key].strip() for key in keys)
+    return said or looks_like_model_name(name)
+
+
+def _resolve_profile_engine(
+    profile: str | None, opts: Mapping[str, Any], defaults: ProfileDefaults, where: str
+) -> tuple[str, Engine]:
     from geppetto.engines.factory import DEFAULT_API_TYPE, create_engine
     from geppetto.settings.apitypes import infer_api_type, normalize_api_type
 
@@ -148,7 +183,7 @@ def _engine_from_profile_files(
         "profile_registries": defaults.profile_registries,
         "config_file": defaults.config_file,
     }
-    found = lookup_profile(name, **sources)
+    found = lookup_profile(name, required=not _names_a_model(name, opts), **sources)
     if found is None:
         return None
     forced = normalize_api_type(_text(opts, "apiType", where) or _text(opts, "provider", where))
