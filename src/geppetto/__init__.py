@@ -56,6 +56,11 @@ _EXPORTS: dict[str, str] = {
     "Session": "geppetto.session",
     "EngineBuilder": "geppetto.session",
     "ExecutionHandle": "geppetto.session",
+    # agents
+    "Agent": "geppetto.agent",
+    "AgentSession": "geppetto.agent",
+    "RunOptions": "geppetto.agent",
+    "RunResult": "geppetto.agent",
     # errors
     "GeppettoError": "geppetto.errors",
     "ConfigError": "geppetto.errors",
@@ -67,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "ToolError": "geppetto.errors",
     "TurnError": "geppetto.errors",
     "InferenceCancelled": "geppetto.errors",
+    "InferenceTimeout": "geppetto.errors",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -80,6 +86,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from geppetto.agent import Agent, AgentSession, RunOptions, RunResult
     from geppetto.engines import (
         EchoEngine,
         Engine,
@@ -92,6 +99,7 @@ if TYPE_CHECKING:
         ConfigError,
         GeppettoError,
         InferenceCancelled,
+        InferenceTimeout,
         ProviderError,
         SessionAlreadyActive,
         SessionEmptyTurn,

@@ -20,7 +20,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from geppetto.engines.base import Engine, RunContext
@@ -88,6 +88,11 @@ class ExecutionHandle:
 
     def done(self) -> bool:
         return self._future.done()
+
+    def add_done_callback(self, fn: Callable[[ExecutionHandle], object]) -> None:
+        """Call ``fn(handle)`` once the inference has ended (at once if it already has), on the
+        thread that ended it: layers above (agents, the JS host) chain their own results here."""
+        self._future.add_done_callback(lambda _f: fn(self))
 
     def cancel(self) -> None:
         """Ask the inference to stop; idempotent and a no-op once it has finished."""
