@@ -20,6 +20,7 @@ EXPORTS = [
     "tools",
     "consts",
     "turnStores",
+    "agent",
 ]
 
 
