@@ -317,8 +317,7 @@ def test_dts_declares_the_agent_objects_as_they_are(js) -> None:
         const handle = session.next().user('y').runAsync();
         report({AgentBuilder: names(builder), Agent: names(agent), SessionBuilder: names(sb),
                 AgentSession: names(session), SessionTurnBuilder: names(tb), MessageBuilder: names(message),
-                RunResult: names(result), AgentAsyncHandle: Object.keys(handle),
-                TurnWrapper: Object.keys(result.outputTurn())});
+                RunResult: names(result), AgentAsyncHandle: Object.keys(handle)});
         """
     )
     assert "agent" in declared_exports()

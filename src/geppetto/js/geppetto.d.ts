@@ -481,12 +481,6 @@ declare module "geppetto" {
     imageBytes(content: string, mediaType?: string): MessageBuilder;
   }
 
-  /** A turn held by value: `toJSON()` returns a fresh plain copy, `clone()` a new wrapper. */
-  export interface TurnWrapper {
-    toJSON(): Turn;
-    clone(): TurnWrapper;
-  }
-
   export interface RunResult {
     /** The turn as built, before runtime stamping. */
     inputTurn(): TurnWrapper;
@@ -500,14 +494,6 @@ declare module "geppetto" {
     stopReason(): string | null;
     events(): any[];
     toJSON(): { inputTurn: Turn; effectiveTurn: Turn; outputTurn: Turn; text: string };
-  }
-
-  /** Node's EventEmitter shape: `agent().events(emitter)` emits each event as "event" and under its type. */
-  export interface EventEmitterLike {
-    on(name: string | symbol, listener: (...args: any[]) => void): this;
-    once(name: string | symbol, listener: (...args: any[]) => void): this;
-    off(name: string | symbol, listener: (...args: any[]) => void): this;
-    emit(name: string | symbol, ...args: any[]): boolean;
   }
 
   export interface AgentAsyncHandle {

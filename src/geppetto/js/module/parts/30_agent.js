@@ -17,7 +17,7 @@ function wrapOrNull(plain) {
 }
 
 // A TurnWrapper (or anything with toJSON() returning a turn) as the plain turn Python decodes.
-function plainTurnOf(v) {
+function turnArgOf(v) {
   if (v !== null && typeof v === 'object' && typeof v.toJSON === 'function') {
     const plain = v.toJSON();
     if (isObject(plain) && (plain.blocks === undefined || Array.isArray(plain.blocks))) return plain;
@@ -173,7 +173,7 @@ const SessionBuilderProto = {
   },
   base(turn) {
     methodOf(this, 'SessionBuilder', 'base');
-    const plain = turn === undefined || turn === null ? undefined : plainTurnOf(turn);
+    const plain = turn === undefined || turn === null ? undefined : turnArgOf(turn);
     if (plain === undefined) throw new TypeError('session().base requires a Go-owned Turn wrapper');
     call('geppetto.agent.sessionBuilder.base', this, plain);
     return this;
@@ -227,12 +227,12 @@ hide(SessionBuilderProto, CLASS, 'SessionBuilder');
 // fork(): nothing (latest), a TurnWrapper, or {at: index | TurnWrapper}.
 function forkTarget(options) {
   if (options === undefined || options === null) return null;
-  const plain = plainTurnOf(options);
+  const plain = turnArgOf(options);
   if (plain !== undefined) return plain;
   if (!isObject(options)) throw new Error('session.fork options must be an object, TurnWrapper, null, or undefined');
   const at = options.at;
   if (at === undefined || at === null) return null;
-  const atTurn = plainTurnOf(at);
+  const atTurn = turnArgOf(at);
   if (atTurn !== undefined) return atTurn;
   if (typeof at === 'number' && Number.isFinite(at)) return Math.trunc(at);
   throw new Error('session.fork at must be a turn index or TurnWrapper');
