@@ -15,6 +15,19 @@ On cancellation the partial text becomes an ``llm_text`` block whose ``inference
 finish class ``interrupted`` (an ``interrupt`` event is published); on an exception it is kept
 with finish class ``error`` (an ``error`` event is published). Either way ``ctx.output`` points
 at the turn so the session keeps it.
+
+Events, in order (seed events plus the core lifecycle events of ``events/canonical.py``; every
+one carries the call's correlation, ``provider_call_id`` fresh per accumulator)::
+
+    start                          (reference: provider-call-started)
+    text-segment-started           before the first text delta; reasoning-segment-started alike
+    partial / partial-thinking     per delta (reference: text-delta / reasoning-delta)
+    tool-call-started, tool-call-arguments-delta   as tool-call fragments stream
+    provider-call-metadata-updated when the stop reason or usage changes
+    reasoning-/text-segment-finished
+    tool-call per call             (reference: tool-call-requested)
+    final | interrupt | error
+    provider-call-finished
 """
 
 from __future__ import annotations
@@ -22,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
@@ -30,6 +43,24 @@ import orjson
 
 from geppetto.engines.base import RunContext
 from geppetto.engines.result import FinishClass, InferenceResult, classify_stop_reason
+from geppetto.events.canonical import (
+    ProviderCallFinishedEvent,
+    ProviderCallMetadataUpdatedEvent,
+    ReasoningSegmentFinishedEvent,
+    ReasoningSegmentStartedEvent,
+    TextSegmentFinishedEvent,
+    TextSegmentStartedEvent,
+    ToolCallArgumentsDeltaEvent,
+    ToolCallStartedEvent,
+)
+from geppetto.events.correlation import (
+    SEGMENT_REASONING,
+    SEGMENT_TEXT,
+    SEGMENT_TOOL,
+    Correlation,
+    segment_correlation,
+    tool_correlation,
+)
 from geppetto.events.types import (
     ErrorEvent,
     EventMetadata,
@@ -54,6 +85,8 @@ class PendingToolCall:
     name: str = ""
     fragments: list[str] = field(default_factory=list)
     args: Any = None  # set when the provider sends whole arguments (an object) at once
+    corr: Correlation | None = None  # set once tool-call-started was published
+    sequence: int = 0  # argument fragments published so far
 
     def arguments(self) -> Any:
         """Decoded arguments: an object, ``{}`` when empty, or the raw string when not valid JSON."""
@@ -101,6 +134,12 @@ class StreamAccumulator:
         self.request_id: str = ""
         self.response_id: str = ""
         self.extra: dict[str, Any] = {}
+        self.reasoning_source = ""  # where reasoning text comes from, when the adapter knows
+        self.call_corr: Correlation = ctx.next_provider_call(provider, self.meta.message_id)
+        self._text_corr: Correlation | None = None
+        self._reasoning_corr: Correlation | None = None
+        self._segments = 0
+        self._reported: tuple[str, Usage | None] = ("", None)
         self._started_at = time.monotonic()
         self._started = False
         self._closed = False
@@ -125,7 +164,7 @@ class StreamAccumulator:
         if not self._started:
             self._started = True
             self._started_at = time.monotonic()
-            self.ctx.publish(StartEvent(self.meta))
+            self.ctx.publish(StartEvent(self.meta, self.call_corr))
 
     # -- canonical deltas ------------------------------------------------------------------
 
@@ -133,17 +172,32 @@ class StreamAccumulator:
         if not delta:
             return
         parts = self.text_parts
+        if not parts:
+            self._text_corr = self._segment(SEGMENT_TEXT)
+            self.ctx.publish(TextSegmentStartedEvent(self.meta, self._text_corr, "assistant"))
         parts.append(delta)
         if self.ctx.sink is not None:
-            self.ctx.sink.publish(PartialEvent.lazy(self.meta, delta, parts, len(parts)))
+            self.ctx.sink.publish(PartialEvent.lazy(self.meta, delta, parts, len(parts), self._text_corr))
 
     def add_reasoning(self, delta: str) -> None:
         if not delta:
             return
         parts = self.reasoning_parts
+        if not parts:
+            self._reasoning_corr = self._segment(SEGMENT_REASONING)
+            source = self.reasoning_source or "provider"
+            self.ctx.publish(ReasoningSegmentStartedEvent(self.meta, self._reasoning_corr, source))
         parts.append(delta)
         if self.ctx.sink is not None:
-            self.ctx.sink.publish(PartialThinkingEvent.lazy(self.meta, delta, parts, len(parts)))
+            event = PartialThinkingEvent.lazy(
+                self.meta, delta, parts, len(parts), self._reasoning_corr, self.reasoning_source
+            )
+            self.ctx.sink.publish(event)
+
+    def _segment(self, kind: str) -> Correlation:
+        ordinal = self._segments
+        self._segments = ordinal + 1
+        return segment_correlation(self.call_corr, "", ordinal, kind)
 
     def set_encrypted_reasoning(self, content: str, item_id: str = "") -> None:
         self.encrypted_reasoning = content
@@ -162,6 +216,8 @@ class StreamAccumulator:
             call.name = name
         if arguments:
             call.fragments.append(arguments)
+        if self.ctx.sink is not None:
+            self._tool_progress(call, arguments)
         return call
 
     def add_complete_tool_call(self, *, id: str | None, name: str, args: Any) -> PendingToolCall:
@@ -170,19 +226,56 @@ class StreamAccumulator:
             id=id or _synthetic_call_id(), name=name, args=args if args is not None else {}
         )
         self.tool_calls[("complete", len(self.tool_calls))] = call
+        if self.ctx.sink is not None:
+            self._announce(call)
         return call
+
+    def _tool_progress(self, call: PendingToolCall, fragment: str) -> None:
+        """``tool-call-started`` once the call's id is known, then one event per fragment."""
+        if call.corr is None:
+            if not call.id:
+                return  # announced when the id arrives (or at finish, with a synthesised one)
+            self._announce(call)
+        if fragment:
+            call.sequence += 1
+            assert call.corr is not None
+            self.ctx.publish(
+                ToolCallArgumentsDeltaEvent(
+                    self.meta, call.corr, call.id, fragment, "".join(call.fragments), call.sequence
+                )
+            )
+
+    def _announce(self, call: PendingToolCall) -> Correlation:
+        corr = call.corr = tool_correlation(self._segment(SEGMENT_TOOL), call.id)
+        self.ctx.publish(ToolCallStartedEvent(self.meta, corr, call.id, call.name))
+        return corr
 
     def set_usage(self, usage: Usage) -> None:
         """Replace the usage (protocols that report cumulative totals)."""
         self.usage = usage
+        self._metadata_updated()
 
     def add_usage(self, usage: Usage) -> None:
         """Add to the usage (protocols that report per-event increments)."""
         self.usage = usage if self.usage is None else self.usage + usage
+        self._metadata_updated()
 
     def set_stop_reason(self, reason: str | None) -> None:
         if reason:
             self.stop_reason = reason
+            self._metadata_updated()
+
+    def _metadata_updated(self) -> None:
+        """``provider-call-metadata-updated`` when the stop reason or usage changed."""
+        if self.ctx.sink is None:
+            return
+        reported = (self.stop_reason, self.usage)
+        if reported == self._reported:
+            return
+        usage = None if self.usage is None else replace(self.usage)  # a snapshot: adapters may mutate
+        self._reported = (self.stop_reason, usage)
+        event = ProviderCallMetadataUpdatedEvent(self.meta, self.call_corr, self.stop_reason, "", usage)
+        self.ctx.publish(event)
 
     # -- results ---------------------------------------------------------------------------
 
@@ -206,9 +299,13 @@ class StreamAccumulator:
         result = self._result(classify_stop_reason(self.stop_reason, has_tool_calls=bool(calls)))
         self._write_metadata(result)
         meta = self._final_meta(result)
+        self._close_segments(meta, self.stop_reason)
         for call in calls:
-            self.ctx.publish(ToolCallEvent(meta, ToolCallInfo(call.id, call.name, call.input_json())))
-        self.ctx.publish(FinalEvent(meta, text))
+            corr = call.corr or (self._announce(call) if self.ctx.sink is not None else None)
+            info = ToolCallInfo(call.id, call.name, call.input_json())
+            self.ctx.publish(ToolCallEvent(meta, info, corr=corr))
+        self.ctx.publish(FinalEvent(meta, text, corr=self.call_corr))
+        self._call_finished(meta, result, self.stop_reason, bool(calls))
         self.ctx.output = turn
         return turn
 
@@ -234,12 +331,42 @@ class StreamAccumulator:
             self.turn.blocks.append(block)
         self._write_metadata(result)
         meta = self._final_meta(result)
+        reason = "cancelled" if error is None else "error"
+        self._close_segments(meta, reason)
         if error is None:
-            self.ctx.publish(InterruptEvent(meta, text))
+            self.ctx.publish(InterruptEvent(meta, text, corr=self.call_corr))
         else:
-            self.ctx.publish(ErrorEvent(meta, str(error)))
+            self.ctx.publish(ErrorEvent(meta, str(error), corr=self.call_corr))
+        self._call_finished(meta, result, reason, False)
         self.ctx.output = self.turn
         return self.turn
+
+    def _close_segments(self, meta: EventMetadata, finish_reason: str) -> None:
+        if self.ctx.sink is None:
+            return
+        if self._reasoning_corr is not None:
+            text = "".join(self.reasoning_parts)
+            source = self.reasoning_source
+            event = ReasoningSegmentFinishedEvent(meta, self._reasoning_corr, text, finish_reason, source)
+            self.ctx.publish(event)
+        if self._text_corr is not None:
+            self.ctx.publish(TextSegmentFinishedEvent(meta, self._text_corr, self.text, finish_reason))
+
+    def _call_finished(
+        self, meta: EventMetadata, result: InferenceResult, stop_reason: str, has_tool_calls: bool
+    ) -> None:
+        if self.ctx.sink is None:
+            return
+        event = ProviderCallFinishedEvent(
+            meta,
+            self.call_corr,
+            stop_reason,
+            result.finish_class.value,
+            self.usage,
+            result.duration_ms,
+            has_tool_calls,
+        )
+        self.ctx.publish(event)
 
     def _append_reasoning(self) -> None:
         reasoning = "".join(self.reasoning_parts)

@@ -8,9 +8,10 @@ promptly when its task is cancelled.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
+from geppetto.events.correlation import Correlation, provider_call_correlation, run_correlation
 from geppetto.events.sinks import EventSink
 from geppetto.events.types import Event, EventMetadata
 from geppetto.turns.model import Turn, new_id
@@ -22,6 +23,8 @@ class RunContext:
 
     ``output`` is the most recent turn an engine produced; the session reads it when a run is
     cancelled or fails, so partial output is kept even if a middleware replaced the turn object.
+    ``provider_calls`` counts the model calls made so far in this run (the tool loop makes
+    several); each takes the next index for its ``provider_call_id``.
     """
 
     session_id: str = ""
@@ -31,6 +34,7 @@ class RunContext:
     tools: Any = None
     tags: dict[str, Any] = field(default_factory=dict)
     output: Turn | None = None
+    provider_calls: int = 0
 
     def publish(self, event: Event) -> None:
         if self.sink is not None:
@@ -45,6 +49,17 @@ class RunContext:
             turn_id=self.turn_id,
             model=model,
         )
+
+    def next_provider_call(self, provider: str, run_id: str = "") -> Correlation:
+        """The correlation of a new model call in this run (``provider_call_id`` gets the next index)."""
+        index = self.provider_calls
+        self.provider_calls = index + 1
+        corr = provider_call_correlation(provider or "engine", self.inference_id or run_id, index)
+        return replace(corr, session_id=self.session_id, turn_id=self.turn_id)
+
+    def run_correlation(self) -> Correlation:
+        """The run-level ids (session, run = inference id, turn)."""
+        return run_correlation(self.session_id, self.inference_id, self.turn_id)
 
 
 Handler = Callable[[Turn, RunContext], Awaitable[Turn]]

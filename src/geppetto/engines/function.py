@@ -2,10 +2,14 @@
 
 The callable receives the turn (and the :class:`RunContext` when it accepts two arguments) and
 returns the output turn, or ``None`` to keep the input turn as it is (the reference semantics).
+
+Events: ``start`` and ``final`` (seed view); for the reference view also one text segment
+holding the new assistant text as a single delta, and ``provider-call-finished``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,6 +17,13 @@ from typing import Any
 from geppetto.engines.base import RunContext
 from geppetto.engines.result import FinishClass, InferenceResult
 from geppetto.errors import EngineError, GeppettoError
+from geppetto.events.canonical import (
+    ProviderCallFinishedEvent,
+    TextDeltaEvent,
+    TextSegmentFinishedEvent,
+    TextSegmentStartedEvent,
+)
+from geppetto.events.correlation import SEGMENT_TEXT, segment_correlation
 from geppetto.events.types import FinalEvent, StartEvent
 from geppetto.turns.keys import TurnMetaKeys
 from geppetto.turns.kinds import BlockKind
@@ -33,28 +44,46 @@ class FunctionEngine:
 
     async def run(self, turn: Turn, ctx: RunContext) -> Turn:
         meta = ctx.event_metadata(self.name)
-        ctx.publish(StartEvent(meta))
+        corr = ctx.next_provider_call("function", meta.message_id)
+        ctx.publish(StartEvent(meta, corr))
         before = len(turn.blocks)
         try:
             produced: Any = self._fn(turn, ctx) if self._wants_ctx else self._fn(turn)
             if inspect.isawaitable(produced):
                 produced = await produced
-        except GeppettoError:
-            raise
-        except Exception as exc:
+        except BaseException as exc:
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            outcome = FinishClass.INTERRUPTED if cancelled else FinishClass.ERROR
+            reason = "cancelled" if cancelled else "error"
+            ctx.publish(ProviderCallFinishedEvent(meta, corr, reason, outcome.value))
+            if isinstance(exc, GeppettoError) or not isinstance(exc, Exception):
+                raise
             raise EngineError(f"{self.name} engine: {exc}") from exc
         if produced is None:
             out = turn
         elif isinstance(produced, Turn):
             out = produced
         else:
+            ctx.publish(ProviderCallFinishedEvent(meta, corr, "error", FinishClass.ERROR.value))
             raise EngineError(f"{self.name} engine must return a Turn or None, got {type(produced).__name__}")
         if TurnMetaKeys.INFERENCE_RESULT.id not in out.metadata:
             result = InferenceResult(provider="function", model=self.name, finish_class=FinishClass.COMPLETED)
             out.metadata[TurnMetaKeys.INFERENCE_RESULT.id] = result.to_dict()
         new_blocks = out.blocks[before:] if out is turn else out.blocks
         text = "\n".join(b.text for b in new_blocks if b.kind is BlockKind.LLM_TEXT and b.text)
-        ctx.publish(FinalEvent(meta, text))
+        if text and ctx.sink is not None:
+            segment = segment_correlation(corr, "", 0, SEGMENT_TEXT)
+            ctx.publish(TextSegmentStartedEvent(meta, segment, "assistant"))
+            ctx.publish(TextDeltaEvent(meta, segment, text, text, 1))
+            ctx.publish(TextSegmentFinishedEvent(meta, segment, text, "stop"))
+        ctx.publish(FinalEvent(meta, text, corr=corr))
+        if ctx.sink is not None:
+            summary = out.metadata.get(TurnMetaKeys.INFERENCE_RESULT.id)
+            summary = summary if isinstance(summary, dict) else {}
+            finish = str(summary.get("finish_class") or FinishClass.COMPLETED.value)
+            stop = str(summary.get("stop_reason") or "")
+            calls = any(b.kind is BlockKind.TOOL_CALL for b in new_blocks)
+            ctx.publish(ProviderCallFinishedEvent(meta, corr, stop, finish, has_tool_calls=calls))
         ctx.output = out
         return out
 

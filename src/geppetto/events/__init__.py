@@ -1,5 +1,27 @@
-"""Events published during an inference, and the sinks that receive them."""
+"""Events published during an inference, and the sinks that receive them.
 
+One stream of core events, two views: the seed's vocabulary (``seed_view``; what the sinks
+here show by default) and the reference's current one (``reference_view``: ``run-started``,
+``text-delta``, ``tool-result-ready``... with correlation ids).
+"""
+
+from geppetto.events.canonical import (
+    CanonicalEvent,
+    ProviderCallFinishedEvent,
+    ProviderCallMetadataUpdatedEvent,
+    ReasoningSegmentFinishedEvent,
+    ReasoningSegmentStartedEvent,
+    RunFailedEvent,
+    RunFinishedEvent,
+    RunStartedEvent,
+    RunStoppedEvent,
+    TextDeltaEvent,
+    TextSegmentFinishedEvent,
+    TextSegmentStartedEvent,
+    ToolCallArgumentsDeltaEvent,
+    ToolCallStartedEvent,
+)
+from geppetto.events.correlation import Correlation
 from geppetto.events.sinks import (
     CallbackSink,
     CollectingSink,
@@ -7,8 +29,10 @@ from geppetto.events.sinks import (
     EventSink,
     PrinterSink,
     QueueSink,
+    ReferenceSink,
 )
 from geppetto.events.types import (
+    CanonicalEventType,
     ErrorEvent,
     Event,
     EventMetadata,
@@ -29,10 +53,14 @@ from geppetto.events.types import (
     Usage,
     event_from_dict,
 )
+from geppetto.events.views import reference_types, reference_view, seed_view
 
 __all__ = [
     "CallbackSink",
+    "CanonicalEvent",
+    "CanonicalEventType",
     "CollectingSink",
+    "Correlation",
     "ErrorEvent",
     "Event",
     "EventMetadata",
@@ -46,14 +74,31 @@ __all__ = [
     "PartialEvent",
     "PartialThinkingEvent",
     "PrinterSink",
+    "ProviderCallFinishedEvent",
+    "ProviderCallMetadataUpdatedEvent",
     "QueueSink",
+    "ReasoningSegmentFinishedEvent",
+    "ReasoningSegmentStartedEvent",
+    "ReferenceSink",
+    "RunFailedEvent",
+    "RunFinishedEvent",
+    "RunStartedEvent",
+    "RunStoppedEvent",
     "StartEvent",
+    "TextDeltaEvent",
+    "TextSegmentFinishedEvent",
+    "TextSegmentStartedEvent",
+    "ToolCallArgumentsDeltaEvent",
     "ToolCallEvent",
     "ToolCallExecuteEvent",
     "ToolCallExecutionResultEvent",
     "ToolCallInfo",
+    "ToolCallStartedEvent",
     "ToolResultEvent",
     "ToolResultInfo",
     "Usage",
     "event_from_dict",
+    "reference_types",
+    "reference_view",
+    "seed_view",
 ]

@@ -3,6 +3,12 @@
 A sink is anything with ``publish(event)``. Publishing is synchronous and must not block: it
 runs on the inference's event loop between stream chunks. Sinks that need to do slow work
 (write to a socket, call into JS) hand the event off (see :class:`QueueSink`).
+
+Views: the sinks here show the seed view by default (``view="seed"``: the core lifecycle
+events with ``event.seed`` false are skipped, so seed consumers see what they always saw);
+``view="core"`` passes every core event. :class:`ReferenceSink` receives the reference's
+payload dicts instead (``views.reference_view``). A sink written elsewhere receives every
+core event and can filter on ``event.seed``.
 """
 
 from __future__ import annotations
@@ -11,16 +17,21 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Iterable
-from typing import Protocol, TextIO, runtime_checkable
+from typing import Any, Literal, Protocol, TextIO, runtime_checkable
 
 from geppetto.events.types import (
+    CanonicalEventType,
     ErrorEvent,
     Event,
     EventType,
     FinalEvent,
     InterruptEvent,
     PartialEvent,
+    parse_event_type,
 )
+from geppetto.events.views import reference_types, reference_view
+
+View = Literal["seed", "core"]
 
 log = logging.getLogger("geppetto.events")
 
@@ -30,34 +41,72 @@ class EventSink(Protocol):
     def publish(self, event: Event) -> None: ...
 
 
+def _core(view: View) -> bool:
+    if view not in ("seed", "core"):
+        raise ValueError(f"event view must be 'seed' or 'core', not {view!r}")
+    return view == "core"
+
+
 class CallbackSink:
-    """Calls ``fn(event)`` for every event, optionally only for some types."""
+    """Calls ``fn(event)`` for every event, optionally only for some types (naming a core-only
+    type such as ``run-started`` implies ``view="core"``)."""
 
-    __slots__ = ("_fn", "_types")
+    __slots__ = ("_all", "_fn", "_types")
 
-    def __init__(self, fn: Callable[[Event], object], types: Iterable[EventType | str] | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[[Event], object],
+        types: Iterable[EventType | CanonicalEventType | str] | None = None,
+        *,
+        view: View = "seed",
+    ) -> None:
         self._fn = fn
-        self._types = frozenset(EventType(t) for t in types) if types is not None else None
+        self._all = _core(view)
+        self._types = frozenset(parse_event_type(t) for t in types) if types is not None else None
+        if self._types is not None and any(isinstance(t, CanonicalEventType) for t in self._types):
+            self._all = True
 
     def publish(self, event: Event) -> None:
-        if self._types is None or event.type in self._types:
+        if (self._all or event.seed) and (self._types is None or event.type in self._types):
             self._fn(event)
 
 
 class CollectingSink:
     """Keeps every event in ``events``: handy in tests and for post-run inspection."""
 
-    __slots__ = ("events",)
+    __slots__ = ("_all", "events")
 
-    def __init__(self) -> None:
+    def __init__(self, *, view: View = "seed") -> None:
         self.events: list[Event] = []
+        self._all = _core(view)
 
     def publish(self, event: Event) -> None:
-        self.events.append(event)
+        if self._all or event.seed:
+            self.events.append(event)
 
-    def of_type(self, event_type: EventType | str) -> list[Event]:
-        wanted = EventType(event_type)
+    def of_type(self, event_type: EventType | CanonicalEventType | str) -> list[Event]:
+        wanted = parse_event_type(event_type)
         return [event for event in self.events if event.type is wanted]
+
+
+class ReferenceSink:
+    """Calls ``fn(payload)`` with the reference's ``GeppettoEvent`` payload dicts
+    (:func:`~geppetto.events.views.reference_view`), optionally only for some of its type names;
+    events that render to none of them are never rendered."""
+
+    __slots__ = ("_fn", "_types")
+
+    def __init__(self, fn: Callable[[dict[str, Any]], object], types: Iterable[str] | None = None) -> None:
+        self._fn = fn
+        self._types = frozenset(str(t) for t in types) if types is not None else None
+
+    def publish(self, event: Event) -> None:
+        wanted = self._types
+        if wanted is not None and wanted.isdisjoint(reference_types(event)):
+            return
+        for payload in reference_view(event):
+            if wanted is None or payload["type"] in wanted:
+                self._fn(payload)
 
 
 class QueueSink:
@@ -67,15 +116,22 @@ class QueueSink:
     ``error`` or ``interrupt`` event or when the run's handle completes.
     """
 
-    __slots__ = ("_loop", "queue")
+    __slots__ = ("_all", "_loop", "queue")
 
     def __init__(
-        self, queue: asyncio.Queue[Event] | None = None, loop: asyncio.AbstractEventLoop | None = None
+        self,
+        queue: asyncio.Queue[Event] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        view: View = "seed",
     ):
         self.queue: asyncio.Queue[Event] = queue if queue is not None else asyncio.Queue()
         self._loop = loop or asyncio.get_running_loop()
+        self._all = _core(view)
 
     def publish(self, event: Event) -> None:
+        if not (self._all or event.seed):
+            return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -98,6 +154,8 @@ class PrinterSink:
         self._mode = mode
 
     def publish(self, event: Event) -> None:
+        if not event.seed:
+            return
         if self._mode == "json":
             self._out.write(event.to_json() + "\n")
         elif isinstance(event, PartialEvent):

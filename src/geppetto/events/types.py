@@ -3,15 +3,32 @@
 JSON envelope: ``{"type": <type>, "meta": {...}, ...payload}``. Events are small slotted objects
 because a stream may publish tens of thousands per second; ``PartialEvent.completion`` (the
 text so far) is materialised only when somebody reads it.
+
+These are the core events: the seed's types (this module) plus the lifecycle events the seed has
+no equivalent for (``canonical.py``). Every event carries ``timestamp_ms`` (wall clock, set when
+it is created) and, when its producer knows them, correlation ids (``corr``). ``seed`` says
+whether the seed view shows it; ``views.py`` renders the reference's vocabulary from the same
+events.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
+
+if TYPE_CHECKING:
+    from geppetto.events.correlation import Correlation
+
+_time_ns = time.time_ns
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, the unit of every event timestamp."""
+    return _time_ns() // 1_000_000
 
 
 class EventType(StrEnum):
@@ -27,6 +44,49 @@ class EventType(StrEnum):
     INTERRUPT = "interrupt"
     LOG = "log"
     INFO = "info"
+
+
+class CanonicalEventType(StrEnum):
+    """The reference's current vocabulary (the names ``reference_view`` payloads carry)."""
+
+    RUN_STARTED = "run-started"
+    RUN_FINISHED = "run-finished"
+    RUN_STOPPED = "run-stopped"
+    RUN_FAILED = "run-failed"
+    PROVIDER_CALL_STARTED = "provider-call-started"
+    PROVIDER_CALL_METADATA_UPDATED = "provider-call-metadata-updated"
+    PROVIDER_CALL_FINISHED = "provider-call-finished"
+    TEXT_SEGMENT_STARTED = "text-segment-started"
+    TEXT_DELTA = "text-delta"
+    TEXT_SEGMENT_FINISHED = "text-segment-finished"
+    REASONING_SEGMENT_STARTED = "reasoning-segment-started"
+    REASONING_DELTA = "reasoning-delta"
+    REASONING_SEGMENT_FINISHED = "reasoning-segment-finished"
+    TOOL_CALL_STARTED = "tool-call-started"
+    TOOL_CALL_ARGUMENTS_DELTA = "tool-call-arguments-delta"
+    TOOL_CALL_REQUESTED = "tool-call-requested"
+    TOOL_EXECUTION_STARTED = "tool-execution-started"
+    TOOL_RESULT_READY = "tool-result-ready"
+    TOOL_CALL_FINISHED = "tool-call-finished"
+    ERROR = "error"
+    INTERRUPT = "interrupt"
+    LOG = "log"
+    INFO = "info"
+
+
+def parse_event_type(name: EventType | CanonicalEventType | str) -> EventType | CanonicalEventType:
+    """A seed type when the name is one (``error``, ``log``... are both), else a canonical type."""
+    if isinstance(name, EventType | CanonicalEventType):
+        return name
+    try:
+        return EventType(name)
+    except ValueError:
+        pass
+    try:
+        return CanonicalEventType(name)
+    except ValueError:
+        known = ", ".join(sorted({*EventType, *CanonicalEventType}))
+        raise ValueError(f"unknown event type {name!r}; known types: {known}") from None
 
 
 @dataclass(slots=True)
@@ -114,13 +174,20 @@ class EventMetadata:
 
 
 class Event:
-    """Base class: ``type`` names the event, ``meta`` correlates it, ``payload()`` is the rest."""
+    """Base class: ``type`` names the event, ``meta`` correlates it, ``payload()`` is the rest.
 
-    __slots__ = ("meta",)
-    type: ClassVar[EventType]
+    ``timestamp_ms`` is set at creation; ``corr`` holds the correlation ids when the producer
+    knows them (``None`` otherwise). Neither is part of the seed JSON envelope.
+    """
 
-    def __init__(self, meta: EventMetadata) -> None:
+    __slots__ = ("corr", "meta", "timestamp_ms")
+    type: ClassVar[EventType | CanonicalEventType]
+    seed: ClassVar[bool] = True  # shown by seed-view sinks (False: only the core/reference views)
+
+    def __init__(self, meta: EventMetadata, corr: Correlation | None = None) -> None:
         self.meta = meta
+        self.corr = corr
+        self.timestamp_ms = _time_ns() // 1_000_000
 
     def payload(self) -> dict[str, Any]:
         return {}
@@ -146,22 +213,49 @@ class StartEvent(Event):
 
 
 class _DeltaEvent(Event):
-    """A text delta plus the text so far, computed lazily from the accumulator's parts."""
+    """A text delta plus the text so far, computed lazily from the accumulator's parts.
 
-    __slots__ = ("_completion", "_parts", "_upto", "delta")
+    ``sequence`` numbers the deltas of a segment from 1 (0 when unknown); ``source`` says where
+    reasoning text came from when the provider tells (``thinking``, ``summary``...).
+    """
 
-    def __init__(self, meta: EventMetadata, delta: str, completion: str = "") -> None:
-        super().__init__(meta)
+    __slots__ = ("_completion", "_parts", "_upto", "delta", "source")
+
+    def __init__(
+        self, meta: EventMetadata, delta: str, completion: str = "", corr: Correlation | None = None
+    ) -> None:
+        super().__init__(meta, corr)
         self.delta = delta
         self._completion: str | None = completion
         self._parts: list[str] | None = None
         self._upto = 0
+        self.source = ""
 
     @classmethod
-    def lazy(cls, meta: EventMetadata, delta: str, parts: list[str], upto: int) -> _DeltaEvent:
-        event = cls(meta, delta)
-        event._completion, event._parts, event._upto = None, parts, upto
+    def lazy(
+        cls,
+        meta: EventMetadata,
+        delta: str,
+        parts: list[str],
+        upto: int,
+        corr: Correlation | None = None,
+        source: str = "",
+    ) -> _DeltaEvent:
+        """The accumulator's per-chunk constructor (the hot path: no ``__init__`` chain)."""
+        event = cls.__new__(cls)
+        event.meta = meta
+        event.corr = corr
+        event.timestamp_ms = _time_ns() // 1_000_000
+        event.delta = delta
+        event._completion = None
+        event._parts = parts
+        event._upto = upto
+        event.source = source
         return event
+
+    @property
+    def sequence(self) -> int:
+        return self._upto
 
     @property
     def completion(self) -> str:
@@ -188,8 +282,8 @@ class PartialThinkingEvent(_DeltaEvent):
 class _TextEvent(Event):
     __slots__ = ("text",)
 
-    def __init__(self, meta: EventMetadata, text: str) -> None:
-        super().__init__(meta)
+    def __init__(self, meta: EventMetadata, text: str, *, corr: Correlation | None = None) -> None:
+        super().__init__(meta, corr)
         self.text = text
 
     def payload(self) -> dict[str, Any]:
@@ -210,8 +304,8 @@ class ErrorEvent(Event):
     __slots__ = ("error_string",)
     type = EventType.ERROR
 
-    def __init__(self, meta: EventMetadata, error_string: str) -> None:
-        super().__init__(meta)
+    def __init__(self, meta: EventMetadata, error_string: str, *, corr: Correlation | None = None) -> None:
+        super().__init__(meta, corr)
         self.error_string = error_string
 
     def payload(self) -> dict[str, Any]:
@@ -230,8 +324,13 @@ class ToolCallInfo:
 
 @dataclass(slots=True)
 class ToolResultInfo:
+    """``name`` and ``status`` (``success``/``error``) feed the reference view only; the seed
+    envelope keeps ``{id, result}``."""
+
     id: str
     result: str
+    name: str = ""
+    status: str = ""
 
     def to_dict(self) -> dict[str, str]:
         return {"id": self.id, "result": self.result}
@@ -240,8 +339,10 @@ class ToolResultInfo:
 class _ToolCallEvent(Event):
     __slots__ = ("tool_call",)
 
-    def __init__(self, meta: EventMetadata, tool_call: ToolCallInfo) -> None:
-        super().__init__(meta)
+    def __init__(
+        self, meta: EventMetadata, tool_call: ToolCallInfo, *, corr: Correlation | None = None
+    ) -> None:
+        super().__init__(meta, corr)
         self.tool_call = tool_call
 
     def payload(self) -> dict[str, Any]:
@@ -265,8 +366,10 @@ class ToolCallExecuteEvent(_ToolCallEvent):
 class _ToolResultEvent(Event):
     __slots__ = ("tool_result",)
 
-    def __init__(self, meta: EventMetadata, tool_result: ToolResultInfo) -> None:
-        super().__init__(meta)
+    def __init__(
+        self, meta: EventMetadata, tool_result: ToolResultInfo, *, corr: Correlation | None = None
+    ) -> None:
+        super().__init__(meta, corr)
         self.tool_result = tool_result
 
     def payload(self) -> dict[str, Any]:
@@ -290,9 +393,15 @@ class LogEvent(Event):
     type = EventType.LOG
 
     def __init__(
-        self, meta: EventMetadata, level: str, message: str, fields: dict[str, Any] | None = None
+        self,
+        meta: EventMetadata,
+        level: str,
+        message: str,
+        fields: dict[str, Any] | None = None,
+        *,
+        corr: Correlation | None = None,
     ) -> None:
-        super().__init__(meta)
+        super().__init__(meta, corr)
         self.level, self.message, self.fields = level, message, fields
 
     def payload(self) -> dict[str, Any]:
@@ -306,8 +415,15 @@ class InfoEvent(Event):
     __slots__ = ("data", "message")
     type = EventType.INFO
 
-    def __init__(self, meta: EventMetadata, message: str, data: dict[str, Any] | None = None) -> None:
-        super().__init__(meta)
+    def __init__(
+        self,
+        meta: EventMetadata,
+        message: str,
+        data: dict[str, Any] | None = None,
+        *,
+        corr: Correlation | None = None,
+    ) -> None:
+        super().__init__(meta, corr)
         self.message, self.data = message, data
 
     def payload(self) -> dict[str, Any]:
@@ -320,7 +436,12 @@ class InfoEvent(Event):
 def event_from_dict(raw: dict[str, Any]) -> Event:
     """Rebuild an event from its JSON form (the inverse of ``Event.to_dict``)."""
     meta = EventMetadata.from_dict(raw.get("meta") or {})
-    kind = EventType(raw["type"])
+    try:
+        kind = EventType(raw["type"])
+    except ValueError:
+        from geppetto.events.canonical import canonical_event_from_dict
+
+        return canonical_event_from_dict(raw)
     if kind is EventType.START:
         return StartEvent(meta)
     if kind in (EventType.PARTIAL, EventType.PARTIAL_THINKING):

@@ -11,6 +11,11 @@ Invariants (the reference's, plus the deliberate fixes of DESIGN.md):
 
 Runs execute on an asyncio loop: the caller's for :meth:`Session.arun` (and :meth:`start` when
 called from a coroutine), the runtime's background loop for :meth:`Session.run`.
+
+Every run that starts executing publishes ``run-started`` (prompt: the last user text) first and
+exactly one of ``run-finished`` (status ``completed``), ``run-stopped`` (reason ``cancelled``) or
+``run-failed`` last, after history holds the outcome and before the handle settles. They are core
+events outside the seed view (``geppetto.events.canonical``).
 """
 
 from __future__ import annotations
@@ -33,11 +38,14 @@ from geppetto.errors import (
     SessionError,
     SessionNotActive,
 )
+from geppetto.events.canonical import RunFailedEvent, RunFinishedEvent, RunStartedEvent, RunStoppedEvent
 from geppetto.events.sinks import EventSink
+from geppetto.events.types import Event
 from geppetto.session.builder import EngineBuilder, InferenceRunner
 from geppetto.session.persist import RunOutcome, TurnPersister
 from geppetto.session.runtime import background_loop, in_loop_thread
 from geppetto.turns.keys import TurnMetaKeys
+from geppetto.turns.kinds import BlockKind
 from geppetto.turns.model import Block, Turn, new_id
 
 if TYPE_CHECKING:
@@ -146,6 +154,30 @@ class ExecutionHandle:
             else:
                 _wake(waiter)
         self._waiters.clear()
+
+
+def _prompt(turn: Turn) -> str:
+    """The run's prompt as the reference's ``run-started`` carries it: the last user text."""
+    for block in reversed(turn.blocks):
+        if block.kind is BlockKind.USER and block.text:
+            return block.text
+    return ""
+
+
+def _publish_outcome(ctx: RunContext, error: BaseException | None) -> None:
+    """``run-finished``/``run-stopped``/``run-failed``; a failing sink never breaks settlement."""
+    meta, corr = ctx.event_metadata(), ctx.run_correlation()
+    event: Event
+    if error is None:
+        event = RunFinishedEvent(meta, corr, "completed")
+    elif isinstance(error, InferenceCancelled):
+        event = RunStoppedEvent(meta, corr, "cancelled")
+    else:
+        event = RunFailedEvent(meta, corr, str(error) or type(error).__name__)
+    try:
+        ctx.publish(event)
+    except Exception:
+        log.exception("event sink failed on %s", event.type)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -349,31 +381,41 @@ class Session:
         self, handle: ExecutionHandle, target: Turn, work: Turn, ctx: RunContext, runner: InferenceRunner
     ) -> None:
         try:
+            if ctx.sink is not None:
+                ctx.publish(RunStartedEvent(ctx.event_metadata(), ctx.run_correlation(), _prompt(work)))
             out = await runner.run(work, ctx)
         except asyncio.CancelledError:
-            self._finish(handle, target, ctx.output or work, InferenceCancelled())
+            self._finish(handle, target, ctx.output or work, InferenceCancelled(), ctx)
         except BaseException as exc:
-            self._finish(handle, target, ctx.output or work, exc)
+            self._finish(handle, target, ctx.output or work, exc, ctx)
             if not isinstance(exc, Exception):
                 raise
         else:
             if not isinstance(out, Turn):
                 error = GeppettoError(f"pipeline returned {type(out).__name__}, expected a Turn")
-                self._finish(handle, target, work, error)
+                self._finish(handle, target, work, error, ctx)
             else:
-                self._finish(handle, target, out, None)
+                self._finish(handle, target, out, None, ctx)
 
     def _finish(
-        self, handle: ExecutionHandle, target: Turn, produced: Turn, error: BaseException | None
+        self,
+        handle: ExecutionHandle,
+        target: Turn,
+        produced: Turn,
+        error: BaseException | None,
+        ctx: RunContext | None = None,
     ) -> None:
-        """Commit what the run produced into the history turn, persist it, release the session,
-        settle the handle (in that order: a woken waiter sees a stored, idle session)."""
+        """Commit what the run produced into the history turn, publish the run's outcome event,
+        persist it, release the session, settle the handle (in that order: a woken waiter sees a
+        stored, idle session, and listeners see the outcome before the handle settles)."""
         with self._lock:
             produced.id = produced.id or target.id
             produced.metadata[_SESSION_ID] = self.id
             produced.metadata[_INFERENCE_ID] = handle.inference_id
             target.replace_with(produced)
             result = None if error is not None else target.clone(deep=True)
+        if ctx is not None and ctx.sink is not None:
+            _publish_outcome(ctx, error)
         self._persist(target, error)
         self._release(handle)
         handle._settle(result, error)

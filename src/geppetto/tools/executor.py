@@ -8,7 +8,10 @@ every failure becomes the result's ``error``. Only cancellation propagates, prom
 inside a tool or a backoff.
 
 Each call publishes exactly one ``tool-call-execute`` event (the call as it will run, i.e. after
-the before hook) and one ``tool-call-execution-result`` event (result JSON or ``Error: ...``).
+the before hook) and one ``tool-call-execution-result`` event (result JSON or ``Error: ...``),
+both correlated with the run and the call id; the result carries the tool name and ``status``
+``success`` or ``error``, which the reference view renders as ``tool-result-ready`` plus
+``tool-call-finished``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from geppetto.engines.base import RunContext
+from geppetto.events.correlation import Correlation, tool_correlation
 from geppetto.events.types import (
     EventMetadata,
     ToolCallExecuteEvent,
@@ -138,15 +142,16 @@ class ToolExecutor:
         if self.hooks is not None and self.hooks.before_tool_call is not None:
             call, error = await self._before(call, ctx)
         meta = ctx.event_metadata()
-        ctx.publish(ToolCallExecuteEvent(meta, ToolCallInfo(call.id, call.name, call.arguments_json())))
+        corr = tool_correlation(ctx.run_correlation(), call.id)
+        info = ToolCallInfo(call.id, call.name, call.arguments_json())
+        ctx.publish(ToolCallExecuteEvent(meta, info, corr=corr))
         try:
             result = await self._run(call, ctx, error, started)
         except asyncio.CancelledError:
-            ctx.publish(
-                ToolCallExecutionResultEvent(meta, ToolResultInfo(call.id, f"Error: {CANCELLED_MESSAGE}"))
-            )
+            cancelled = ToolResultInfo(call.id, f"Error: {CANCELLED_MESSAGE}", call.name, "error")
+            ctx.publish(ToolCallExecutionResultEvent(meta, cancelled, corr=corr))
             raise
-        _publish_result(ctx, meta, result)
+        _publish_result(ctx, meta, corr, result)
         return result
 
     async def _run(self, call: ToolCall, ctx: RunContext, error: str, started: float) -> ToolResult:
@@ -310,12 +315,13 @@ def _fill_skipped(calls: Sequence[ToolCall], slots: list[ToolResult | None]) -> 
     return out
 
 
-def _publish_result(ctx: RunContext, meta: EventMetadata, result: ToolResult) -> None:
+def _publish_result(ctx: RunContext, meta: EventMetadata, corr: Correlation, result: ToolResult) -> None:
     try:
         text = result.event_text()
     except (TypeError, ValueError):  # a value that slipped past conversion; never fail the call for an event
         text = repr(result.value)
-    ctx.publish(ToolCallExecutionResultEvent(meta, ToolResultInfo(result.id, text)))
+    info = ToolResultInfo(result.id, text, result.name, "error" if result.error else "success")
+    ctx.publish(ToolCallExecutionResultEvent(meta, info, corr=corr))
 
 
 def _snapshot(call: ToolCall) -> ToolCall:

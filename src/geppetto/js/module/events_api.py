@@ -1,41 +1,30 @@
-"""Events as JS listeners see them (the 2026-02-20 RunHandle payloads, spec §9).
+"""Events as JS listeners see them.
 
-``{type, timestampMs, sessionId?, inferenceId?, turnId?, model?, metaExtra?, ...}`` plus the
-type's fields in camelCase: ``delta``/``completion``, ``text``, ``toolCall{id,name,input}``,
-``toolResult{id,result}``, ``error``, ``level``/``message``/``fields``, ``message``/``data``;
-``usage``, ``stopReason`` and ``durationMs`` when the engine reported them.
+The seed ``start()`` handle payloads (the 2026-02-20 RunHandle shape, spec §9) are
+``geppetto.events.seed_view``; the reference's ``GeppettoEvent`` payloads are
+``geppetto.events.reference_view``. This module only adapts them to the JS run handle.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from geppetto.events.types import Event
+from geppetto.events.types import Event, EventType
+from geppetto.events.views import reference_types, reference_view, seed_view
 
-_RENAMES = {"tool_call": "toolCall", "tool_result": "toolResult", "error_string": "error"}
+SEED_NAMES = frozenset(kind.value for kind in EventType)
 
 
 def event_payload(event: Event) -> dict[str, Any]:
-    """The listener payload for ``event`` (computed on the publishing thread: lazy fields resolve here)."""
-    meta = event.meta
-    out: dict[str, Any] = {"type": event.type.value, "timestampMs": int(time.time() * 1000)}
-    if meta.session_id:
-        out["sessionId"] = meta.session_id
-    if meta.inference_id:
-        out["inferenceId"] = meta.inference_id
-    if meta.turn_id:
-        out["turnId"] = meta.turn_id
-    if meta.model:
-        out["model"] = meta.model
-    if meta.usage is not None:
-        out["usage"] = meta.usage.to_dict()
-    if meta.stop_reason:
-        out["stopReason"] = meta.stop_reason
-    if meta.duration_ms is not None:
-        out["durationMs"] = meta.duration_ms
-    if meta.extra:
-        out["metaExtra"] = dict(meta.extra)
-    for key, value in event.payload().items():
-        out[_RENAMES.get(key, key)] = value
-    return out
+    """The seed listener payload for ``event`` (seed-view events only)."""
+    payload = seed_view(event)
+    if payload is None:
+        raise ValueError(f"{event.type.value} events have no seed payload")
+    return payload
+
+
+def reference_payloads(event: Event, wanted: set[str] | frozenset[str]) -> list[dict[str, Any]]:
+    """The reference payloads of ``event`` whose type is in ``wanted`` (rendered only if any is)."""
+    if not wanted or wanted.isdisjoint(reference_types(event)):
+        return []
+    return [payload for payload in reference_view(event) if payload["type"] in wanted]

@@ -74,6 +74,7 @@ class GeppettoHost:
                 "geppetto.session.create": self.create_session,
                 "geppetto.runInference": self.run_inference,
                 "geppetto.run.cancel": self.cancel_run,
+                "geppetto.run.subscribe": self.subscribe_run,
                 "geppetto.turnStores.default": self.default_turn_store,
                 "geppetto.turnStores.get": self.named_turn_store,
             }
@@ -208,6 +209,12 @@ class GeppettoHost:
 
         run: RunControl = _this(control, RunControl, "RunHandle.cancel")
         run.cancel()
+
+    def subscribe_run(self, control: Any, name: Any) -> None:
+        from geppetto.js.module.session_api import RunControl
+
+        run: RunControl = _this(control, RunControl, "RunHandle.on")
+        run.subscribe(str(name))
 
     # -- receivers -------------------------------------------------------------------------------
 

@@ -201,12 +201,22 @@ function seedArg(fnName, seed) {
 
 // A RunHandle: {promise, cancel(), on(type, fn)}; events queue in `dispatch` order, so listeners
 // added in the same tick as start() see the first event, and all events precede settlement.
+// `event` is the seed payload (or null); `extra` the reference-vocabulary payloads
+// (run-started, text-delta, ...) for the names a listener asked for (never for "*").
 function runHandle(session, seed, opts) {
   const listeners = new Map();
-  const dispatch = (event) => {
-    for (const key of [event.type, '*']) {
-      const fns = listeners.get(key);
-      if (fns !== undefined) for (const fn of fns.slice()) fn(event);
+  const dispatch = (event, extra) => {
+    if (event !== null) {
+      for (const key of [event.type, '*']) {
+        const fns = listeners.get(key);
+        if (fns !== undefined) for (const fn of fns.slice()) fn(event);
+      }
+    }
+    if (extra !== undefined) {
+      for (const ev of extra) {
+        const fns = listeners.get(ev.type);
+        if (fns !== undefined) for (const fn of fns.slice()) fn(ev);
+      }
     }
   };
   const started = call('geppetto.session.start', session, seed, opts, dispatch);
@@ -219,7 +229,10 @@ function runHandle(session, seed, opts) {
     on(type, fn) {
       if (typeof type !== 'string' || type === '') throw new TypeError('on requires an event type string');
       if (typeof fn !== 'function') throw new TypeError('on requires a listener function');
-      if (!listeners.has(type)) listeners.set(type, []);
+      if (!listeners.has(type)) {
+        listeners.set(type, []);
+        call('geppetto.run.subscribe', started.run, type);
+      }
       listeners.get(type).push(fn);
       return handle;
     },

@@ -6,6 +6,12 @@ those callbacks meanwhile. ``runAsync``/``start`` register the inference before 
 second call fails at once, without appending its seed) and settle their promise on the owner after
 the session is idle again and after every event of the run was delivered.
 
+A ``start()`` handle's listeners get the seed view for the seed's names and ``"*"``, and the
+reference view (``geppetto.events.reference_view`` payloads) for the reference's other names
+(``run-started``, ``text-delta``, ``tool-result-ready``...). Which reference names are wanted is
+decided on the owner thread when the event is delivered, so a listener added in the same tick as
+``start()`` sees the run's first events; events nobody listens to are never rendered.
+
 To JS such a run stays active until its promise settles, not until the inference ends on the asyncio
 thread: otherwise whether ``s.runAsync(a); s.runAsync(b)`` fails, or what ``isRunning()`` says
 between two statements, would depend on thread timing. The owner job that settles the promise is
@@ -24,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 from geppetto.errors import InferenceCancelled, SessionAlreadyActive
 from geppetto.events.sinks import CallbackSink, EventSink
 from geppetto.events.types import Event
+from geppetto.events.views import seed_view
 from geppetto.js.module.builder_api import RunTags
 from geppetto.js.module.errors import InferenceTimeout
-from geppetto.js.module.events_api import event_payload
+from geppetto.js.module.events_api import SEED_NAMES, reference_payloads
 from geppetto.js.module.turns_api import to_turn
 from geppetto.js.values import HostPromise, JSCallback
 from geppetto.session.runtime import background_loop
@@ -63,17 +70,24 @@ def parse_run_options(opts: Mapping[str, Any] | None, where: str) -> RunOptions:
 
 
 class RunControl:
-    """What ``handle.cancel()`` of a ``start()`` handle reaches (no-op once the run is over)."""
+    """What ``handle.cancel()`` of a ``start()`` handle reaches (no-op once the run is over), and
+    the reference-vocabulary names its listeners want (owner thread only)."""
 
     __js_class__ = "RunControl"
-    __slots__ = ("__weakref__", "handle")
+    __slots__ = ("__weakref__", "handle", "wanted")
 
     def __init__(self, handle: ExecutionHandle | None) -> None:
         self.handle = handle
+        self.wanted: set[str] = set()
 
     def cancel(self) -> None:
         if self.handle is not None:
             self.handle.cancel()
+
+    def subscribe(self, name: str) -> None:
+        """A listener for ``name``: seed names keep the seed view; others get reference payloads."""
+        if name not in SEED_NAMES and name != "*":
+            self.wanted.add(name)
 
 
 async def _outcome(handle: ExecutionHandle) -> Turn:
@@ -201,14 +215,16 @@ class JSSession:
         """``{promise, run}``: events go to ``dispatch`` (the JS handle's listener fan-out)."""
         if not isinstance(dispatch, JSCallback):
             raise TypeError("start: internal dispatch must be a function")
-        sink = CallbackSink(_forwarder(dispatch))
+        control = RunControl(None)
+        sink = CallbackSink(_forwarder(self.runtime, dispatch, control), view="core")
         try:
             run = self._start(seed, opts, "start", (sink,))
         except TypeError:
             raise
         except Exception as exc:
-            return {"promise": self._rejected(exc), "run": RunControl(None)}
-        return {"promise": self._promise_for(run), "run": RunControl(run.handle)}
+            return {"promise": self._rejected(exc), "run": control}
+        control.handle = run.handle
+        return {"promise": self._promise_for(run), "run": control}
 
     def _promise_for(self, run: _Run) -> HostPromise:
         """The run's promise; the run counts as active for JS until the promise settles."""
@@ -230,9 +246,26 @@ class JSSession:
         return promise
 
 
-def _forwarder(dispatch: JSCallback) -> Any:
+def _forwarder(runtime: JSRuntime, dispatch: JSCallback, control: RunControl) -> Any:
+    """Queues each event for the owner thread (FIFO with the promise settlement): there the seed
+    payload (made now, as the seed always did) and the wanted reference payloads go to JS."""
+
     def forward(event: Event) -> None:
-        dispatch.call_soon(event_payload(event))
+        payload = seed_view(event)
+
+        def deliver() -> None:
+            extra = reference_payloads(event, control.wanted)
+            if payload is None and not extra:
+                return
+            try:
+                if extra:
+                    dispatch(payload, extra)
+                else:
+                    dispatch(payload)
+            except Exception as exc:
+                runtime.report_uncaught(exc)
+
+        runtime.submit(deliver)
 
     return forward
 
