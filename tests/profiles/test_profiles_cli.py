@@ -173,7 +173,7 @@ def test_infer_engine_uses_pinocchio_profile_from_environment(
         "gemini",
         "gemini-2.5-flash-lite",
     )
-    with pytest.raises(ConfigError, match="missing API key for gemini: set GEMINI_API_KEY or GOOGLE_API_KEY"):
+    with pytest.raises(ConfigError, match="missing API key gemini-api-key: set GEMINI_API_KEY or GOOGLE"):
         engine_from_args(args)
 
 
@@ -207,7 +207,7 @@ def test_geppetto_infer_with_pinocchio_profile(home: Path, run_cli: RunCli) -> N
     cli = [sys.executable, "-m", "geppetto", "infer", "hello", "--no-store"]
     result = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
-    assert "missing API key for gemini: set GEMINI_API_KEY or GOOGLE_API_KEY" in result.stderr
+    assert "missing API key gemini-api-key: set GEMINI_API_KEY or GOOGLE_API_KEY" in result.stderr
     echo = subprocess.run(
         [*cli, "--ai-api-type", "echo"], env=env, capture_output=True, text=True, timeout=60
     )

@@ -14,9 +14,10 @@ from profile_helpers import (
     write,
 )
 
+from geppetto.engines import engine_for
 from geppetto.engines.echo import EchoEngine
 from geppetto.errors import ConfigError
-from geppetto.profiles import engine_for, lookup_profile, resolve_run_settings
+from geppetto.profiles import lookup_profile, resolve_run_settings
 
 PROFILES = """\
 p:
@@ -259,7 +260,7 @@ def test_gemini_profile_from_environment_selects_gemini(home: Path) -> None:
     assert resolved.settings.chat.engine == "gemini-2.5-flash-lite"
     with pytest.raises(ConfigError) as exc:
         engine_for(resolved)
-    assert "missing API key for gemini: set GEMINI_API_KEY or GOOGLE_API_KEY, or --gemini-api-key" in str(
+    assert "missing API key gemini-api-key: set GEMINI_API_KEY or GOOGLE_API_KEY, or --gemini-api-key" in str(
         exc.value
     )
     keyed = resolve_run_settings(environ={**env, "GEMINI_API_KEY": "k-123456"}, home=home)

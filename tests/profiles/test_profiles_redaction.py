@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from profile_helpers import CANARY, RunCli, geppetto_config, pinocchio_profiles, write
 
+from geppetto.engines import engine_for
 from geppetto.errors import ConfigError
-from geppetto.profiles import engine_for, resolve_run_settings
+from geppetto.profiles import resolve_run_settings
 
 PROFILE_WITH_KEY = f"""\
 keyed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -30,22 +31,25 @@ def test_missing_gemini_key_says_what_to_set() -> None:
         create_provider_engine(settings, environ={})
     assert (
         str(info.value)
-        == "missing API key for gemini: set GEMINI_API_KEY or GOOGLE_API_KEY, or --gemini-api-key"
+        == "missing API key gemini-api-key: set GEMINI_API_KEY or GOOGLE_API_KEY, or --gemini-api-key"
     )
 
 
 @pytest.mark.parametrize(
     ("api_type", "message"),
     [
-        ("claude", "missing API key for claude: set ANTHROPIC_API_KEY, or --claude-api-key"),
-        ("openai", "missing API key for openai: set OPENAI_API_KEY, or --openai-api-key"),
-        ("openai-responses", "missing API key for openai-responses: set OPENAI_API_KEY"),
-        ("openrouter", "missing API key for openrouter: set OPENROUTER_API_KEY"),
+        ("claude", "missing API key claude-api-key: set ANTHROPIC_API_KEY, or --claude-api-key"),
+        ("openai", "missing API key openai-api-key: set OPENAI_API_KEY, or --openai-api-key"),
+        (
+            "openai-responses",
+            "missing API key openai-responses-api-key (or fallback openai-api-key): set OPENAI_API_KEY",
+        ),
+        ("openrouter", "missing API key openrouter-api-key: set OPENROUTER_API_KEY"),
     ],
 )
 def test_missing_keys(api_type: str, message: str) -> None:
     settings = apply_fields(Settings(), {"ai-api-type": api_type, "ai-engine": "m"})
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         create_provider_engine(settings, environ={})
 
 

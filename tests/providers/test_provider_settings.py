@@ -84,7 +84,7 @@ def test_missing_key_message_says_what_to_set() -> None:
     gemini = spec_for("gemini")
     assert gemini is not None
     assert missing_key_message(gemini) == (
-        "missing API key for gemini: set GEMINI_API_KEY or GOOGLE_API_KEY, or --gemini-api-key"
+        "missing API key gemini-api-key: set GEMINI_API_KEY or GOOGLE_API_KEY, or --gemini-api-key"
     )
 
 

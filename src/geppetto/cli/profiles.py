@@ -43,7 +43,7 @@ def resolve_from_args(args: argparse.Namespace) -> ResolvedSettings:
 
 def engine_from_args(args: argparse.Namespace) -> Engine:
     """The engine ``geppetto infer`` (and ``chat``, ``js run``) runs: profiles, config, env, flags."""
-    from geppetto.profiles.engine import engine_for
+    from geppetto.engines.from_settings import engine_for
 
     resolved = resolve_from_args(args)
     for warning in resolved.warnings:
@@ -159,7 +159,7 @@ def _print_resolved(resolved: ResolvedSettings, *, include_defaults: bool, heade
 
 
 def _engine_line(resolved: ResolvedSettings) -> str:
-    from geppetto.profiles.engine import engine_api_type
+    from geppetto.profiles.result import engine_api_type
 
     api_type = engine_api_type(resolved)
     if not api_type:

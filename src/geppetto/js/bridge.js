@@ -31,6 +31,13 @@ let __gp_special = 0;
 let __gp_root = null;   // the argument array being encoded
 let __gp_top = 30;      // index of the argument being serialized (30: not inside an argument array)
 let __gp_newCbRefs = [];
+let __gp_encoding = 0;  // > 0 while the bridge serializes: a host object's toJSON() yields itself
+
+// What a prototype's toJSON() gives while the bridge serializes (JSON.stringify calls toJSON()
+// before the replacer sees the value): the replacer turns it back into the host object's marker.
+class __gp_Self {
+  constructor(w) { this.w = w; }
+}
 
 const __gp_handleReg = new FinalizationRegistry((hid) => {
   const w = __gp_handles.get(hid);
@@ -60,6 +67,10 @@ function __gp_marked() {
 
 function __gp_replacer(key, x) {
   if (this === __gp_root) __gp_top = +key;
+  if (x instanceof __gp_Self) {
+    __gp_marked();
+    return { __gh: x.w[__gp_REF] };
+  }
   if (typeof x === 'function') {
     __gp_marked();
     const fid = x[__gp_HOSTFN];
@@ -93,7 +104,13 @@ function __gp_encode(value) {
   __gp_root = Array.isArray(value) ? value : null;
   __gp_top = 30;
   __gp_newCbRefs = [];
-  const json = JSON.stringify(value, __gp_replacer);
+  let json;
+  __gp_encoding++;
+  try {
+    json = JSON.stringify(value, __gp_replacer);
+  } finally {
+    __gp_encoding--;
+  }
   __gp_root = null;
   for (const id of __gp_newCbRefs) __gp_cbRefs.set(id, __gp_cbRefs.get(id) + 1);
   return json;
@@ -106,10 +123,16 @@ function __gp_envelopeOk(v) {
     __gp_root = null;
     __gp_top = 30;
     __gp_newCbRefs = [];
-    const json = JSON.stringify(env, function (key, x) {
-      if (key === 's' && this === env) return __gp_special;
-      return __gp_replacer(key, x);
-    });
+    let json;
+    __gp_encoding++;
+    try {
+      json = JSON.stringify(env, function (key, x) {
+        if (key === 's' && this === env) return __gp_special;
+        return __gp_replacer.call(this, key, x);
+      });
+    } finally {
+      __gp_encoding--;
+    }
     for (const id of __gp_newCbRefs) __gp_cbRefs.set(id, __gp_cbRefs.get(id) + 1);
     return json;
   } catch (e) {
@@ -278,7 +301,19 @@ const __gp_hostApi = Object.freeze({
     Object.defineProperty(f, 'name', { value: String(name) });
     return f;
   },
-  setPrototype: (className, proto) => { __gp_protos.set(String(className), proto); },
+  setPrototype: (className, proto) => {
+    const own = Object.getOwnPropertyDescriptor(proto, 'toJSON');
+    if (own !== undefined && typeof own.value === 'function') {
+      const user = own.value;
+      Object.defineProperty(proto, 'toJSON', {
+        value: function toJSON(key) {
+          return __gp_encoding > 0 && __gp_isWrapper(this) ? new __gp_Self(this) : user.call(this, key);
+        },
+        enumerable: own.enumerable, writable: true, configurable: true,
+      });
+    }
+    __gp_protos.set(String(className), proto);
+  },
   refOf: (v) => (v !== null && typeof v === 'object' && __gp_isWrapper(v) ? v[__gp_REF] : undefined),
   isHostObject: (v) => v !== null && typeof v === 'object' && __gp_isWrapper(v),
   isHostFunction: (v) => typeof v === 'function' && v[__gp_HOSTFN] !== undefined,

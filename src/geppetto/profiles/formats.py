@@ -19,16 +19,20 @@ with the registry as a whole (no slug, bad slugs, wrong shape) makes the whole s
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from geppetto.profiles.model import ProfileEntry, Registry, StackRef
+from geppetto.profiles.model_info import check_model_info
 from geppetto.profiles.schema import inference_settings_to_fields, layers_to_fields, suggest
 from geppetto.profiles.yamlio import SourceError
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$")
 PINOCCHIO_REGISTRY = "pinocchio"
+# inference_settings sections carried as written (merged over the stack) for the APIs that read them
+CARRIED_SECTIONS = ("embeddings", "rerank", "inference")
 
 _REGISTRY_KEYS = ("slug", "display_name", "description", "profiles", "metadata")
 _PROFILE_KEYS = (
@@ -163,11 +167,27 @@ def _parse_profile(key: str, body: Any, registry: str, label: str) -> ProfileEnt
     if isinstance(settings, Mapping):
         entry.fields, problems = inference_settings_to_fields(settings)
         errors.extend(problems)
+        _carried_sections(entry, settings, errors)
     elif settings is not None:
         errors.append(f"inference_settings must be a mapping, got {type(settings).__name__}")
     if errors:
         entry.error = where + "; ".join(errors)
+    entry.document = {str(k): copy.deepcopy(v) for k, v in body.items()}
     return entry
+
+
+def _carried_sections(entry: ProfileEntry, settings: Mapping[Any, Any], errors: list[str]) -> None:
+    """``model_info`` (validated) and the sections kept as written for the API that uses them."""
+    info = settings.get("model_info")
+    if info is not None:
+        problems = check_model_info(info)
+        errors.extend(problems)
+        if not problems:
+            entry.model_info = copy.deepcopy(dict(info))
+    for name in CARRIED_SECTIONS:
+        value = settings.get(name)
+        if isinstance(value, Mapping):
+            entry.extra_sections[name] = copy.deepcopy(dict(value))
 
 
 def _parse_stack(stack: Any, errors: list[str]) -> tuple[StackRef, ...]:

@@ -69,6 +69,11 @@ class ProfileEntry:
     description: str = ""
     version: str = ""
     error: str = ""
+    # registry format only: the declared model (validated), the sections this runtime carries
+    # without interpreting (embeddings, rerank, inference), and the document as written (listing)
+    model_info: dict[str, Any] | None = None
+    extra_sections: dict[str, Any] = field(default_factory=dict)
+    document: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:

@@ -25,6 +25,7 @@ from geppetto.profiles.catalog import Catalog, Lookup
 from geppetto.profiles.config import ConfigFile, read_configs
 from geppetto.profiles.formats import PINOCCHIO_REGISTRY
 from geppetto.profiles.model import LineageEntry, Origin, ProfileEntry
+from geppetto.profiles.model_info import deep_merge, merge_model_info
 from geppetto.profiles.result import ResolvedSettings, collect_secrets
 from geppetto.profiles.schema import check_field, check_value, field_table, normalize_field
 from geppetto.profiles.sources import (
@@ -260,6 +261,10 @@ def _resolve(
     lower = [*_profile_entries(layers), *_config_entries(setup.configs)]
     entries = [*lower, *_env_entries(setup.environ, lower), *_flag_entries(flags)]
     settings, origins = _apply(entries)
+    extra: dict[str, Any] = {}
+    for layer in layers:
+        for name, section in layer.extra_sections.items():
+            extra[name] = deep_merge(extra.get(name, {}), section)
     read = [c.path for c in setup.configs]
     files = [str(p) for p in read] + [s.label for s in setup.catalog.priority if s.exists and s.registries]
     return ResolvedSettings(
@@ -273,6 +278,8 @@ def _resolve(
         sources=files,
         warnings=warnings,
         environ=setup.environ,
+        model_info=merge_model_info(layer.model_info for layer in layers),
+        extra_sections=extra,
     )
 
 
@@ -374,3 +381,14 @@ def profile_settings(
         return _resolve(setup, name.strip(), "name", {}, [])
     except ConfigError as exc:
         raise ConfigError(redact_text(str(exc), collect_secrets(setup.catalog, env))) from None
+
+
+def resolve_in_catalog(catalog: Catalog, name: str) -> ResolvedSettings:
+    """Defaults < profile ``name`` (``""``: the default registry's default profile;
+    ``registry/profile`` scopes it) from ``catalog`` alone: no config files, environment or flags,
+    like the reference's registry ``resolve``. Key variables still apply when the engine is built."""
+    setup = _Setup(locations({}), [], catalog, {}, True)
+    try:
+        return _resolve(setup, name.strip(), "resolve", {}, [])
+    except ConfigError as exc:
+        raise ConfigError(redact_text(str(exc), collect_secrets(catalog, {}))) from None

@@ -36,6 +36,9 @@ class ResolvedSettings:
     sources: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # the stack's merged model_info and carried sections (registry format; see profiles.model_info)
+    model_info: dict[str, Any] | None = None
+    extra_sections: dict[str, Any] = field(default_factory=dict)
 
     def origin(self, name: str) -> Origin:
         return self.origins.get(name, DEFAULT_ORIGIN)
@@ -79,6 +82,19 @@ class ResolvedSettings:
 
     def __repr__(self) -> str:
         return f"ResolvedSettings(profile={self.profile!r}, settings={self.settings!r})"
+
+
+def engine_api_type(resolved: ResolvedSettings) -> str:
+    """The API type the engine will use (``""``: the engine factory's default)."""
+    chat = resolved.settings.chat
+    if chat.api_type.strip():
+        return chat.api_type.strip().lower()
+    model = chat.engine.strip()
+    if not model:
+        return ""
+    if model.lower().endswith(".gguf"):
+        return "local"
+    return resolved.settings.resolved_api_type()
 
 
 def shown_value(settings: Settings, name: str) -> Any:

@@ -53,10 +53,13 @@ def resolve_api_key(
 
 
 def missing_key_message(spec: ApiTypeSpec) -> str:
-    """``missing API key for gemini: set GEMINI_API_KEY or GOOGLE_API_KEY, or --gemini-api-key``."""
+    """``missing API key gemini-api-key: set GEMINI_API_KEY or GOOGLE_API_KEY, or --gemini-api-key``
+    (the reference names the settings key, ``(or fallback openai-api-key)`` where one exists)."""
     variables = " or ".join(spec.key_env)
     where = f"set {variables}, or {spec.key_flag}" if variables else f"pass {spec.key_flag}"
-    return f"missing API key for {spec.name}: {where}"
+    name = spec.key_fields[0] if spec.key_fields else f"{spec.name}-api-key"
+    fallbacks = "".join(f" (or fallback {field})" for field in spec.key_fields[1:])
+    return f"missing API key {name}{fallbacks}: {where}"
 
 
 def resolve_base_url(settings: Settings, api_type: str) -> str:

@@ -16,7 +16,7 @@ class EngineRef:
     """The JS ``Engine`` object: only ``name`` is visible; the engine itself stays in Python."""
 
     __js_class__ = "Engine"
-    __js_props__ = ("name",)
+    __js_props__: tuple[str, ...] = ("name",)
     __slots__ = ("__weakref__", "engine", "name")
 
     def __init__(self, engine: Engine, name: str) -> None:

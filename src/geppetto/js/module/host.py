@@ -79,6 +79,9 @@ class GeppettoHost:
                 "geppetto.turnStores.get": self.named_turn_store,
             }
         )
+        from geppetto.js.module import profiles_api
+
+        table.update(profiles_api.host_functions(self.profile_defaults))
         for kind, methods in _METHODS.items():
             for js_name, attr in methods.items():
                 table[f"geppetto.{kind.lower()}.{js_name}"] = self._method(kind, js_name, attr)

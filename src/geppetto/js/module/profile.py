@@ -139,7 +139,8 @@ def _engine_from_profile_files(
 ) -> Engine | None:
     """The engine of profile ``name`` if a profile source defines it, else ``None``."""
     from geppetto.engines.factory import DEFAULT_API_TYPE
-    from geppetto.profiles import engine_api_type, engine_for, lookup_profile
+    from geppetto.engines.from_settings import engine_for
+    from geppetto.profiles import engine_api_type, lookup_profile
     from geppetto.settings.apitypes import normalize_api_type
 
     sources = {
