@@ -22,6 +22,9 @@ _EXPORTS: dict[str, str] = {
     "DataKeys": "geppetto.turns",
     "TurnMetaKeys": "geppetto.turns",
     "BlockMetaKeys": "geppetto.turns",
+    "image_url": "geppetto.turns.images",
+    "image_file": "geppetto.turns.images",
+    "image_bytes": "geppetto.turns.images",
     # events
     "Event": "geppetto.events",
     "EventType": "geppetto.events",
@@ -140,4 +143,7 @@ if TYPE_CHECKING:
         Role,
         Turn,
         TurnMetaKeys,
+        image_bytes,
+        image_file,
+        image_url,
     )

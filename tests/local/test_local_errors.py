@@ -234,7 +234,7 @@ def test_invalid_option_values(option: str, value: Any) -> None:
 def test_images_are_rejected_for_a_text_model() -> None:
     engine = create_local_engine("")
     turn = Turn([Block.user("what is this?", images=[{"url": "file:///cat.png"}])])
-    with pytest.raises(ConfigError, match="cannot read images"):
+    with pytest.raises(ConfigError, match="the local model is text-only and cannot take images"):
         engine.build_request(turn)
 
 

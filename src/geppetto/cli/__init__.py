@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings_flags(infer)
     add_profile_options(infer)
     infer.add_argument("--system", default=REFERENCE_SYSTEM_PROMPT, help="system prompt ('' for none)")
+    infer.add_argument(
+        "--images",
+        action="append",
+        metavar="FILE|URL",
+        help="attach an image (JPEG/PNG/GIF/WebP file or URL) to the prompt; repeatable or comma-separated",
+    )
     infer.add_argument("--stream", action="store_true", help="print the reply as it arrives")
     infer.add_argument("--output", choices=("text", "yaml", "json"), default="text", help="final turn format")
     add_store_options(infer)

@@ -10,7 +10,8 @@ Commands
     ``/help``, ``/exit`` (``/quit``), ``/fork [TURN]`` (continue in a new session forked at the
     latest or the given turn), ``/system [TEXT | --clear]`` (show, set or remove the system
     prompt for the next replies), ``/save PATH`` (the latest turn as YAML, or JSON for ``.json``),
-    ``/session`` (id, turn count, store).
+    ``/session`` (id, turn count, store), ``/attach FILE|URL`` (an image for the next message;
+    ``/attach`` alone lists them, ``/attach --clear`` drops them).
 
 Keys
     Ctrl-C during a reply stops it: the partial reply stays in the conversation and is stored as
@@ -26,7 +27,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from geppetto.cli.sessions import ReportingPersister, open_store, parse_turn_ref, warn
 from geppetto.errors import ConfigError, GeppettoError, InferenceCancelled
@@ -47,6 +48,7 @@ commands:
   /system [TEXT|--clear]  show, set or remove the system prompt for the next replies
   /save PATH              save the latest turn (YAML; JSON when PATH ends in .json)
   /session                show the session id, turn count and store
+  /attach FILE|URL        attach an image to your next message (/attach lists, /attach --clear drops)
 input: end a line with \\ to continue it; put \"\"\" alone on a line before and after a multi-line message.
 Ctrl-C during a reply stops it and keeps the partial reply.
 """
@@ -84,7 +86,9 @@ def read_message(read: Reader) -> str:
     return "\n".join(lines)
 
 
-def next_turn(latest: Turn | None, prompt: str, system: str | None) -> Turn:
+def next_turn(
+    latest: Turn | None, prompt: str, system: str | None, images: list[dict[str, Any]] | None = None
+) -> Turn:
     """The turn for the next reply: history, the system prompt if it changed, the new user block."""
     turn = Turn(list(latest.blocks), dict(latest.metadata), dict(latest.data)) if latest else Turn()
     turn.id = new_id()
@@ -94,7 +98,7 @@ def next_turn(latest: Turn | None, prompt: str, system: str | None) -> Turn:
         turn.blocks = [block for block in turn.blocks if block.kind is not BlockKind.SYSTEM]
         if system:
             turn.blocks.insert(0, Block.system(system))
-    turn.blocks.append(Block.user(prompt))
+    turn.blocks.append(Block.user(prompt, images))
     return turn
 
 
@@ -126,6 +130,7 @@ class ChatRepl:
         self.store = store
         self.persister = persister or store
         self.pending_system = system
+        self.pending_images: list[dict[str, Any]] = []
         self.out, self.err, self.read = out, err, read
 
     def loop(self) -> int:
@@ -144,8 +149,9 @@ class ChatRepl:
     # -- replies ---------------------------------------------------------------------------
 
     def reply(self, prompt: str) -> None:
-        seed = next_turn(self.session.latest(), prompt, self.pending_system)
+        seed = next_turn(self.session.latest(), prompt, self.pending_system, self.pending_images)
         self.pending_system = None
+        self.pending_images = []
         try:
             handle = self.session.start(seed, sinks=[PrinterSink(self.out)])
         except GeppettoError as exc:
@@ -190,6 +196,8 @@ class ChatRepl:
             self._save(rest)
         elif name == "/fork":
             self._fork(rest)
+        elif name == "/attach":
+            self._attach(rest)
         elif name == "/session":
             where = self.store.path if self.store is not None else "not stored (--no-store)"
             self.out.write(f"session {self.session.id}: {self.session.turn_count} turns, store: {where}\n")
@@ -209,6 +217,27 @@ class ChatRepl:
         else:
             self.pending_system = text
             self.out.write("system prompt set for the next replies\n")
+
+    def _attach(self, spec: str) -> None:
+        from geppetto.cli.images import load_image_args
+        from geppetto.turns.images import describe_images
+
+        if not spec:
+            shown = describe_images(self.pending_images)
+            self.out.write(f"attached to the next message: {shown}\n" if shown else "no images attached\n")
+            return
+        if spec == "--clear":
+            self.pending_images = []
+            self.out.write("attachments dropped\n")
+            return
+        try:
+            images = load_image_args([spec], "/attach")
+        except GeppettoError as exc:
+            self.err.write(f"error: {exc}\n")
+            return
+        self.pending_images.extend(images)
+        count = len(self.pending_images)
+        self.out.write(f"attached {describe_images(images)}; {count} image(s) go with your next message\n")
 
     def _save(self, path: str) -> None:
         latest = self.session.latest()

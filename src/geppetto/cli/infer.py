@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from geppetto.errors import ConfigError, GeppettoError, InferenceCancelled
 from geppetto.events.sinks import EventSink, PrinterSink
@@ -34,6 +34,7 @@ def print_final_turn(turn: Turn, output: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from geppetto.cli.images import load_image_args
     from geppetto.cli.profiles import engine_from_args
     from geppetto.cli.sessions import ReportingPersister, open_store, warn
     from geppetto.session import EngineBuilder, Session
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     prompt = read_prompt(args)
     if not prompt.strip():
         raise ConfigError("the prompt is empty: pass a non-empty PROMPT")
+    images = load_image_args(getattr(args, "images", None))
     try:
         engine = engine_from_args(args)
     except GeppettoError as exc:
@@ -48,14 +50,16 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         persister = ReportingPersister(store, warn) if store is not None else None
-        return _run_session(Session(EngineBuilder(engine), store=persister), prompt, args)
+        return _run_session(Session(EngineBuilder(engine), store=persister), prompt, args, images)
     finally:
         if store is not None:
             store.close()
 
 
-def _run_session(session: Session, prompt: str, args: argparse.Namespace) -> int:
-    seed = Turn.builder().system(args.system).user(prompt).build()
+def _run_session(
+    session: Session, prompt: str, args: argparse.Namespace, images: list[dict[str, Any]] | None = None
+) -> int:
+    seed = Turn.builder().system(args.system).user(prompt, images).build()
     sinks: list[EventSink] = [PrinterSink(sys.stdout)] if args.stream else []
     try:
         turn = session.run(seed, sinks=sinks)

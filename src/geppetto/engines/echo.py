@@ -2,7 +2,8 @@
 
 It ignores the prompt and replies with a fixed text (default ``READY``), streaming it one word
 per ``partial`` event, optionally pausing ``delay_ms`` before each word. The pause is an
-``asyncio.sleep``, so it never blocks the loop and a cancellation ends it at once.
+``asyncio.sleep``, so it never blocks the loop and a cancellation ends it at once. Images on the
+prompt are ignored like the rest of it (they were validated when the block was built).
 """
 
 from __future__ import annotations

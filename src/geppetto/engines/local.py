@@ -435,8 +435,8 @@ def _block_message(block: Block) -> tuple[str, str] | None:
     if kind in (BlockKind.SYSTEM, BlockKind.USER, BlockKind.LLM_TEXT):
         if kind is BlockKind.USER and payload.get(PayloadKey.IMAGES):
             raise ConfigError(
-                "the local engine runs a text-only model and cannot read images; "
-                "remove the images or use a vision-capable provider"
+                "the local model is text-only and cannot take images; remove them or use a "
+                "vision-capable provider (--ai-api-type openai, openai-responses, claude, gemini or ollama)"
             )
         text = block.text or ""
         role = {BlockKind.SYSTEM: "system", BlockKind.USER: "user"}.get(kind, "assistant")

@@ -1,5 +1,8 @@
 """The turn model: blocks, kinds, typed keys, serde and printers."""
 
+from typing import TYPE_CHECKING
+
+from geppetto._lazy import lazy_exports
 from geppetto.turns.keys import (
     BlockMetaKeys,
     DataKeys,
@@ -42,6 +45,9 @@ __all__ = [
     "format_turn",
     "from_json",
     "from_yaml",
+    "image_bytes",
+    "image_file",
+    "image_url",
     "load_turn",
     "new_id",
     "print_turn",
@@ -53,3 +59,10 @@ __all__ = [
     "turn_from_dict",
     "turn_to_dict",
 ]
+
+# Image helpers load on first use: most runs carry no images, and start-up time is a budget.
+_LAZY = {name: "geppetto.turns.images" for name in ("image_bytes", "image_file", "image_url")}
+__getattr__ = lazy_exports(__name__, _LAZY)
+
+if TYPE_CHECKING:
+    from geppetto.turns.images import image_bytes, image_file, image_url

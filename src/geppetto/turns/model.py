@@ -56,10 +56,14 @@ class Block:
     # Constructors with the reference ids and roles.
 
     @classmethod
-    def user(cls, text: str, images: list[dict[str, Any]] | None = None) -> Block:
+    def user(cls, text: str, images: Iterable[dict[str, Any]] | None = None) -> Block:
+        """A user prompt; ``images`` are dicts from :mod:`geppetto.turns.images` (checked here,
+        so a malformed one fails when the turn is built, not at the provider)."""
         payload: dict[str, Any] = {PayloadKey.TEXT: text}
         if images:
-            payload[PayloadKey.IMAGES] = images
+            from geppetto.turns.images import payload_images  # loaded only when images are used
+
+            payload[PayloadKey.IMAGES] = payload_images(images)
         return cls(BlockKind.USER, Role.USER, payload, id=new_id())
 
     @classmethod
@@ -179,9 +183,10 @@ class TurnBuilder:
             self._blocks.append(Block.system(text))
         return self
 
-    def user(self, text: str, images: list[dict[str, Any]] | None = None) -> TurnBuilder:
-        if text or images:
-            self._blocks.append(Block.user(text, images))
+    def user(self, text: str, images: Iterable[dict[str, Any]] | None = None) -> TurnBuilder:
+        listed = list(images) if images else []
+        if text or listed:
+            self._blocks.append(Block.user(text, listed))
         return self
 
     def assistant(self, text: str) -> TurnBuilder:

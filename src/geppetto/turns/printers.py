@@ -41,7 +41,13 @@ def format_block_line(block: Block) -> str:
     kind = block.kind
     if kind in _TEXT_LABELS:
         text = _text(block)
-        return f"{_TEXT_LABELS[kind]}: {text if text is not None else '<no text>'}"
+        line = f"{_TEXT_LABELS[kind]}: {text if text is not None else '<no text>'}"
+        if kind is BlockKind.USER and PayloadKey.IMAGES in block.payload:
+            from geppetto.turns.images import describe_images
+
+            images = describe_images(block.payload[PayloadKey.IMAGES])
+            return f"{line} {images}" if images else line
+        return line
     if kind is BlockKind.REASONING:
         text = _text(block)
         if text:
@@ -129,6 +135,11 @@ class PrettyPrinter:
         body = self._clip("<no text>" if text is None else text).split("\n")
         lines = [f"{prefix}{self._label(block)}: {body[0]}"]
         lines.extend(f"{detail}{line}" for line in body[1:])
+        if PayloadKey.IMAGES in payload:
+            from geppetto.turns.images import describe_images
+
+            if images := describe_images(payload[PayloadKey.IMAGES]):
+                lines.append(f"{detail}{images}")
         if self.include_metadata and block.metadata:
             lines.append(f"{detail}metadata: {compact_json(block.metadata)}")
         return lines

@@ -22,6 +22,7 @@ from geppetto.engines.providers.common import (
     block_text,
     structured_output,
     tool_result_text,
+    unsupported_image,
 )
 from geppetto.turns.keys import BlockMetaKeys
 from geppetto.turns.kinds import BlockKind, PayloadKey
@@ -46,8 +47,10 @@ def _user_content(block: Block) -> list[dict[str, Any]]:
     for image in block_images(block):
         if image.data:
             source = {"type": "base64", "media_type": image.media_type, "data": image.data}
-        else:
+        elif image.url:
             source = {"type": "url", "url": image.url}
+        else:
+            raise unsupported_image("the Messages API", image, "image URLs and inline images")
         content.append({"type": "image", "source": source})
     return content
 

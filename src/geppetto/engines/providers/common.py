@@ -8,7 +8,6 @@ under each SDK client is bound to the loop that created it.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import datetime
 import email.utils
@@ -23,6 +22,7 @@ import orjson
 from geppetto.settings.apitypes import ApiTypeSpec
 from geppetto.settings.outbound import OutboundPolicy, acheck_outbound_url
 from geppetto.settings.sections import Settings
+from geppetto.turns.images import ImagePart, block_image_parts
 from geppetto.turns.keys import DataKeys
 from geppetto.turns.kinds import PayloadKey
 from geppetto.turns.model import Block, Turn
@@ -133,44 +133,25 @@ def block_text(block: Block) -> str:
     return orjson.dumps(value).decode()
 
 
-@dataclass(frozen=True, slots=True)
-class Image:
-    media_type: str
-    data: str = ""  # base64
-    url: str = ""
-    detail: str = ""
-
-    @property
-    def data_url(self) -> str:
-        return self.url or f"data:{self.media_type};base64,{self.data}"
-
-
-def block_images(block: Block) -> list[Image]:
-    """Images on a user block: ``{media_type, url | content (bytes or base64)[, detail]}``.
-
-    ``data:`` URLs are split into media type and base64 data so every provider can inline them.
-    """
-    raw = block.payload.get(PayloadKey.IMAGES)
-    if not isinstance(raw, list):
+def block_images(block: Block) -> list[ImagePart]:
+    """The images of a user block, validated: a malformed entry raises :class:`TurnError` (a
+    ``ValueError``, which ``ProviderEngine.run`` reports as a config error naming the provider)."""
+    if PayloadKey.IMAGES not in block.payload:
         return []
-    images = []
-    for item in raw:
-        if not isinstance(item, dict):
-            continue
-        media_type = str(item.get("media_type") or "image/png")
-        detail = str(item.get("detail") or "")
-        url = str(item.get("url") or "")
-        content = item.get("content")
-        if url.startswith("data:") and ";base64," in url:
-            head, _, data = url.partition(";base64,")
-            images.append(Image(head[5:] or media_type, data=data, detail=detail))
-        elif url:
-            images.append(Image(media_type, url=url, detail=detail))
-        elif isinstance(content, bytes | bytearray):
-            images.append(Image(media_type, data=base64.b64encode(bytes(content)).decode(), detail=detail))
-        elif isinstance(content, str) and content:
-            images.append(Image(media_type, data=content, detail=detail))
-    return images
+    return block_image_parts(block.payload, f"{block.kind} block {block.id or '?'} images")
+
+
+def unsupported_image(api: str, image: ImagePart, what: str) -> ValueError:
+    """The error for an image form an API cannot take; ``what`` says which forms it takes."""
+    if image.file_id:
+        form = f"a file_id image ({image.file_id})"
+    elif image.file_uri:
+        form = f"a file_uri image ({image.file_uri})"
+    elif image.url:
+        form = f"an image URL ({image.url[:200]})"
+    else:
+        form = "an inline image"
+    return ValueError(f"{api} cannot take {form}; it accepts {what}")
 
 
 def structured_output(turn: Turn, settings: Settings) -> dict[str, Any] | None:

@@ -19,7 +19,9 @@ from geppetto.engines.providers.common import (
     block_images,
     block_text,
     structured_output,
+    unsupported_image,
 )
+from geppetto.turns.images import ImagePart
 from geppetto.turns.keys import canonical_id
 from geppetto.turns.kinds import BlockKind, PayloadKey
 from geppetto.turns.model import Block, Turn
@@ -44,9 +46,23 @@ def _user_parts(block: Block) -> list[dict[str, Any]]:
     for image in block_images(block):
         if image.data:
             parts.append({"inlineData": {"mimeType": image.media_type, "data": image.data}})
+        elif image.file_id:
+            raise unsupported_image("the Gemini API", image, "image URLs, file_uri and inline images")
         else:
-            parts.append({"fileData": {"mimeType": image.media_type, "fileUri": image.url}})
+            uri = image.url or image.file_uri
+            parts.append({"fileData": {"mimeType": _url_media_type(image), "fileUri": uri}})
     return parts
+
+
+def _url_media_type(image: ImagePart) -> str:
+    """Gemini needs the media type of an image it fetches; guess it from the URL's extension."""
+    media_type = image.url_media_type
+    if not media_type:
+        raise ValueError(
+            f"the Gemini API needs the media type of image {(image.url or image.file_uri)[:200]}: "
+            'give it as media_type (e.g. {"url": ..., "media_type": "image/png"})'
+        )
+    return media_type
 
 
 def _response_object(block: Block) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from geppetto.engines.providers.common import (
     tool_choice,
     tool_result_text,
     tool_specs,
+    unsupported_image,
 )
 from geppetto.engines.providers.errors import make_error, provider_message, status_hint, stream_error
 from geppetto.engines.providers.sse import NDJSONDecoder
@@ -45,8 +46,8 @@ def _user(block: Block) -> dict[str, Any] | None:
     images = []
     for image in block_images(block):
         if not image.data:
-            raise ValueError(
-                "ollama accepts only inline images (base64 content or data: URLs), not image URLs"
+            raise unsupported_image(
+                "ollama's /api/chat", image, "only inline images (files, base64 content or data: URLs)"
             )
         images.append(image.data)
     if not text and not images:

@@ -20,6 +20,7 @@ from geppetto.engines.providers.common import (
     block_text,
     structured_output,
     tool_result_text,
+    unsupported_image,
 )
 from geppetto.settings.apitypes import is_reasoning_model
 from geppetto.turns.kinds import BlockKind, PayloadKey
@@ -33,6 +34,8 @@ def _user_message(block: Block) -> dict[str, Any] | None:
         return {"role": "user", "content": text} if text else None
     parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
     for image in images:
+        if image.file_id or image.file_uri:
+            raise unsupported_image("the chat completions API", image, "image URLs and inline images")
         image_url: dict[str, Any] = {"url": image.data_url}
         if image.detail:
             image_url["detail"] = image.detail

@@ -20,6 +20,7 @@ from geppetto.engines.providers.common import (
     block_text,
     structured_output,
     tool_result_text,
+    unsupported_image,
 )
 from geppetto.settings.apitypes import is_reasoning_model
 from geppetto.turns.kinds import BlockKind, PayloadKey
@@ -35,7 +36,13 @@ def _item(block: Block) -> dict[str, Any] | None:
         if text:
             content.append({"type": "input_text", "text": text})
         for image in block_images(block):
-            part: dict[str, Any] = {"type": "input_image", "image_url": image.data_url}
+            if image.file_uri:
+                raise unsupported_image("the Responses API", image, "image URLs, file_id and inline images")
+            part: dict[str, Any] = {"type": "input_image"}
+            if image.file_id:
+                part["file_id"] = image.file_id
+            else:
+                part["image_url"] = image.data_url
             part["detail"] = image.detail or "auto"
             content.append(part)
         return {"role": "user", "content": content} if content else None
