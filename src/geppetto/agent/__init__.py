@@ -11,7 +11,7 @@ from geppetto.agent.agent import Agent, AgentBuilder
 from geppetto.agent.options import AgentHost, Persist, PersistChoice, RunOptions
 from geppetto.agent.run import AgentRun, RunResult, turn_text
 from geppetto.agent.session import AgentSession, SessionBuilder
-from geppetto.agent.turn_builder import TurnBuilder, image_payload, media_type_for
+from geppetto.agent.turn_builder import TurnBuilder, image_payload
 
 __all__ = [
     "Agent",
@@ -26,6 +26,5 @@ __all__ = [
     "SessionBuilder",
     "TurnBuilder",
     "image_payload",
-    "media_type_for",
     "turn_text",
 ]

@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geppetto.agent.options import RunOptions
@@ -22,36 +20,22 @@ if TYPE_CHECKING:
 
 ImageSpec = dict[str, Any] | str | os.PathLike[str]
 
-_MEDIA_TYPES = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-}
-OCTET_STREAM = "application/octet-stream"
-
-
-def media_type_for(path: str | os.PathLike[str]) -> str:
-    """``image/jpeg|png|gif|webp`` from the file extension, else ``application/octet-stream``."""
-    return _MEDIA_TYPES.get(Path(path).suffix.lower(), OCTET_STREAM)
-
 
 def image_payload(spec: ImageSpec) -> dict[str, Any]:
     """One entry of a user block's ``payload["images"]`` in the reference format.
 
-    A dict is taken as it is (``{"url": ..., **options}`` or ``{"media_type": ..., "content": b64}``),
-    a string is an image URL and a path (``os.PathLike``) a local file, read and base64-encoded.
+    A dict is taken as it is (``{"url": ..., **options}`` or ``{"media_type": ..., "content": b64}``,
+    see :mod:`geppetto.turns.images`), a string is an image URL and a path (``os.PathLike``) a
+    local file, read and base64-encoded.
     """
+    from geppetto.turns import images
+
     if isinstance(spec, dict):
-        if not isinstance(spec.get("url"), str) and not isinstance(spec.get("content"), str):
-            raise TypeError('an image needs "url" or base64 "content"')
-        return dict(spec)
+        return images.payload_images([spec])[0]
     if isinstance(spec, str):
-        return {"url": spec}
+        return images.image_url(spec)
     if isinstance(spec, os.PathLike):
-        data = Path(spec).read_bytes()
-        return {"media_type": media_type_for(spec), "content": base64.b64encode(data).decode("ascii")}
+        return images.image_file(spec)
     raise TypeError("an image must be a dict, a URL string or a path")
 
 

@@ -93,9 +93,9 @@ class JSAgentBuilder:
             self.builder.name(str(name))
 
     def inference(self, settings: Any) -> None:
-        if settings is None or isinstance(settings, dict | list | str | int | float):
-            raise TypeError("agent().inference requires a registry-resolved InferenceSettings wrapper")
-        self.builder.inference(settings)
+        from geppetto.js.module.profiles_api import settings_of
+
+        self.builder.inference(settings_of(settings, "agent().inference"))
 
     def engine(self, engine: Any) -> None:
         from geppetto.js.module.engines_api import engine_of
@@ -454,16 +454,11 @@ class JSMessageBuilder:
         self.images.append(image)
 
     def image_file(self, path: Any) -> None:
-        from pathlib import Path
-
-        from geppetto.agent import image_payload
+        from geppetto.turns.images import image_file
 
         if path is None:
             raise TypeError("imageFile requires path")
-        try:
-            self.images.append(image_payload(Path(str(path))))
-        except OSError as exc:
-            raise ModuleUsageError(f"imageFile: cannot read {path}: {exc.strerror or exc}") from None
+        self.images.append(image_file(str(path)))
 
     def image_bytes(self, content: Any, media_type: Any) -> None:
         if content is None:

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from geppetto.events import reference_view
 from geppetto.events.types import Event
 from geppetto.js.values import JSCallback
 
@@ -29,19 +30,6 @@ log = logging.getLogger("geppetto.js.events")
 View = Callable[[Event], list[dict[str, Any]]]
 
 
-def _reference_view() -> View:
-    """The reference event view (``geppetto.events.reference_view``); until that lands, the seed
-    payload stands in for it."""
-    from geppetto import events
-
-    view: View | None = getattr(events, "reference_view", None)
-    if view is not None:
-        return view
-    from geppetto.js.module.events_api import event_payload
-
-    return lambda event: [event_payload(event)]
-
-
 class RunEmitterSink:
     """Batches one run's reference payloads to the JS dispatchers on the owner thread."""
 
@@ -50,7 +38,7 @@ class RunEmitterSink:
     def __init__(self, runtime: JSRuntime, dispatchers: tuple[JSCallback, ...]) -> None:
         self._runtime = runtime
         self._dispatchers = dispatchers
-        self._view = _reference_view()
+        self._view: View = reference_view
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
         self._closed = False
