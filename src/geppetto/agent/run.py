@@ -8,7 +8,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from geppetto.errors import InferenceCancelled, InferenceTimeout
+from geppetto.errors import InferenceCancelled, InferenceTimeout, SessionError
 from geppetto.session.runtime import in_loop_thread
 from geppetto.session.session import ExecutionHandle
 from geppetto.turns.codec import encode_turn
@@ -124,9 +124,13 @@ class AgentRun:
 
     def wait(self, timeout: float | None = None) -> RunResult:
         """Block until the run ends (not from the loop running it: ``await`` there)."""
-        if not self.future.done():
-            self.handle.wait(timeout)  # raises the loop-thread misuse error and times out cleanly
-        return self.future.result()
+        loop = self.handle._loop
+        if not self.future.done() and loop is not None and in_loop_thread(loop):
+            raise SessionError("wait() would block the event loop running this run; use 'await run'")
+        try:
+            return self.future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"run {self.inference_id} still running after {timeout}s") from None
 
     def __await__(self) -> Generator[Any, None, RunResult]:
         return asyncio.wrap_future(self.future).__await__()
