@@ -323,3 +323,76 @@ def test_dts_declares_the_agent_objects_as_they_are(js) -> None:
     assert "agent" in declared_exports()
     for name, members in real.items():
         assert interface_members(name) == set(members), name
+
+
+# The reference's synchronousToolCallingEngine: first call asks for tool "X", then says "done".
+TOOL_CALLER = """
+let engineCalls = 0;
+const toolCaller = (tool) => g.engines.fromFunction((turn) => {
+  engineCalls++;
+  if (engineCalls === 1) {
+    turn.blocks.push({kind: 'tool_call', payload: {id: 'call-1', name: tool, args: {text: 'hello'}}});
+  } else {
+    turn.blocks.push({kind: 'llm_text', payload: {text: 'done'}});
+  }
+  return turn;
+});
+"""
+
+
+def test_go_tool_uses_the_host_registry(js) -> None:
+    got = js.one(
+        TOOL_CALLER
+        + """
+        const agent = g.agent().engine(toolCaller('go_double')).goTool('go_double')
+          .toolLoop({ maxIterations: 3 }).build();
+        const session = agent.session().id('go-tool-test').build();
+        const result = session.next().user('please call echo').run({ timeoutMs: 5000 });
+        const uses = result.outputTurn().toJSON().blocks.filter((b) => b.kind === 'tool_use');
+        report({text: result.text(), uses: uses.length});
+        """.replace("{text: 'hello'}", "{n: 21}")
+    )
+    assert got == {"text": "done", "uses": 1}
+
+
+def test_js_tool_registry_runs_on_the_owner_without_deadlock(js) -> None:
+    got = js.one(
+        TOOL_CALLER
+        + """
+        let toolCalls = 0, toolCtxName = null;
+        const registry = g.tools.createRegistry().register({
+          name: 'echo', description: 'Echo input text', parameters: {type: 'object'},
+          handler: (args, ctx) => { toolCalls++; toolCtxName = ctx.toolName; return {echoed: args.text}; },
+        });
+        const agent = g.agent().engine(toolCaller('echo')).tool(registry).toolLoop({ maxIterations: 3 })
+          .build();
+        const result = agent.session().id('sync-tool-test').build().next().user('please call echo')
+          .run({ timeoutMs: 5000 });
+        report({toolCalls, toolCtxName, finalText: result.text()});
+        """
+    )
+    assert got == {"toolCalls": 1, "toolCtxName": "echo", "finalText": "done"}
+
+
+def test_tool_loop_hooks_in_run_async(js) -> None:
+    got = js.one(
+        TOOL_CALLER
+        + """
+        const seen = [];
+        const registry = g.tools.createRegistry().register({
+          name: 'echo', description: 'Echo', handler: (args) => ({echoed: args.text}),
+        });
+        const agent = g.agent().engine(toolCaller('echo')).tool(registry)
+          .toolLoop({maxIterations: 3, hooks: {beforeToolCall: (p) => { seen.push(p.call.name); }}}).build();
+        const handle = agent.session().build().next().user('x').runAsync();
+        handle.promise.then((r) => report({seen, text: r.text()}));
+        """
+    )
+    assert got == {"seen": ["echo"], "text": "done"}
+
+
+def test_unknown_go_tool_is_the_reference_error(js) -> None:
+    with pytest.raises(JSScriptError, match='resolved runtime tool "nope" not present in registry'):
+        js.run("g.agent().engine(g.engines.echo()).goTool('nope').build().session().build();")
+    with pytest.raises(JSScriptError, match=r"agent\(\)\.goTool name must not be empty"):
+        js.run("g.agent().goTool('  ');")
