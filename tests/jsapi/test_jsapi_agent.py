@@ -396,3 +396,68 @@ def test_unknown_go_tool_is_the_reference_error(js) -> None:
         js.run("g.agent().engine(g.engines.echo()).goTool('nope').build().session().build();")
     with pytest.raises(JSScriptError, match=r"agent\(\)\.goTool name must not be empty"):
         js.run("g.agent().goTool('  ');")
+
+
+WORKSPACE_REGISTRY = """\
+slug: workspace
+profiles:
+  default:
+    slug: default
+    inference_settings:
+      api:
+        api_keys:
+          openai-api-key: test-key
+      chat:
+        api_type: openai
+        engine: gpt-4o-mini
+  assistant:
+    slug: assistant
+    stack:
+      - profile_slug: default
+    inference_settings:
+      chat:
+        engine: gpt-5-mini
+  offline:
+    slug: offline
+    inference_settings:
+      chat: {api_type: echo, engine: echo}
+"""
+
+
+def test_agent_from_a_registry_profile(js, tmp_path) -> None:
+    """The reference's TestAgentSessionBuildFromProfileWithAPISettings, plus a run on an echo profile."""
+    path = tmp_path / "profiles.yaml"
+    path.write_text(WORKSPACE_REGISTRY)
+    js.runtime.set_global("profilePath", str(path))
+    smoke, agent, text = js.run(
+        """
+        const registry = g.inferenceProfiles.load(profilePath);
+        const settings = registry.resolve('assistant');
+        const snapshot = settings.toJSON();
+        const agent = g.agent().name('missing-api-settings-smoke').inference(settings).build();
+        const session = agent.session().id('missing-api-settings-session').build();
+        report({
+          profile: snapshot.provenance.profileSlug, registry: snapshot.provenance.registrySlug,
+          model: snapshot.chat.engine, apiType: snapshot.chat.api_type,
+          session: session.id(), hasSessionNext: typeof session.next === 'function',
+        });
+        report(agent);
+        const offline = g.agent().inference(registry.resolve('offline')).build().session().build();
+        report(offline.next().user('ping').run().text());
+        """
+    )
+    assert smoke == {
+        "profile": "assistant", "registry": "workspace", "model": "gpt-5-mini", "apiType": "openai",
+        "session": "missing-api-settings-session", "hasSessionNext": True,
+    }  # fmt: skip
+    engine = agent.agent.engine
+    assert engine.name == "inferenceSettings"
+    assert engine.metadata["profileSlug"] == "assistant"
+    assert engine.settings.resolved.settings.chat.engine == "gpt-5-mini"
+    assert text == "READY"
+
+
+def test_inference_rejects_plain_objects(js) -> None:
+    message = r"agent\(\)\.inference requires a registry-resolved InferenceSettings wrapper"
+    with pytest.raises(JSScriptError, match=message):
+        js.run("g.agent().inference({chat: {engine: 'x'}});")

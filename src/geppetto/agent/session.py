@@ -292,12 +292,7 @@ class AgentSession:
         seed.metadata[_RUNTIME] = stamped
         effective = seed.clone(deep=True)
         self._tags.tags = dict(opts.tags) if opts.tags else {}
-        if loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = background_loop()
-        handle = self.session._start(seed, sinks, loop)
+        handle = self.session.start(seed, sinks=sinks, loop=loop)
         return AgentRun(handle, input_turn, effective, opts.timeout_ms)
 
     def run(

@@ -291,16 +291,23 @@ class Session:
     def is_running(self) -> bool:
         return self._active is not None
 
-    def start(self, seed: Turn | None = None, *, sinks: Iterable[EventSink] = ()) -> ExecutionHandle:
+    def start(
+        self,
+        seed: Turn | None = None,
+        *,
+        sinks: Iterable[EventSink] = (),
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> ExecutionHandle:
         """Start an inference on the latest turn (``seed`` is appended first) and return its handle.
 
-        Called from a coroutine, the inference runs on that coroutine's loop; otherwise on the
-        runtime's background loop.
+        The inference runs on ``loop`` when given; else, called from a coroutine, on that
+        coroutine's loop; otherwise on the runtime's background loop.
         """
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = background_loop()
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = background_loop()
         return self._start(seed, sinks, loop)
 
     def run(
