@@ -16,7 +16,7 @@ agent does not pay for agents, sessions or engines.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from geppetto.js.module.errors import ModuleUsageError
@@ -470,7 +470,7 @@ class JSMessageBuilder:
 class JSRunResult:
     """The JS ``RunResult``; the turn getters return plain turns that JS wraps."""
 
-    __js_class__ = "RunResultRef"
+    __js_class__ = "RunResultRef"  # no JS prototype: parts/30_agent.js wraps it in a RunResult
     __slots__ = ("__weakref__", "result")
 
     def __init__(self, result: RunResult) -> None:
@@ -501,111 +501,6 @@ class JSRunResult:
         return self.result.to_dict()
 
 
-# ----------------------------------------------------------------------------------- table
-
-
-_METHODS: dict[str, tuple[type, dict[str, str]]] = {
-    "agentBuilder": (
-        JSAgentBuilder,
-        {
-            "name": "name",
-            "inference": "inference",
-            "engine": "engine",
-            "middleware": "middleware",
-            "tool": "tool",
-            "goTool": "go_tool",
-            "toolLoop": "tool_loop",
-            "events": "events",
-            "eventSink": "event_sink",
-            "store": "store",
-            "defaultStore": "default_store",
-            "runDefaults": "run_defaults",
-            "build": "build",
-        },
-    ),
-    "agentObj": (JSAgent, {"session": "session"}),
-    "sessionBuilder": (
-        JSSessionBuilder,
-        {
-            "id": "id",
-            "name": "name",
-            "base": "base",
-            "store": "store",
-            "defaultStore": "default_store",
-            "persist": "persist",
-            "resumeLatest": "resume_latest",
-            "resumeNone": "resume_none",
-            "metadata": "metadata",
-            "runDefaults": "run_defaults",
-            "build": "build",
-        },
-    ),
-    "agentSession": (
-        JSAgentSession,
-        {
-            "id": "id",
-            "name": "name",
-            "next": "next",
-            "fork": "fork",
-            "latestTurn": "latest_turn",
-            "turns": "turns",
-            "turn": "turn",
-            "turnCount": "turn_count",
-            "isRunning": "is_running",
-            "cancel": "cancel",
-            "close": "close",
-        },
-    ),
-    "turnBuilder": (
-        JSTurnBuilder,
-        {
-            "system": "system",
-            "user": "user",
-            "assistant": "assistant",
-            "metadata": "metadata",
-            "run": "run",
-            "runAsync": "run_async",
-        },
-    ),
-    "message": (
-        JSMessageBuilder,
-        {"text": "add_text", "imageURL": "image_url", "imageFile": "image_file", "imageBytes": "image_bytes"},
-    ),
-    "runResult": (
-        JSRunResult,
-        {
-            "inputTurn": "input_turn",
-            "effectiveTurn": "effective_turn",
-            "outputTurn": "output_turn",
-            "text": "text",
-            "usage": "usage",
-            "stopReason": "stop_reason",
-            "events": "events",
-            "toJSON": "to_json",
-        },
-    ),
-}
-
-
-def _method(cls: type, class_name: str, js_name: str, attr: str) -> Callable[..., Any]:
-    def call(receiver: Any, *args: Any) -> Any:
-        if not isinstance(receiver, cls):
-            raise TypeError(f"{class_name}.{js_name} called on something that is not a {class_name}")
-        return getattr(receiver, attr)(*args)
-
-    return call
-
-
-def functions(host: GeppettoHost) -> dict[str, Callable[..., Any]]:
-    """The host functions ``parts/30_agent.js`` calls (``geppetto.agent.*``)."""
-    table: dict[str, Callable[..., Any]] = {"geppetto.agent.create": lambda: JSAgentBuilder(host)}
-    for kind, (cls, methods) in _METHODS.items():
-        class_name = str(getattr(cls, "__js_class__", kind)).removesuffix("Ref")
-        for js_name, attr in methods.items():
-            table[f"geppetto.agent.{kind}.{js_name}"] = _method(cls, class_name, js_name, attr)
-    return table
-
-
 __all__ = [
     "JSAgent",
     "JSAgentBuilder",
@@ -614,6 +509,5 @@ __all__ = [
     "JSRunResult",
     "JSSessionBuilder",
     "JSTurnBuilder",
-    "functions",
     "parse_run_options",
 ]

@@ -85,9 +85,9 @@ class GeppettoHost:
         for kind, methods in _METHODS.items():
             for js_name, attr in methods.items():
                 table[f"geppetto.{kind.lower()}.{js_name}"] = self._method(kind, js_name, attr)
-        from geppetto.js.module import agent_api
+        from geppetto.js.module import agent_table
 
-        table.update(agent_api.functions(self))
+        table.update(agent_table.functions(self))
         return table
 
     def track(self, session: JSSession | JSAgentSession) -> None:
