@@ -33,6 +33,11 @@ _EXPORTS: dict[str, str] = {
     "QueueSink": "geppetto.events",
     "PrinterSink": "geppetto.events",
     "EventRouter": "geppetto.events",
+    "ReferenceSink": "geppetto.events",
+    "CanonicalEventType": "geppetto.events",
+    "Correlation": "geppetto.events",
+    "reference_view": "geppetto.events",
+    "seed_view": "geppetto.events",
     # engines
     "Engine": "geppetto.engines",
     "RunContext": "geppetto.engines",
@@ -113,12 +118,17 @@ if TYPE_CHECKING:
     )
     from geppetto.events import (
         CallbackSink,
+        CanonicalEventType,
         CollectingSink,
+        Correlation,
         Event,
         EventRouter,
         EventType,
         PrinterSink,
         QueueSink,
+        ReferenceSink,
+        reference_view,
+        seed_view,
     )
     from geppetto.js.eval_tool import js_eval_tool
     from geppetto.middleware import reorder_tool_results, system_prompt, turn_logging

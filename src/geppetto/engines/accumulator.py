@@ -76,6 +76,8 @@ from geppetto.events.types import (
 from geppetto.turns.keys import BlockMetaKeys, TurnMetaKeys
 from geppetto.turns.model import Block, Turn
 
+_REASONING_SOURCES = {"claude": "thinking", "anthropic": "thinking", "openai-responses": "summary"}
+
 
 @dataclass(slots=True)
 class PendingToolCall:
@@ -134,7 +136,8 @@ class StreamAccumulator:
         self.request_id: str = ""
         self.response_id: str = ""
         self.extra: dict[str, Any] = {}
-        self.reasoning_source = ""  # where reasoning text comes from, when the adapter knows
+        # where reasoning text comes from (the reference's ``source``); adapters may override
+        self.reasoning_source = _REASONING_SOURCES.get(provider, "")
         self.call_corr: Correlation = ctx.next_provider_call(provider, self.meta.message_id)
         self._text_corr: Correlation | None = None
         self._reasoning_corr: Correlation | None = None
@@ -172,7 +175,7 @@ class StreamAccumulator:
         if not delta:
             return
         parts = self.text_parts
-        if not parts:
+        if not parts and self.ctx.sink is not None:
             self._text_corr = self._segment(SEGMENT_TEXT)
             self.ctx.publish(TextSegmentStartedEvent(self.meta, self._text_corr, "assistant"))
         parts.append(delta)
@@ -183,7 +186,7 @@ class StreamAccumulator:
         if not delta:
             return
         parts = self.reasoning_parts
-        if not parts:
+        if not parts and self.ctx.sink is not None:
             self._reasoning_corr = self._segment(SEGMENT_REASONING)
             source = self.reasoning_source or "provider"
             self.ctx.publish(ReasoningSegmentStartedEvent(self.meta, self._reasoning_corr, source))

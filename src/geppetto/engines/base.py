@@ -8,7 +8,7 @@ promptly when its task is cancelled.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from geppetto.events.correlation import Correlation, provider_call_correlation, run_correlation
@@ -54,8 +54,17 @@ class RunContext:
         """The correlation of a new model call in this run (``provider_call_id`` gets the next index)."""
         index = self.provider_calls
         self.provider_calls = index + 1
-        corr = provider_call_correlation(provider or "engine", self.inference_id or run_id, index)
-        return replace(corr, session_id=self.session_id, turn_id=self.turn_id)
+        call = provider_call_correlation(provider or "engine", self.inference_id or run_id, index)
+        return Correlation(self.session_id, call.run_id, self.turn_id, call.provider_call_id)
+
+    def run_metadata(self) -> EventMetadata:
+        """Metadata for run-level events: the inference id doubles as their message id."""
+        return EventMetadata(
+            message_id=self.inference_id,
+            session_id=self.session_id,
+            inference_id=self.inference_id,
+            turn_id=self.turn_id,
+        )
 
     def run_correlation(self) -> Correlation:
         """The run-level ids (session, run = inference id, turn)."""

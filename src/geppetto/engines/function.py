@@ -14,6 +14,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from geppetto.engines.base import RunContext
 from geppetto.engines.result import FinishClass, InferenceResult
 from geppetto.errors import EngineError, GeppettoError
@@ -22,12 +24,13 @@ from geppetto.events.canonical import (
     TextDeltaEvent,
     TextSegmentFinishedEvent,
     TextSegmentStartedEvent,
+    ToolCallRequestedEvent,
 )
-from geppetto.events.correlation import SEGMENT_TEXT, segment_correlation
-from geppetto.events.types import FinalEvent, StartEvent
+from geppetto.events.correlation import SEGMENT_TEXT, Correlation, segment_correlation, tool_correlation
+from geppetto.events.types import EventMetadata, FinalEvent, StartEvent
 from geppetto.turns.keys import TurnMetaKeys
 from geppetto.turns.kinds import BlockKind
-from geppetto.turns.model import Turn
+from geppetto.turns.model import Block, Turn
 
 EngineFunction = Callable[..., Turn | Awaitable[Turn | None] | None]
 
@@ -78,6 +81,7 @@ class FunctionEngine:
             ctx.publish(TextSegmentFinishedEvent(meta, segment, text, "stop"))
         ctx.publish(FinalEvent(meta, text, corr=corr))
         if ctx.sink is not None:
+            self._publish_tool_calls(ctx, meta, corr, new_blocks)
             summary = out.metadata.get(TurnMetaKeys.INFERENCE_RESULT.id)
             summary = summary if isinstance(summary, dict) else {}
             finish = str(summary.get("finish_class") or FinishClass.COMPLETED.value)
@@ -86,6 +90,21 @@ class FunctionEngine:
             ctx.publish(ProviderCallFinishedEvent(meta, corr, stop, finish, has_tool_calls=calls))
         ctx.output = out
         return out
+
+    @staticmethod
+    def _publish_tool_calls(
+        ctx: RunContext, meta: EventMetadata, corr: Correlation, blocks: list[Block]
+    ) -> None:
+        """``tool-call-requested`` (reference view only) for each tool call the function added."""
+        for block in blocks:
+            if block.kind is not BlockKind.TOOL_CALL:
+                continue
+            payload = block.payload
+            call_id, name = str(payload.get("id") or ""), str(payload.get("name") or "")
+            args = payload.get("args")
+            if not isinstance(args, str):
+                args = orjson.dumps({} if args is None else args, default=str).decode()
+            ctx.publish(ToolCallRequestedEvent(meta, tool_correlation(corr, call_id), call_id, name, args))
 
 
 def positional_arity(fn: Callable[..., Any]) -> int:

@@ -19,6 +19,7 @@ from geppetto.events.canonical import (
     TextSegmentFinishedEvent,
     TextSegmentStartedEvent,
     ToolCallArgumentsDeltaEvent,
+    ToolCallRequestedEvent,
     ToolCallStartedEvent,
 )
 from geppetto.events.correlation import Correlation
@@ -53,7 +54,7 @@ from geppetto.events.types import (
     Usage,
     event_from_dict,
 )
-from geppetto.events.views import reference_types, reference_view, seed_view
+from geppetto.events.views import check_correlation, reference_types, reference_view, seed_view
 
 __all__ = [
     "CallbackSink",
@@ -93,10 +94,12 @@ __all__ = [
     "ToolCallExecuteEvent",
     "ToolCallExecutionResultEvent",
     "ToolCallInfo",
+    "ToolCallRequestedEvent",
     "ToolCallStartedEvent",
     "ToolResultEvent",
     "ToolResultInfo",
     "Usage",
+    "check_correlation",
     "event_from_dict",
     "reference_types",
     "reference_view",

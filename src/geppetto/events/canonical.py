@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from geppetto.events.correlation import Correlation
-from geppetto.events.types import CanonicalEventType, Event, EventMetadata, Usage
+from geppetto.events.types import CanonicalEventType, Event, EventMetadata, Usage, parse_event_type
 
 
 class CanonicalEvent(Event):
@@ -274,6 +274,23 @@ class ToolCallArgumentsDeltaEvent(CanonicalEvent):
         return out
 
 
+class ToolCallRequestedEvent(CanonicalEvent):
+    """A tool call the model asked for, from engines that publish no seed ``tool-call`` event
+    (function engines); the accumulator's ``tool-call`` events render the same way."""
+
+    __slots__ = ("input", "tool_call_id", "tool_name")
+    type = CanonicalEventType.TOOL_CALL_REQUESTED
+
+    def __init__(
+        self, meta: EventMetadata, corr: Correlation, tool_call_id: str, tool_name: str, input: str
+    ) -> None:
+        super().__init__(meta, corr)
+        self.tool_call_id, self.tool_name, self.input = tool_call_id, tool_name, input
+
+    def payload(self) -> dict[str, Any]:
+        return {"tool_call_id": self.tool_call_id, "tool_name": self.tool_name, "input": self.input}
+
+
 CANONICAL_EVENT_CLASSES: dict[CanonicalEventType, type[CanonicalEvent]] = {
     cls.type: cls
     for cls in (
@@ -290,16 +307,17 @@ CANONICAL_EVENT_CLASSES: dict[CanonicalEventType, type[CanonicalEvent]] = {
         ReasoningSegmentFinishedEvent,
         ToolCallStartedEvent,
         ToolCallArgumentsDeltaEvent,
+        ToolCallRequestedEvent,
     )
 }
 
 
 def canonical_event_from_dict(raw: dict[str, Any]) -> CanonicalEvent:
     """Rebuild a lifecycle event from its JSON envelope (the inverse of ``to_dict``)."""
-    try:
-        cls = CANONICAL_EVENT_CLASSES[CanonicalEventType(raw["type"])]
-    except (KeyError, ValueError):
-        raise ValueError(f"not a core event type: {raw.get('type')!r}") from None
+    kind = parse_event_type(str(raw.get("type") or ""))  # raises for unknown names, listing the known
+    cls = CANONICAL_EVENT_CLASSES.get(kind) if isinstance(kind, CanonicalEventType) else None
+    if cls is None:
+        raise ValueError(f"{kind.value} is a reference-view name with no core event of its own")
     meta = EventMetadata.from_dict(raw.get("meta") or {})
     corr = Correlation.from_dict(raw.get("correlation") or {})
     fields = {key: value for key, value in raw.items() if key not in ("type", "meta", "correlation")}

@@ -9,7 +9,7 @@ call. The builders mirror the reference's so ids look the same in both implement
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 SEGMENT_TEXT = "text"
 SEGMENT_REASONING = "reasoning"
@@ -56,9 +56,12 @@ def segment_correlation(parent: Correlation, object_id: str, ordinal: int, kind:
     if not parent.provider_call_id or not kind:
         return parent
     part = object_id.strip() or "segment"
-    return replace(parent, segment_id=f"{parent.provider_call_id}:{part}:{ordinal}:{kind}")
+    segment_id = f"{parent.provider_call_id}:{part}:{ordinal}:{kind}"
+    p = parent  # direct construction: dataclasses.replace costs several times more
+    return Correlation(p.session_id, p.run_id, p.turn_id, p.provider_call_id, segment_id, p.tool_call_id)
 
 
 def tool_correlation(parent: Correlation, tool_call_id: str) -> Correlation:
     """A tool call under ``parent`` (a provider call, or the run for local execution)."""
-    return replace(parent, tool_call_id=tool_call_id.strip())
+    p, call_id = parent, tool_call_id.strip()
+    return Correlation(p.session_id, p.run_id, p.turn_id, p.provider_call_id, p.segment_id, call_id)

@@ -42,6 +42,7 @@ from geppetto.events.canonical import (
     TextSegmentFinishedEvent,
     TextSegmentStartedEvent,
     ToolCallArgumentsDeltaEvent,
+    ToolCallRequestedEvent,
     ToolCallStartedEvent,
 )
 from geppetto.events.types import (
@@ -59,6 +60,7 @@ from geppetto.events.types import (
     ToolCallExecuteEvent,
     ToolCallExecutionResultEvent,
     ToolResultEvent,
+    _DeltaEvent,
 )
 
 Payload = dict[str, Any]
@@ -234,6 +236,10 @@ _RENDERERS: dict[type[Event], Callable[[Event], list[Payload]]] = {
         _T.REASONING_SEGMENT_STARTED, lambda e: {"source": e.source} if e.source else {}
     ),
     ReasoningSegmentFinishedEvent: _one(_T.REASONING_SEGMENT_FINISHED, _reasoning_finished),
+    ToolCallRequestedEvent: _one(
+        _T.TOOL_CALL_REQUESTED,
+        lambda e: {"toolCall": {"id": e.tool_call_id, "name": e.tool_name, "input": e.input}},
+    ),
     ToolCallStartedEvent: _one(
         _T.TOOL_CALL_STARTED, lambda e: {"toolCall": {"id": e.tool_call_id, "name": e.tool_name}}
     ),
@@ -261,8 +267,22 @@ def _renderer(cls: type[Event]) -> Callable[[Event], list[Payload]]:
     return _none
 
 
-def reference_view(event: Event) -> list[Payload]:
-    """The reference ``GeppettoEvent`` payloads for one core event (possibly none), in order."""
+def reference_view(event: Event, *, delta_text: bool = True) -> list[Payload]:
+    """The reference ``GeppettoEvent`` payloads for one core event (possibly none), in order.
+
+    ``delta_text=False`` leaves ``text`` (the whole text so far) out of ``text-delta`` and
+    ``reasoning-delta`` payloads: it grows with the stream, so shipping it with every delta costs
+    O(n^2) for a long stream. A consumer that receives every delta rebuilds it exactly: ``text``
+    is the previous delta's ``text`` of the same ``correlation.segment_id`` plus ``delta``.
+    """
+    if not delta_text and isinstance(event, _DeltaEvent | TextDeltaEvent):
+        kind = _T.REASONING_DELTA if isinstance(event, PartialThinkingEvent) else _T.TEXT_DELTA
+        out = _base(event, kind)
+        out["delta"] = event.delta
+        out["sequence"] = event.sequence
+        if isinstance(event, _DeltaEvent) and event.source:
+            out["source"] = event.source
+        return [out]
     render = _RENDERERS.get(type(event))
     if render is None:
         render = _renderer(type(event))
@@ -308,3 +328,50 @@ def _types_of(cls: type[Event]) -> tuple[str, ...]:
         if isinstance(kind, CanonicalEventType) and klass in _RENDERERS:
             return (kind.value,)
     return ()
+
+
+# -- correlation checks ---------------------------------------------------------------------------
+
+_RUN_SCOPED = ("run_id",)
+_CALL_SCOPED = ("run_id", "provider_call_id")
+_SEGMENT_SCOPED = ("run_id", "provider_call_id", "segment_id")
+_TOOL_SCOPED = ("run_id", "tool_call_id")
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("run-started", "run-finished", "run-stopped", "run-failed"), _RUN_SCOPED),
+    **dict.fromkeys(
+        ("provider-call-started", "provider-call-metadata-updated", "provider-call-finished"), _CALL_SCOPED
+    ),
+    **dict.fromkeys(
+        (
+            "text-segment-started",
+            "text-delta",
+            "text-segment-finished",
+            "reasoning-segment-started",
+            "reasoning-delta",
+            "reasoning-segment-finished",
+        ),
+        _SEGMENT_SCOPED,
+    ),
+    **dict.fromkeys(
+        (
+            "tool-call-started",
+            "tool-call-arguments-delta",
+            "tool-call-requested",
+            "tool-execution-started",
+            "tool-result-ready",
+            "tool-call-finished",
+        ),
+        _TOOL_SCOPED,
+    ),
+}
+
+
+def check_correlation(payload: Payload) -> None:
+    """Raise ``ValueError`` when a reference payload lacks an id its type requires (the
+    reference's rule: run events need ``run_id``; provider-call events also ``provider_call_id``;
+    segment events also ``segment_id``; tool events ``run_id`` and ``tool_call_id``)."""
+    kind = payload.get("type", "")
+    corr = payload.get("correlation") or {}
+    for name in _REQUIRED.get(kind, ()):
+        if not corr.get(name):
+            raise ValueError(f"event {kind} missing {name}")

@@ -313,7 +313,9 @@ declare module "geppetto" {
     /** Settles after every event was delivered and after the session is idle again. */
     promise: Promise<Turn>;
     cancel(): RunHandle;
-    /** `type` is an event type or "*" for every event. */
+    /** `type` is a seed event type (`consts.EventType`) or "*" for every seed event (seed payloads),
+     * or a name of the reference's vocabulary ("run-started", "text-delta", "tool-result-ready", ...),
+     * whose listeners get the reference's event payloads with `correlation`. */
     on(type: string, listener: (event: GeppettoEvent) => void): RunHandle;
   }
 

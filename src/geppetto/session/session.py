@@ -166,7 +166,7 @@ def _prompt(turn: Turn) -> str:
 
 def _publish_outcome(ctx: RunContext, error: BaseException | None) -> None:
     """``run-finished``/``run-stopped``/``run-failed``; a failing sink never breaks settlement."""
-    meta, corr = ctx.event_metadata(), ctx.run_correlation()
+    meta, corr = ctx.run_metadata(), ctx.run_correlation()
     event: Event
     if error is None:
         event = RunFinishedEvent(meta, corr, "completed")
@@ -389,7 +389,7 @@ class Session:
     ) -> None:
         try:
             if ctx.sink is not None:
-                ctx.publish(RunStartedEvent(ctx.event_metadata(), ctx.run_correlation(), _prompt(work)))
+                ctx.publish(RunStartedEvent(ctx.run_metadata(), ctx.run_correlation(), _prompt(work)))
             out = await runner.run(work, ctx)
         except asyncio.CancelledError:
             self._finish(handle, target, ctx.output or work, InferenceCancelled(), ctx)

@@ -23,8 +23,43 @@ def event_payload(event: Event) -> dict[str, Any]:
     return payload
 
 
-def reference_payloads(event: Event, wanted: set[str] | frozenset[str]) -> list[dict[str, Any]]:
-    """The reference payloads of ``event`` whose type is in ``wanted`` (rendered only if any is)."""
-    if not wanted or wanted.isdisjoint(reference_types(event)):
+_DELTAS = frozenset(("text-delta", "reasoning-delta"))
+
+
+def reference_payloads(
+    event: Event, wanted: set[str] | frozenset[str], delivered: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """The reference payloads of ``event`` whose type is in ``wanted`` (rendered only if any is).
+
+    With ``delivered`` (segment id -> last delta sequence the JS side received), a delta that
+    directly follows one JS already has is sent without ``text``; the handle's JS rebuilds it
+    (previous text + delta), so a long stream does not cross the bridge as O(n^2) text.
+    """
+    if not wanted:
         return []
+    names = reference_types(event)
+    if wanted.isdisjoint(names):
+        return []
+    if delivered is not None and len(names) == 1 and names[0] in _DELTAS:
+        corr = event.corr
+        sequence = getattr(event, "sequence", 0)
+        if corr is not None and corr.segment_id and sequence:
+            lean = delivered.get(corr.segment_id, 0) == sequence - 1
+            delivered[corr.segment_id] = sequence
+            return reference_view(event, delta_text=not lean)
     return [payload for payload in reference_view(event) if payload["type"] in wanted]
+
+
+def emitter_names(payload: dict[str, Any]) -> list[str]:
+    """The ``EventEmitter`` event names one reference payload is emitted under, in order: always
+    ``"event"``, then its type, except ``error``, emitted as ``"inference-error"`` (Node gives
+    ``"error"`` special semantics: an unheard one throws)."""
+    names = ["event"]
+    kind = payload.get("type")
+    if not isinstance(kind, str) or not kind:
+        return names
+    if kind == "error":
+        kind = "inference-error"
+    if kind != "event":
+        names.append(kind)
+    return names

@@ -205,6 +205,7 @@ function seedArg(fnName, seed) {
 // (run-started, text-delta, ...) for the names a listener asked for (never for "*").
 function runHandle(session, seed, opts) {
   const listeners = new Map();
+  const segmentText = new Map();
   const dispatch = (event, extra) => {
     if (event !== null) {
       for (const key of [event.type, '*']) {
@@ -214,6 +215,12 @@ function runHandle(session, seed, opts) {
     }
     if (extra !== undefined) {
       for (const ev of extra) {
+        if (ev.type === 'text-delta' || ev.type === 'reasoning-delta') {
+          // Python sends `text` only when this side cannot rebuild it from the previous delta.
+          const key = ev.correlation !== undefined ? ev.correlation.segment_id : ev.type;
+          if (ev.text === undefined) ev.text = (segmentText.get(key) || '') + ev.delta;
+          segmentText.set(key, ev.text);
+        }
         const fns = listeners.get(ev.type);
         if (fns !== undefined) for (const fn of fns.slice()) fn(ev);
       }

@@ -74,11 +74,13 @@ class RunControl:
     the reference-vocabulary names its listeners want (owner thread only)."""
 
     __js_class__ = "RunControl"
-    __slots__ = ("__weakref__", "handle", "wanted")
+    __slots__ = ("__weakref__", "delivered", "handle", "seed_wanted", "wanted")
 
     def __init__(self, handle: ExecutionHandle | None) -> None:
         self.handle = handle
-        self.wanted: set[str] = set()
+        self.wanted: set[str] = set()  # reference-only names listened to
+        self.seed_wanted: set[str] = set()  # seed names (and "*") listened to
+        self.delivered: dict[str, int] = {}  # segment id -> last delta sequence JS received
 
     def cancel(self) -> None:
         if self.handle is not None:
@@ -86,8 +88,17 @@ class RunControl:
 
     def subscribe(self, name: str) -> None:
         """A listener for ``name``: seed names keep the seed view; others get reference payloads."""
-        if name not in SEED_NAMES and name != "*":
+        if name in SEED_NAMES or name == "*":
+            self.seed_wanted.add(name)
+        else:
             self.wanted.add(name)
+
+    def seed_payload(self, event: Event) -> dict[str, Any] | None:
+        """The seed payload when a listener wants it (``"*"`` or its type), else ``None``."""
+        wanted = self.seed_wanted
+        if not event.seed or not wanted or ("*" not in wanted and event.type.value not in wanted):
+            return None
+        return seed_view(event)
 
 
 async def _outcome(handle: ExecutionHandle) -> Turn:
@@ -248,13 +259,13 @@ class JSSession:
 
 def _forwarder(runtime: JSRuntime, dispatch: JSCallback, control: RunControl) -> Any:
     """Queues each event for the owner thread (FIFO with the promise settlement): there the seed
-    payload (made now, as the seed always did) and the wanted reference payloads go to JS."""
+    payload and the reference payloads are made for the names listeners asked for by then (so a
+    listener added in the same tick as ``start()`` sees the first event) and go to JS."""
 
     def forward(event: Event) -> None:
-        payload = seed_view(event)
-
         def deliver() -> None:
-            extra = reference_payloads(event, control.wanted)
+            payload = control.seed_payload(event)
+            extra = reference_payloads(event, control.wanted, control.delivered)
             if payload is None and not extra:
                 return
             try:

@@ -1,0 +1,34 @@
+"""The embedded local model streams through the accumulator: its reference view is well formed."""
+
+from __future__ import annotations
+
+import pytest
+
+from geppetto.engines.base import RunContext
+from geppetto.engines.local import create_local_engine
+from geppetto.engines.local_model import LocalModelNotInstalled, bundled_model_path, import_runtime
+from geppetto.events import CollectingSink, check_correlation, reference_view
+from geppetto.turns import Turn
+
+try:
+    import_runtime()
+    bundled_model_path()
+except LocalModelNotInstalled as exc:  # pragma: no cover - CI installs both
+    pytest.skip(f"local model not installed: {exc}", allow_module_level=True)
+
+
+async def test_local_model_reference_events() -> None:
+    engine = create_local_engine("", temperature=0.0, max_tokens=8)
+    core = CollectingSink(view="core")
+    ctx = RunContext(session_id="s", inference_id="run-1", turn_id="t", sink=core)
+    out = await engine.run(Turn.builder().user("Say hello.").build(), ctx)
+    payloads = [p for event in core.events for p in reference_view(event)]
+    for payload in payloads:
+        check_correlation(payload)
+    names = [p["type"] for p in payloads]
+    assert names[:3] == ["provider-call-started", "text-segment-started", "text-delta"]
+    assert names[-2:] == ["text-segment-finished", "provider-call-finished"]
+    deltas = [p for p in payloads if p["type"] == "text-delta"]
+    assert deltas[-1]["text"] == "".join(d["delta"] for d in deltas) == out.assistant_text()
+    assert payloads[-1]["finishClass"] in ("completed", "max_tokens")
+    assert payloads[0]["correlation"]["provider_call_id"] == "local:run-1:provider-call:0"
