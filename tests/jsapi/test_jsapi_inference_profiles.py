@@ -371,7 +371,8 @@ def test_host_configured_resolve_and_default(configured: JSHarness, registries: 
         report(g.inferenceProfiles.resolve('echo').toJSON().chat);
         const d = g.inferenceProfiles.default();
         report(d.sources); report(d.listProfiles('workspace').map(p => p.slug));
-        report(d.resolve({registry: 'offline'}).toJSON().provenance.profileSlug);
+        report([d.resolve({registry: 'workspace'}).toJSON().provenance.registrySlug,
+                d.resolve({registry: 'offline', profile: 'echo'}).toJSON().chat.api_type]);
         d.close();
         """
     )
@@ -379,7 +380,10 @@ def test_host_configured_resolve_and_default(configured: JSHarness, registries: 
     assert named == {"api_type": "echo"}
     assert registries["stacked"] in registry_sources and registries["offline"] in registry_sources
     assert listed == ["assistant", "default", "keyless"]
-    assert scoped == "echo"
+    assert scoped == ["workspace", "echo"]  # {registry} alone: the host's --profile in that registry
+    assert configured.one(
+        "try { g.inferenceProfiles.resolve({registry: 'offline'}) } catch (e) { report(e.message) }"
+    ).startswith("profile offline/assistant not found")
     # the host's registry stays usable after a script closed its wrapper
     assert configured.one("report(g.inferenceProfiles.resolve('local').toJSON().chat.api_type)") == "local"
 
@@ -423,3 +427,66 @@ def test_wrappers_survive_a_runtime_without_the_examples(tmp_path: Path) -> None
         assert same[0] is True and json.loads(same[1])[0]["chat"] == {"api_type": "echo"}
     finally:
         runtime.close()
+
+
+def test_declarations_match_the_objects(js: JSHarness, registries: dict[str, str]) -> None:
+    from .test_jsapi_dts import MODULE, _block, _top_level, interface_members
+
+    real = js.one(
+        """
+        const proto = (o) => Object.getOwnPropertyNames(Object.getPrototypeOf(o));
+        const members = (o) => [...new Set([...Object.keys(o), ...proto(o)])];
+        const r = g.inferenceProfiles.load(OFFLINE);
+        report({registry: members(r), settings: members(r.resolve('echo')),
+                builder: Object.keys(g.engine()), namespace: Object.keys(g.inferenceProfiles)});
+        """
+    )
+    assert interface_members("InferenceRegistry") == set(real["registry"])
+    assert interface_members("InferenceSettings") == set(real["settings"])
+    assert interface_members("EngineBuilder") == set(real["builder"])
+    declared = _top_level(_block(MODULE, "export const inferenceProfiles: {"))
+    assert {"load", "resolve", "default"} == set(real["namespace"])
+    assert all(f"{name}(" in declared for name in real["namespace"])
+
+
+RUN_SCRIPT = """
+const gp = require("geppetto");
+const settings = gp.inferenceProfiles.resolve();
+const engine = gp.engine().inference(settings).build();
+const out = gp.createSession({engine}).run({blocks: [{kind: "user", payload: {text: "Say hi."}}]});
+console.log(JSON.stringify({profile: settings.toJSON().provenance.profileSlug, engine: engine.name,
+                            text: out.blocks.at(-1).payload.text}));
+"""
+
+
+def run_with_registry(tmp_path: Path, api_type: str) -> dict[str, Any]:
+    """``geppetto js run --profile-registries R --profile P``; the registry's profile runs ``api_type``."""
+    (tmp_path / "reg.yaml").write_text(
+        "slug: offline\nprofiles:\n  main:\n    inference_settings:\n"
+        f"      chat: {{api_type: {api_type}, max_response_tokens: 8}}\n"
+    )
+    (tmp_path / "script.js").write_text(RUN_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", "geppetto", "js", "run", "script.js"]
+    result = subprocess.run(
+        [*command, "--profile-registries", "reg.yaml", "--profile", "main"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout.splitlines()[0]))
+
+
+def test_cli_profile_registries_feed_inference_profiles_resolve(tmp_path: Path) -> None:
+    printed = run_with_registry(tmp_path, "echo")
+    assert printed == {"profile": "main", "engine": "inferenceSettings", "text": "READY"}
+
+
+@pytest.mark.heavy
+def test_cli_registry_profile_on_the_embedded_local_model(tmp_path: Path) -> None:
+    printed = run_with_registry(tmp_path, "local")
+    assert printed["profile"] == "main" and printed["text"].strip()

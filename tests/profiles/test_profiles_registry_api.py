@@ -186,6 +186,7 @@ def test_engine_from_settings_runs_echo_and_reports_missing_keys(
     assert isinstance(engine, SettingsEngine) and isinstance(engine.engine, EchoEngine)
     assert engine.name == "inferenceSettings" and engine.metadata["profileSlug"] == "echo"
     assert engine.model_info is None
+    assert engine.reply == "READY"  # other attributes are the wrapped engine's
     turn = Turn.builder().user("hi").build()
     out = asyncio.run(engine.run(turn, RunContext()))
     assert out.assistant_text() == "READY"
@@ -232,7 +233,8 @@ def test_configured_registry_uses_the_run_precedence(
     assert settings.provenance.profile_slug == "assistant"
     assert settings.settings.chat.temperature == 0.9  # the environment sits above the profile
     assert registry.resolve("echo").settings.chat.api_type == "echo"
-    assert registry.resolve(registry="provider").provenance.profile_slug == "default"
+    assert registry.resolve(registry="team").provenance.profile_slug == "assistant"  # the host default
+    assert registry.resolve(registry="provider", profile="default").provenance.profile_slug == "default"
     with pytest.raises(ConfigError, match="profile ghost not found"):
         registry.resolve("ghost")
     assert not registry.owned
@@ -241,3 +243,27 @@ def test_configured_registry_uses_the_run_precedence(
     pinocchio.parent.mkdir(parents=True)
     pinocchio.write_text("fast:\n  ai-chat: {ai-api-type: echo}\n")
     assert configured_registry(environ={}, home=home).resolve("fast").settings.chat.api_type == "echo"
+
+
+def test_sqlite_sources_carry_model_info(tmp_path: Path) -> None:
+    from geppetto.profiles.sqlite_source import write_registry
+
+    db = tmp_path / "profiles.db"
+    write_registry(
+        db,
+        {
+            "slug": "db",
+            "profiles": {
+                "fast": {
+                    "inference_settings": {
+                        "chat": {"api_type": "echo"},
+                        "model_info": {"id": "echo", "context_window": 10},
+                    }
+                }
+            },
+        },
+    )
+    for source in (str(db), f"sqlite:{db}"):
+        settings = load_registries(source).resolve("fast")
+        assert settings.model_info is not None and settings.model_info.context_window == 10
+        assert settings.provenance.registry_slug == "db"

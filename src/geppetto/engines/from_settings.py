@@ -102,6 +102,12 @@ class SettingsEngine:
     async def run(self, turn: Turn, ctx: RunContext) -> Turn:
         return await self.engine.run(turn, ctx)
 
+    def __getattr__(self, name: str) -> Any:
+        """Anything else (capabilities, options) is the wrapped engine's."""
+        if name.startswith("__") or name in SettingsEngine.__slots__:  # unset slot (copy, pickle)
+            raise AttributeError(name)
+        return getattr(self.engine, name)
+
     def __repr__(self) -> str:
         return f"SettingsEngine({self.engine!r}, metadata={self.metadata!r})"
 

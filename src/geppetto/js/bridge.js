@@ -67,10 +67,6 @@ function __gp_marked() {
 
 function __gp_replacer(key, x) {
   if (this === __gp_root) __gp_top = +key;
-  if (x instanceof __gp_Self) {
-    __gp_marked();
-    return { __gh: x.w[__gp_REF] };
-  }
   if (typeof x === 'function') {
     __gp_marked();
     const fid = x[__gp_HOSTFN];
@@ -86,6 +82,10 @@ function __gp_replacer(key, x) {
     return { __gcb: id };
   }
   if (x !== null && typeof x === 'object') {
+    if (x instanceof __gp_Self) {
+      __gp_marked();
+      return { __gh: x.w[__gp_REF] };
+    }
     if (__gp_isWrapper(x)) {
       __gp_marked();
       return { __gh: x[__gp_REF] };

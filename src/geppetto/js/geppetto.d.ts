@@ -471,6 +471,101 @@ declare module "geppetto" {
     };
   }
 
+  // ---- inference profiles and engine builder (reference HEAD API)
+
+  export interface ModelCost {
+    input: number;
+    output: number;
+    cacheRead: number;
+    cacheWrite: number;
+  }
+
+  /** A profile's inference_settings.model_info (undeclared parts are absent). */
+  export interface ModelInfo {
+    id?: string;
+    name?: string;
+    reasoning?: boolean;
+    input?: string[];
+    contextWindow?: number;
+    qualityHighWatermark?: number;
+    maxOutputTokens?: number;
+    cost?: ModelCost;
+    metadata?: Record<string, any>;
+  }
+
+  /** Engines from engine().inference(settings).build() also carry these (declaration merging). */
+  export interface Engine {
+    /** The provenance map: registrySlug, profileSlug, stackLineage, sources, metadata. */
+    readonly metadata?: Record<string, any>;
+    /** Present when the profile declares model_info. */
+    readonly modelInfo?: ModelInfo;
+  }
+
+  export interface RegistrySummary {
+    slug: string;
+    display_name?: string;
+    default_profile_slug?: string;
+    profile_count: number;
+  }
+
+  export interface ProfileRef {
+    registry_slug?: string;
+    profile_slug: string;
+  }
+
+  /** A profile as written in its registry; API keys are "[REDACTED]". */
+  export interface Profile {
+    slug: string;
+    display_name?: string;
+    description?: string;
+    stack?: ProfileRef[];
+    inference_settings?: Record<string, any>;
+    metadata?: Record<string, any>;
+    extensions?: Record<string, any>;
+  }
+
+  export type ProfileRegistrySources = string | string[];
+  export type ResolveProfileInput =
+    | string
+    | { registry?: string; registrySlug?: string; profile?: string; profileSlug?: string };
+
+  /** Registry-resolved settings; the only thing engine()/agent() accept as settings. */
+  export interface InferenceSettings {
+    /** The inference_settings-shaped snapshot (secrets "[REDACTED]") plus provenance. */
+    toJSON(): Record<string, any>;
+    clone(): InferenceSettings;
+    /** {kind: "InferenceSettings", snapshot, provenance, apiKeyNames, baseURLNames}. */
+    debug(): Record<string, any>;
+    /** "[InferenceSettings]". */
+    toString(): string;
+  }
+
+  /** Methods throw "registry.<method> called after registry.close" once closed; close() is idempotent. */
+  export interface InferenceRegistry {
+    readonly sources: string[];
+    listRegistries(): RegistrySummary[];
+    listProfiles(registrySlug?: string): Profile[];
+    resolve(input?: ResolveProfileInput): InferenceSettings;
+    close(): void;
+  }
+
+  /** load(): YAML/SQLite registry sources (relative to the cwd); resolve()/default(): the host's
+   *  --profile-registries/--profile/--profile-file/--config-file and PINOCCHIO_* settings. */
+  export const inferenceProfiles: {
+    load(source: ProfileRegistrySources): InferenceRegistry;
+    resolve(input?: ResolveProfileInput): InferenceSettings;
+    default(): InferenceRegistry;
+  };
+
+  /** Immutable: inference() returns a new builder. */
+  export interface EngineBuilder {
+    inference(settings: InferenceSettings): EngineBuilder;
+    /** name "inferenceSettings"; missing keys fail here ("missing API key openai-api-key"). */
+    build(): Engine;
+  }
+
+  export function engine(): EngineBuilder;
+
   // ---- agents and sessions (reference HEAD API)
   /** A user message with images: `session.next().user(m => m.text("...").imageURL(url))`. */
   export interface MessageBuilder {

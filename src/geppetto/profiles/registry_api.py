@@ -98,10 +98,12 @@ class InferenceRegistry:
         *,
         resolver: Resolver | None = None,
         owned: bool = True,
+        default_profile: str | None = None,
     ) -> None:
         self._catalog = catalog
         self._sources = list(sources)
         self._resolver = resolver
+        self._default_profile = default_profile
         self.owned = owned
         self.closed = False
 
@@ -144,7 +146,8 @@ class InferenceRegistry:
         name = profile_slug or ""
         if registry_slug is not None:
             found = self._registry(registry_slug)
-            name = f"{found.slug}/{profile_slug or found.default_profile or 'default'}"
+            chosen = profile_slug or self._default_profile or found.default_profile or "default"
+            name = f"{found.slug}/{chosen}"
         resolved = self._resolve(name)
         if resolved.profile is None:
             raise ConfigError(f"profile not found: {name or 'default'}")
@@ -252,7 +255,8 @@ def configured_registry(
     """The profile sources the host configured, as a registry that the host owns.
 
     ``resolve(name)`` is :func:`resolve_run_settings` (``default_profile`` when no name is given,
-    then ``PINOCCHIO_PROFILE``, config, the default registry's default). With no profile source
+    then ``PINOCCHIO_PROFILE``, config, the default registry's default; like the reference,
+    ``{registry}`` alone selects ``default_profile`` in that registry). With no profile source
     at all (only the built-in ``echo``/``local``): ``<where> requires a configured profile registry``.
     """
     from geppetto.profiles.resolve import load_catalog, resolve_run_settings
@@ -272,4 +276,6 @@ def configured_registry(
     def resolver(name: str) -> ResolvedSettings:
         return resolve_run_settings(profile=name or default_profile, **options)
 
-    return InferenceRegistry(catalog, [s.label for s in configured], resolver=resolver, owned=False)
+    labels = [s.label for s in configured]
+    chosen = default_profile.strip() if default_profile and default_profile.strip() else None
+    return InferenceRegistry(catalog, labels, resolver=resolver, owned=False, default_profile=chosen)
