@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
-from geppetto.cli.images import split_image_args
+from geppetto.cli.chat import _attach_args
+from geppetto.cli.images import load_image_args, split_image_args
+from geppetto.errors import ConfigError
 from geppetto.store import TurnStore
 from geppetto.turns import BlockKind
 
@@ -50,6 +53,22 @@ def test_split_image_args_repeats_and_splits_commas(tmp_path: Path) -> None:
     assert split_image_args(["a.png", " b.png , c.png ", ""]) == ["a.png", "b.png", "c.png"]
     assert split_image_args(["data:image/png;base64,AAAA"]) == ["data:image/png;base64,AAAA"]
     assert split_image_args([str(odd)]) == [str(odd)]  # an existing file keeps its comma
+
+
+def test_attach_takes_typed_quoted_and_home_relative_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spaced = _png(tmp_path, "my cat.png")
+    assert _attach_args(str(spaced)) == [str(spaced)]  # typed as is, spaces and all
+    assert _attach_args(f"'{spaced}'") == [str(spaced)]  # pasted by a terminal, quoted
+    assert _attach_args(str(spaced).replace(" ", "\\ ")) == [str(spaced)]
+    assert _attach_args("'unbalanced") == ["'unbalanced"]
+    monkeypatch.setenv("HOME", str(tmp_path))
+    expected = [{"media_type": "image/png", "content": PNG_B64}]
+    _png(tmp_path)
+    assert load_image_args(["~/cat.png"]) == expected
+    with pytest.raises(ConfigError, match=r"^--images: image file .*nope\.png. does not exist$"):
+        load_image_args(["~/nope.png"])
 
 
 def test_infer_images_on_echo_are_printed_and_stored(tmp_path: Path) -> None:

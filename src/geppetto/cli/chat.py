@@ -231,7 +231,7 @@ class ChatRepl:
             self.out.write("attachments dropped\n")
             return
         try:
-            images = load_image_args([spec], "/attach")
+            images = load_image_args(_attach_args(spec), "/attach")
         except GeppettoError as exc:
             self.err.write(f"error: {exc}\n")
             return
@@ -266,6 +266,20 @@ class ChatRepl:
             return
         self.out.write(f"forked session {self.session.id} into {forked.id}; now chatting in {forked.id}\n")
         self.session = forked
+
+
+def _attach_args(text: str) -> list[str]:
+    """``/attach``'s argument: a path as typed (spaces allowed), or shell-quoted paths as a
+    terminal pastes a dropped file (``'my cat.png'``, ``my\\ cat.png``)."""
+    import os
+    import shlex
+
+    if os.path.exists(os.path.expanduser(text)):
+        return [text]
+    try:
+        return shlex.split(text) or [text]
+    except ValueError:
+        return [text]
 
 
 def _pick(turns: list[Turn], ref: int | str | None) -> Turn:

@@ -22,7 +22,8 @@ def split_image_args(values: Iterable[str] | None) -> list[str]:
         value = value.strip()
         if not value:
             continue
-        if value.lower().startswith("data:") or "," not in value or os.path.exists(value):
+        whole = value.lower().startswith("data:") or "," not in value
+        if whole or os.path.exists(os.path.expanduser(value)):
             specs.append(value)
         else:
             specs.extend(part.strip() for part in value.split(",") if part.strip())

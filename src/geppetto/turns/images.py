@@ -99,13 +99,16 @@ def image_file(
                 f"image file {os.fspath(path)!r} is {size} bytes, over the {max_bytes}-byte limit; "
                 "resize it or pass a URL"
             )
-        data = file.read_bytes()
+        with file.open("rb") as handle:
+            data = handle.read(max_bytes + 1)  # the file may have grown since stat()
     except FileNotFoundError:
         raise TurnError(f"image file {os.fspath(path)!r} does not exist") from None
     except OSError as exc:
         raise TurnError(f"cannot read image file {os.fspath(path)!r}: {exc.strerror or exc}") from None
     if not data:
         raise TurnError(f"image file {os.fspath(path)!r} is empty")
+    if len(data) > max_bytes:
+        raise TurnError(f"image file {os.fspath(path)!r} is over the {max_bytes}-byte limit")
     media_type = media_type_for_path(file)
     if media_type == OCTET_STREAM:
         media_type = sniff_media_type(data) or OCTET_STREAM
@@ -123,7 +126,7 @@ def load_image(spec: str, **options: Any) -> dict[str, Any]:
     file that must be a JPEG, PNG, GIF or WebP image."""
     if is_image_url(spec):
         return image_url(spec, **options)
-    image = image_file(spec, **options)
+    image = image_file(os.path.expanduser(spec), **options)
     if not str(image["media_type"]).startswith("image/"):
         raise TurnError(f"{spec!r} is not a JPEG, PNG, GIF or WebP image")
     return image
