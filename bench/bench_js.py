@@ -174,7 +174,7 @@ AGENT_LOOPS = {
 }
 
 
-def agent_rows(runs: int, rounds: int = 5) -> list[dict[str, Any]]:
+def agent_rows(runs: int, rounds: int = 9) -> list[dict[str, Any]]:
     """Median per-run cost of each loop over ``rounds`` rounds of ``runs`` runs (conversations are
     restarted every round, so the multi-turn loops see ``runs`` turns at most)."""
     from geppetto.js.module import install_geppetto_module
@@ -206,6 +206,51 @@ def agent_rows(runs: int, rounds: int = 5) -> list[dict[str, Any]]:
     return rows
 
 
+EMITTER_SCRIPT = """
+const g = require('geppetto');
+let EventEmitter;
+try { EventEmitter = require('events'); } catch (e) { EventEmitter = null; }
+const emitter = EventEmitter ? new EventEmitter() : {
+  fns: new Map(),
+  on(n, f) { this.fns.set(n, f); return this; },
+  emit(n, ev) { const f = this.fns.get(n); if (f) f(ev); return f !== undefined; },
+};
+let deltas = 0, last = '';
+emitter.on('text-delta', (ev) => { deltas++; last = ev.text; });
+const reply = Array.from({length: CHUNKS}, (_, i) => 'w' + i).join(' ');
+const session = g.agent().engine(g.engines.echo({reply})).events(emitter).build().session().build();
+const t0 = Date.now();
+await session.next().user('go').runAsync().promise;
+const ms = Date.now() - t0;
+if (deltas !== CHUNKS || last !== reply) throw new Error('lost deltas: ' + deltas);
+report({emitter: EventEmitter ? 'require("events")' : 'minimal emitter', ms});
+"""
+
+
+def emitter_rows(chunks: int = 10_000, rounds: int = 3) -> list[dict[str, Any]]:
+    """A ``chunks``-chunk echo stream delivered as ``text-delta`` events to a JS emitter listener
+    through ``agent().events(emitter)`` (issue 14 target: >= 50k events/s)."""
+    from geppetto.js.module import install_geppetto_module
+
+    results: list[dict[str, Any]] = []
+    with JSRuntime() as rt:
+        install_geppetto_module(rt)
+        rt.set_global("report", results.append)
+        for _ in range(rounds):
+            rt.run_script(EMITTER_SCRIPT.replace("CHUNKS", str(chunks)))
+    ms = statistics.median(r["ms"] for r in results)
+    rate = chunks / (ms / 1000) if ms else float("inf")
+    return [
+        {
+            "stream": f"{chunks:,} chunks -> text-delta listener",
+            "emitter": results[0]["emitter"],
+            "median ms": ms,
+            "events/s": round(rate),
+            "met (>= 50k/s)": rate >= 50_000,
+        }
+    ]
+
+
 def measure(calls: int, repeats: int, runs: int) -> dict[str, list[dict[str, Any]]]:
     """Every table of this script, for ``python -m bench js`` and for ``main``; ``runs=0`` skips
     the cold starts (``python -m bench js`` times ``geppetto js run`` itself instead)."""
@@ -213,8 +258,9 @@ def measure(calls: int, repeats: int, runs: int) -> dict[str, list[dict[str, Any
         round_trips = round_trip_rows(rt, calls)
         turns = turn_rows(rt, 1000, repeats)
     agent = agent_rows(200)
+    emitter = emitter_rows()
     cold = cold_start_rows(runs) if runs else []
-    return {"calls": round_trips, "turns": turns, "agent": agent, "cold": cold}
+    return {"calls": round_trips, "turns": turns, "agent": agent, "emitter": emitter, "cold": cold}
 
 
 def main() -> None:
@@ -232,6 +278,7 @@ def main() -> None:
     report("JS -> host round trips", calls)
     report("1,000-block turn across the boundary (median per crossing)", turns)
     report("Agent API vs seed API: per-run cost on echo", results["agent"])
+    report("Agent events to a JS emitter", results["emitter"])
     report("Cold start", cold)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

@@ -202,3 +202,26 @@ def test_python_sink_host_object(js) -> None:
     js.run("g.agent().engine(g.engines.echo()).events(pySink).build().session().build().next().user('x').run();")
     types = [event.type for event in sink.events]
     assert types, "the Python sink saw no events"
+
+
+def test_delta_payloads_carry_the_text_so_far(js) -> None:
+    """Deltas cross without their text and JS rebuilds it per segment: listeners see it whole."""
+    got = js.one(
+        EMITTER
+        + """
+        const deltas = [];
+        const em = makeEmitter();
+        em.on('text-delta', (ev) => deltas.push([ev.delta, ev.text, ev.correlation.segment_id]));
+        const agent = g.agent().engine(g.engines.echo({reply: 'one two three'})).events(em).build();
+        const session = agent.session().build();
+        session.next().user('x').run();
+        session.next().user('y').run();
+        report(deltas);
+        """
+    )
+    first, second = got[:3], got[3:]
+    for run in (first, second):
+        texts = [text for _delta, text, _segment in run]
+        assert texts == ["one", "one two", "one two three"]
+        assert all(text.endswith(delta) for delta, text, _segment in run)
+    assert first[0][2] != second[0][2]  # a new segment, a new text

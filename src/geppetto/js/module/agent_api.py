@@ -128,11 +128,12 @@ class JSAgentBuilder:
         parsed = parse_loop_options(opts, "agent().toolLoop")
         self.builder.tool_loop(parsed.config, parsed.hooks)
 
-    def events(self, dispatch: Any) -> None:
-        """A JS dispatcher (``payloads => ...``, made by ``30_agent.js`` from an emitter or function)."""
-        if not isinstance(dispatch, JSCallback):
+    def events(self, factory: Any) -> None:
+        """A JS dispatcher factory (``() => payloads => ...``, made by ``30_agent.js`` from an
+        emitter or a function), called once per run."""
+        if not isinstance(factory, JSCallback):
             raise TypeError("agent().events: internal dispatcher must be a function")
-        self.dispatchers.append(dispatch)
+        self.dispatchers.append(factory)
 
     def event_sink(self, sink: Any) -> None:
         """A Python event sink the host handed to the script."""
@@ -327,7 +328,8 @@ class JSAgentSession:
         if self.agent.dispatchers:
             from geppetto.js.module.event_emitters import RunEmitterSink
 
-            sink = RunEmitterSink(self.agent.host.runtime, self.agent.dispatchers)
+            dispatchers = tuple(factory() for factory in self.agent.dispatchers)  # on the owner
+            sink = RunEmitterSink(self.agent.host.runtime, dispatchers)
         try:
             run = self.agent_session.start(
                 builder.turn, options, sinks=() if sink is None else (sink,),

@@ -9,13 +9,17 @@ payload as ``"event"`` and then under its type (``error`` as ``inference-error``
 Order and lifetime: the run's promise settles through an owner job posted after the sink was
 closed, so every event published during the run reaches JS first, and nothing published later
 (a straggler after the run ended) is delivered.
+
+Deltas: a ``text-delta``/``reasoning-delta`` carries its segment's whole text so far, so rendering
+and shipping it with every delta would make a long stream quadratic. The sink renders deltas
+without it (``reference_view(event, delta_text=False)``) and the run's JS dispatcher (one per run,
+made by the script's factory) rebuilds it: the previous text of the same segment plus the delta.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from geppetto.events import reference_view
@@ -27,18 +31,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("geppetto.js.events")
 
-View = Callable[[Event], list[dict[str, Any]]]
-
 
 class RunEmitterSink:
     """Batches one run's reference payloads to the JS dispatchers on the owner thread."""
 
-    __slots__ = ("_closed", "_dispatchers", "_lock", "_pending", "_runtime", "_view")
+    __slots__ = ("_closed", "_dispatchers", "_lock", "_pending", "_runtime")
 
     def __init__(self, runtime: JSRuntime, dispatchers: tuple[JSCallback, ...]) -> None:
         self._runtime = runtime
         self._dispatchers = dispatchers
-        self._view: View = reference_view
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
         self._closed = False
@@ -46,7 +47,7 @@ class RunEmitterSink:
     def publish(self, event: Event) -> None:
         if self._closed:
             return
-        payloads = self._view(event)
+        payloads = reference_view(event, delta_text=False)
         if not payloads:
             return
         with self._lock:

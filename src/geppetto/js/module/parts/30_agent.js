@@ -25,10 +25,23 @@ function turnArgOf(v) {
   return undefined;
 }
 
-// An event dispatcher for the host: called with a batch of reference payloads, it emits each one
+// One run's deltas: the host sends deltas without their `text` (the segment's text so far;
+// event_emitters.py); rebuild it here, per segment, so listeners see the reference payload.
+function deltaTexts() {
+  const texts = new Map();
+  return (p) => {
+    if (p.delta === undefined || (p.type !== 'text-delta' && p.type !== 'reasoning-delta')) return;
+    const key = p.type + '\u0000' + ((p.correlation && p.correlation.segment_id) || '');
+    if (p.text === undefined) p.text = (texts.get(key) || '') + p.delta;
+    texts.set(key, p.text);
+  };
+}
+
+// An event dispatcher for one run: called with batches of reference payloads, it emits each one
 // as "event" and then under its own type ("error" as "inference-error"). A throwing listener is
 // reported and the delivery goes on: a broken listener never breaks the run.
 function emitterDispatcher(emitter) {
+  const restore = deltaTexts();
   const emitSafely = (name, payload) => {
     try {
       emitter.emit(name, payload);
@@ -38,6 +51,7 @@ function emitterDispatcher(emitter) {
   };
   return (payloads) => {
     for (const payload of payloads) {
+      restore(payload);
       emitSafely('event', payload);
       emitSafely(payload.type === 'error' ? 'inference-error' : payload.type, payload);
     }
@@ -45,8 +59,10 @@ function emitterDispatcher(emitter) {
 }
 
 function functionDispatcher(fn) {
+  const restore = deltaTexts();
   return (payloads) => {
     for (const payload of payloads) {
+      restore(payload);
       try {
         fn(payload);
       } catch (err) {
@@ -114,8 +130,9 @@ const AgentBuilderProto = {
   events(sink) {
     methodOf(this, 'AgentBuilder', 'events');
     if (sink === undefined || sink === null) throw new TypeError('agent().events requires event sink argument');
-    if (isEmitter(sink)) call('geppetto.agent.agentBuilder.events', this, emitterDispatcher(sink));
-    else if (typeof sink === 'function') call('geppetto.agent.agentBuilder.events', this, functionDispatcher(sink));
+    // The host calls the factory once per run: each run has its own dispatcher state.
+    if (isEmitter(sink)) call('geppetto.agent.agentBuilder.events', this, () => emitterDispatcher(sink));
+    else if (typeof sink === 'function') call('geppetto.agent.agentBuilder.events', this, () => functionDispatcher(sink));
     else call('geppetto.agent.agentBuilder.eventSink', this, sink);
     return this;
   },
