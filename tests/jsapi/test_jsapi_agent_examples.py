@@ -25,6 +25,14 @@ profiles:
       chat: {api_type: echo, engine: echo}
 """
 
+LOCAL_REGISTRY = """\
+slug: offline
+profiles:
+  default:
+    inference_settings:
+      chat: {api_type: local, max_response_tokens: 8}
+"""
+
 NEEDS_EVENTS_MODULE = pytest.mark.xfail(
     strict=True, reason="needs require('events') and TurnWrapper snapshots from the jsbuilders branch"
 )
@@ -52,10 +60,21 @@ def reference_examples() -> Path:
     ],
 )
 def test_agent_examples_run_unchanged(script: str, tmp_path: Path) -> None:
+    run_example(script, ECHO_REGISTRY, tmp_path)
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("script", ["30_real_provider_multiturn.js", "hardcut/05_multimodal_turn.js"])
+def test_agent_examples_on_the_local_model(script: str, tmp_path: Path) -> None:
+    """The same on the embedded local model (loads the model: deselected by default)."""
+    run_example(script, LOCAL_REGISTRY, tmp_path)
+
+
+def run_example(script: str, registry_text: str, tmp_path: Path) -> None:
     (tmp_path / "examples" / "js").mkdir(parents=True)
     (tmp_path / "examples" / "js" / "geppetto").symlink_to(reference_examples(), target_is_directory=True)
     registry = tmp_path / "offline.yaml"
-    registry.write_text(ECHO_REGISTRY)
+    registry.write_text(registry_text)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINOCCHIO_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
     result = subprocess.run(
@@ -65,7 +84,7 @@ def test_agent_examples_run_unchanged(script: str, tmp_path: Path) -> None:
             "--store", str(tmp_path / "turns.db"),
             f"examples/js/geppetto/{script}",
         ],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"PASS: {Path(script).name}" in result.stdout
