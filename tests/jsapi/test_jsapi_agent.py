@@ -461,3 +461,17 @@ def test_inference_rejects_plain_objects(js) -> None:
     message = r"agent\(\)\.inference requires a registry-resolved InferenceSettings wrapper"
     with pytest.raises(JSScriptError, match=message):
         js.run("g.agent().inference({chat: {engine: 'x'}});")
+
+
+def test_run_async_rejects_a_run_that_cannot_start_and_throws_on_bad_options(js) -> None:
+    got = js.one(
+        """
+        const session = g.agent().engine(g.engines.echo()).build().session().build();
+        let thrown = null;
+        try { session.next().user('x').runAsync({timeoutMs: -1}); } catch (e) { thrown = e.message; }
+        const builder = session.next();
+        session.close();
+        builder.user('x').runAsync().promise.catch((e) => report({thrown, rejected: e.message}));
+        """
+    )
+    assert got == {"thrown": "timeoutMs must be >= 0", "rejected": "session is closed"}

@@ -108,7 +108,7 @@ class AgentHost:
     default_store: ReadableStore | Callable[[], ReadableStore] | None = None
     default_persister: TurnPersister | None = None
     tools: ToolRegistry | None = None
-    _opened: ReadableStore | None = field(default=None, repr=False)
+    _opened: ReadableStore | None = field(default=None, init=False, repr=False)
 
     def readable_store(self) -> ReadableStore | None:
         if self._opened is None and self.default_store is not None:

@@ -317,11 +317,12 @@ class JSAgentSession:
 
     # -- running (called by JSTurnBuilder) ---------------------------------------------------
 
-    def _start(self, builder: TurnBuilder, opts: Any) -> tuple[AgentRun, RunEmitterSink | None]:
+    def _start(
+        self, builder: TurnBuilder, options: RunOptions | None
+    ) -> tuple[AgentRun, RunEmitterSink | None]:
         from geppetto.errors import SessionAlreadyActive
         from geppetto.session.runtime import background_loop
 
-        options = parse_run_options(opts)
         if self._unsettled is not None and not self.agent_session.closed:
             raise SessionAlreadyActive()
         sink = None
@@ -342,7 +343,7 @@ class JSAgentSession:
         return run, sink
 
     def run(self, builder: TurnBuilder, opts: Any) -> JSRunResult:
-        run, sink = self._start(builder, opts)
+        run, sink = self._start(builder, parse_run_options(opts))
         runtime = self.agent.host.runtime
         try:
             result = runtime.wait_for(run.future)
@@ -356,14 +357,16 @@ class JSAgentSession:
         from geppetto.js.module.session_api import RunControl
 
         runtime = self.agent.host.runtime
-        promise = runtime.create_promise()
+        options = parse_run_options(opts)  # bad options throw, like the reference
         try:
-            run, sink = self._start(builder, opts)
+            run, sink = self._start(builder, options)
         except TypeError:
             raise
-        except Exception as exc:
-            promise.reject(exc)
-            return {"promise": promise, "run": RunControl(None)}
+        except Exception as exc:  # a run that could not start rejects its promise
+            rejected = runtime.create_promise()
+            rejected.reject(exc)
+            return {"promise": rejected, "run": RunControl(None)}
+        promise = runtime.create_promise()
         self._unsettled = run
         _settle_when_done(self, run, sink, promise)
         return {"promise": promise, "run": RunControl(run.handle)}
