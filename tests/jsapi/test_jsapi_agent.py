@@ -475,3 +475,26 @@ def test_run_async_rejects_a_run_that_cannot_start_and_throws_on_bad_options(js)
         """
     )
     assert got == {"thrown": "timeoutMs must be >= 0", "rejected": "session is closed"}
+
+
+def test_closing_the_runtime_cancels_run_async() -> None:
+    """The reference's TestRuntimeCloseCancelsRunAsyncExecutionContext."""
+    from geppetto.errors import InferenceCancelled
+
+    from .conftest import make_harness
+
+    runtime, harness = make_harness()
+    try:
+        harness.runtime.eval(
+            "var gg = require('geppetto');"
+            "var s = gg.agent().engine(gg.engines.echo({delayMs: 60000})).build().session().build();"
+            "var h = s.next().user('block until runtime close').runAsync(); h.promise.catch(() => {}); 1"
+        )
+        (js_session,) = list(harness.host._sessions)
+        handle = js_session.session._active
+        assert handle is not None and handle.is_running
+    finally:
+        runtime.close()
+    with pytest.raises(InferenceCancelled):
+        handle.wait(10)
+    assert not js_session.session.is_running
