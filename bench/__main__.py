@@ -149,10 +149,14 @@ def run_js(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
     report(f"JS -> host round trips ({args.js_calls:,} calls per row)", calls)
     report(f"1,000-block turn across the boundary (median of {repeats})", turns)
     report(f"Cold start of geppetto js run (median of {args.runs})", module["cold"])
+    report("Agent API vs seed API: per-run cost on echo", bridge["agent"])
+    report("Agent events to a JS emitter", bridge["emitter"])
     report("JS budget", verdicts)
     results["js"] = {
         "rows": calls,
         "turns": turns,
+        "agent": bridge["agent"],
+        "emitter": bridge["emitter"],
         "cold": module["cold"],
         "verdicts": verdicts,
         "spec": {"calls": args.js_calls, "repeats": repeats, "runs": args.runs},

@@ -1,9 +1,11 @@
-"""JS host benchmarks: boundary round trips, a 1,000-block turn across the boundary, cold start.
+"""JS host benchmarks: boundary round trips, a 1,000-block turn across the boundary, cold start,
+and the agent API's per-run cost against the seed API's.
 
 Targets (issue 4 / host-layer brief): JS -> host calls >= 50k/s; a 1,000-block turn-shaped object
 across the boundary in either direction < 20 ms; ``geppetto js run`` on a trivial script < 250 ms
 median (measured here as a process that imports the host, runs a trivial script and exits, until
-the CLI command exists).
+the CLI command exists). Issue 14: ``session.next().user(..).run()`` on echo within 1.2x of the
+seed path's per-run cost (``createSession`` + ``run``), both measured in the same run.
 
     .venv/bin/python bench/bench_js.py [--calls N] [--runs N] [--json PATH]
 """
@@ -150,13 +152,115 @@ def cold_start_rows(runs: int) -> list[dict[str, Any]]:
     ]
 
 
+# Each loop body is one run; the seed and agent variants do the same work (a fresh conversation
+# of one turn, or one more turn of a running conversation, on the echo engine).
+AGENT_LOOPS = {
+    "seed: createSession({engine}) + run(seed)": (
+        "const e = g.engines.echo();",
+        "g.createSession({engine: e}).run({blocks: [g.turns.newUserBlock('hi')]});",
+    ),
+    "agent: session().build().next().user(..).run()": (
+        "const a = g.agent().engine(g.engines.echo()).build();",
+        "a.session().build().next().user('hi').run();",
+    ),
+    "seed: one more turn, session.run(next seed)": (
+        "const s = g.createSession({engine: g.engines.echo()});",
+        "s.run({blocks: [...(s.turnCount() ? s.latest().blocks : []), g.turns.newUserBlock('hi')]});",
+    ),
+    "agent: one more turn, session.next().user(..).run()": (
+        "const s = g.agent().engine(g.engines.echo()).build().session().build();",
+        "s.next().user('hi').run();",
+    ),
+}
+
+
+def agent_rows(runs: int, rounds: int = 9) -> list[dict[str, Any]]:
+    """Median per-run cost of each loop over ``rounds`` rounds of ``runs`` runs (conversations are
+    restarted every round, so the multi-turn loops see ``runs`` turns at most)."""
+    from geppetto.js.module import install_geppetto_module
+
+    samples: dict[str, list[float]] = {label: [] for label in AGENT_LOOPS}
+    with JSRuntime() as rt:
+        install_geppetto_module(rt)
+        rt.run_script("require('geppetto').agent().engine(require('geppetto').engines.echo()).build()")
+        for _ in range(rounds):
+            for label, (setup, body) in AGENT_LOOPS.items():
+                loop = f"for (let i = 0; i < {runs}; i++) {{ {body} }}"
+                script = f"const g = require('geppetto'); {setup}\n{loop}"
+                started = time.perf_counter()
+                rt.run_script(script)
+                samples[label].append((time.perf_counter() - started) / runs)
+    per_run = {label: statistics.median(values) * 1000 for label, values in samples.items()}
+    pairs = {
+        "agent: session().build().next().user(..).run()": "seed: createSession({engine}) + run(seed)",
+        "agent: one more turn, session.next().user(..).run()": "seed: one more turn, session.run(next seed)",
+    }
+    rows = []
+    for label, ms in per_run.items():
+        base = pairs.get(label)
+        ratio = ms / per_run[base] if base else None
+        row: dict[str, Any] = {"loop": label, "runs": runs, "median ms/run": ms}
+        row["x seed"] = "" if ratio is None else round(ratio, 2)
+        row["met (<= 1.2x)"] = "" if ratio is None else ratio <= 1.2
+        rows.append(row)
+    return rows
+
+
+EMITTER_SCRIPT = """
+const g = require('geppetto');
+let EventEmitter;
+try { EventEmitter = require('events'); } catch (e) { EventEmitter = null; }
+const emitter = EventEmitter ? new EventEmitter() : {
+  fns: new Map(),
+  on(n, f) { this.fns.set(n, f); return this; },
+  emit(n, ev) { const f = this.fns.get(n); if (f) f(ev); return f !== undefined; },
+};
+let deltas = 0, last = '';
+emitter.on('text-delta', (ev) => { deltas++; last = ev.text; });
+const reply = Array.from({length: CHUNKS}, (_, i) => 'w' + i).join(' ');
+const session = g.agent().engine(g.engines.echo({reply})).events(emitter).build().session().build();
+const t0 = Date.now();
+await session.next().user('go').runAsync().promise;
+const ms = Date.now() - t0;
+if (deltas !== CHUNKS || last !== reply) throw new Error('lost deltas: ' + deltas);
+report({emitter: EventEmitter ? 'require("events")' : 'minimal emitter', ms});
+"""
+
+
+def emitter_rows(chunks: int = 10_000, rounds: int = 3) -> list[dict[str, Any]]:
+    """A ``chunks``-chunk echo stream delivered as ``text-delta`` events to a JS emitter listener
+    through ``agent().events(emitter)`` (issue 14 target: >= 50k events/s)."""
+    from geppetto.js.module import install_geppetto_module
+
+    results: list[dict[str, Any]] = []
+    with JSRuntime() as rt:
+        install_geppetto_module(rt)
+        rt.set_global("report", results.append)
+        for _ in range(rounds):
+            rt.run_script(EMITTER_SCRIPT.replace("CHUNKS", str(chunks)))
+    ms = statistics.median(r["ms"] for r in results)
+    rate = chunks / (ms / 1000) if ms else float("inf")
+    return [
+        {
+            "stream": f"{chunks:,} chunks -> text-delta listener",
+            "emitter": results[0]["emitter"],
+            "median ms": ms,
+            "events/s": round(rate),
+            "met (>= 50k/s)": rate >= 50_000,
+        }
+    ]
+
+
 def measure(calls: int, repeats: int, runs: int) -> dict[str, list[dict[str, Any]]]:
     """Every table of this script, for ``python -m bench js`` and for ``main``; ``runs=0`` skips
     the cold starts (``python -m bench js`` times ``geppetto js run`` itself instead)."""
     with JSRuntime() as rt:
         round_trips = round_trip_rows(rt, calls)
         turns = turn_rows(rt, 1000, repeats)
-    return {"calls": round_trips, "turns": turns, "cold": cold_start_rows(runs) if runs else []}
+    agent = agent_rows(200)
+    emitter = emitter_rows()
+    cold = cold_start_rows(runs) if runs else []
+    return {"calls": round_trips, "turns": turns, "agent": agent, "emitter": emitter, "cold": cold}
 
 
 def main() -> None:
@@ -173,6 +277,8 @@ def main() -> None:
     calls, turns, cold = results["calls"], results["turns"], results["cold"]
     report("JS -> host round trips", calls)
     report("1,000-block turn across the boundary (median per crossing)", turns)
+    report("Agent API vs seed API: per-run cost on echo", results["agent"])
+    report("Agent events to a JS emitter", results["emitter"])
     report("Cold start", cold)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

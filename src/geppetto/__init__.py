@@ -64,6 +64,11 @@ _EXPORTS: dict[str, str] = {
     "Session": "geppetto.session",
     "EngineBuilder": "geppetto.session",
     "ExecutionHandle": "geppetto.session",
+    # agents
+    "Agent": "geppetto.agent",
+    "AgentSession": "geppetto.agent",
+    "RunOptions": "geppetto.agent",
+    "RunResult": "geppetto.agent",
     # errors
     "GeppettoError": "geppetto.errors",
     "ConfigError": "geppetto.errors",
@@ -75,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "ToolError": "geppetto.errors",
     "TurnError": "geppetto.errors",
     "InferenceCancelled": "geppetto.errors",
+    "InferenceTimeout": "geppetto.errors",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -88,6 +94,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from geppetto.agent import Agent, AgentSession, RunOptions, RunResult
     from geppetto.engines import (
         EchoEngine,
         Engine,
@@ -100,6 +107,7 @@ if TYPE_CHECKING:
         ConfigError,
         GeppettoError,
         InferenceCancelled,
+        InferenceTimeout,
         ProviderError,
         SessionAlreadyActive,
         SessionEmptyTurn,

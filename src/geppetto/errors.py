@@ -74,6 +74,16 @@ class InferenceCancelled(GeppettoError):
         super().__init__(message)
 
 
+class InferenceTimeout(GeppettoError):
+    """A run given a timeout (``timeoutMs``) did not finish in time; it was cancelled."""
+
+    code = "timeout"
+
+    def __init__(self, timeout_ms: float) -> None:
+        super().__init__(f"inference timed out after {timeout_ms:g}ms (timeoutMs)")
+        self.timeout_ms = timeout_ms
+
+
 class SessionError(GeppettoError):
     """Session lifecycle errors, with the reference messages."""
 
@@ -114,6 +124,7 @@ __all__ = [
     "EngineError",
     "GeppettoError",
     "InferenceCancelled",
+    "InferenceTimeout",
     "MiddlewareError",
     "ProviderError",
     "SessionAlreadyActive",

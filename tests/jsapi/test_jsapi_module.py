@@ -33,7 +33,8 @@ def test_exports(js: JSHarness) -> None:
         """
     )
     assert keys[: len(EXPORTS)] == EXPORTS  # the seed's exports first, then the reference HEAD's
-    assert {"inferenceProfiles", "engine", "schema", "tool", "toolRegistry"} <= set(keys[len(EXPORTS) :])
+    head = {"inferenceProfiles", "engine", "agent", "schema", "tool", "toolRegistry"}
+    assert head <= set(keys[len(EXPORTS) :])
     assert version == "0.1.0"
     assert namespaces == [
         [

@@ -671,6 +671,107 @@ declare module "geppetto" {
   }
 
   export function engine(): EngineBuilder;
+
+  // ---- agents and sessions (reference HEAD API)
+  /** A user message with images: `session.next().user(m => m.text("...").imageURL(url))`. */
+  export interface MessageBuilder {
+    text(text: string): MessageBuilder;
+    /** `options` are copied into the image entry (e.g. `{detail: "low"}`). */
+    imageURL(url: string, options?: Record<string, any>): MessageBuilder;
+    /** Reads the file; the media type comes from the extension (jpeg, png, gif, webp). */
+    imageFile(path: string): MessageBuilder;
+    /** Base64 content; `mediaType` defaults to `"application/octet-stream"`. */
+    imageBytes(content: string, mediaType?: string): MessageBuilder;
+  }
+
+  export interface RunResult {
+    /** The turn as built, before runtime stamping. */
+    inputTurn(): TurnWrapper;
+    /** The turn the pipeline started from (with `metadata.runtime = {agentName, sessionName}`). */
+    effectiveTurn(): TurnWrapper;
+    outputTurn(): TurnWrapper;
+    /** Every assistant text of the output turn (history included), joined by newlines. */
+    text(): string;
+    /** Usage the engine reported, or null. */
+    usage(): any;
+    stopReason(): string | null;
+    events(): any[];
+    toJSON(): { inputTurn: Turn; effectiveTurn: Turn; outputTurn: Turn; text: string };
+  }
+
+  export interface AgentAsyncHandle {
+    /** Resolves after every event of the run was delivered; rejects with an Error (`.code`). */
+    promise: Promise<RunResult>;
+    cancel(): void;
+    close(): void;
+  }
+
+  export interface SessionBuilder {
+    id(id: string): SessionBuilder;
+    name(name: string): SessionBuilder;
+    base(turn: TurnWrapper): SessionBuilder;
+    store(store: TurnStore): SessionBuilder;
+    defaultStore(): SessionBuilder;
+    persist(enabled?: boolean): SessionBuilder;
+    /** Defaults: `sessionId` = this session's id, `phase` = "final". */
+    resumeLatest(query?: TurnStoreQuery & { required?: boolean }): SessionBuilder;
+    resumeNone(): SessionBuilder;
+    metadata(key: string, value: any): SessionBuilder;
+    runDefaults(options?: RunOptions): SessionBuilder;
+    build(): AgentSession;
+  }
+
+  export interface AgentSession {
+    id(): string;
+    name(): string;
+    next(): SessionTurnBuilder;
+    fork(options?: { at?: number | TurnWrapper } | TurnWrapper): SessionBuilder;
+    latestTurn(): TurnWrapper | null;
+    turns(): TurnWrapper[];
+    turn(index: number): TurnWrapper | null;
+    turnCount(): number;
+    isRunning(): boolean;
+    cancel(): void;
+    close(): void;
+  }
+
+  /** Immutable: every method returns a new builder. */
+  export interface SessionTurnBuilder {
+    system(text: string): SessionTurnBuilder;
+    user(text: string | ((message: MessageBuilder) => MessageBuilder)): SessionTurnBuilder;
+    assistant(text: string): SessionTurnBuilder;
+    metadata(key: string, value: any): SessionTurnBuilder;
+    run(options?: RunOptions): RunResult;
+    runAsync(options?: RunOptions): AgentAsyncHandle;
+  }
+
+  export interface Agent {
+    readonly name: string;
+    session(): SessionBuilder;
+  }
+
+  export interface AgentBuilder {
+    name(name: string): AgentBuilder;
+    inference(settings: InferenceSettings): AgentBuilder;
+    engine(engine: Engine): AgentBuilder;
+    middleware(middleware: Middleware): AgentBuilder;
+    goMiddleware(name: string, options?: Record<string, any>): AgentBuilder;
+    tool(registry: ToolRegistry): AgentBuilder;
+    goTool(name: string): AgentBuilder;
+    toolLoop(options?: ToolLoopOptions): AgentBuilder;
+    /** An EventEmitter, a function called with each event, or a host event sink. */
+    events(sink: EventEmitterLike | ((event: any) => void) | any): AgentBuilder;
+    /** `null` switches persistence off, also the host's default. */
+    store(store: TurnStore | null): AgentBuilder;
+    defaultStore(enabled?: boolean): AgentBuilder;
+    persist(enabled?: boolean): AgentBuilder;
+    persistTo(store: TurnStore | null): AgentBuilder;
+    persistDefault(enabled?: boolean): AgentBuilder;
+    runDefaults(options?: RunOptions): AgentBuilder;
+    build(): Agent;
+  }
+
+  export function agent(): AgentBuilder;
 }
 
 /** Node's EventEmitter (`require("events")`, also `require("node:events")`). */

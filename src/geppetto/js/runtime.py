@@ -6,6 +6,7 @@ See the package docstring (:mod:`geppetto.js`) for the contract the module layer
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import sys
 import threading
@@ -82,6 +83,7 @@ class JSRuntime:
         self._script_error: JSScriptError | None = None
         self._script_filename = "<script>"
         self.uncaught_errors: list[JSScriptError] = []
+        self._close_hooks: list[Callable[[], object]] = []
         self._handlers: dict[int, Callable[[list[Any]], Any]] = {
             K_CALL: self._host_modules.call,
             K_FN: lambda a: self._codec.function(a[0])(*a[1:]),
@@ -111,6 +113,11 @@ class JSRuntime:
         self._ctx = ctx
 
     def _teardown_context(self) -> None:
+        for hook in self._close_hooks:
+            try:
+                hook()
+            except Exception:  # closing goes on whatever a hook does
+                logging.getLogger("geppetto.js").exception("JS runtime close hook failed")
         if self._tracker is not None:
             self._tracker.dispose()
             self._tracker = None
@@ -119,6 +126,11 @@ class JSRuntime:
         for fut in list(self._codec._js_futures.values()):
             if not fut.done():
                 fut.set_exception(JSRuntimeClosed())
+
+    def add_close_hook(self, fn: Callable[[], object]) -> None:
+        """Call ``fn()`` when the runtime closes (on the owner thread, before the context goes),
+        e.g. to cancel work that would otherwise outlive the scripts that started it."""
+        self._close_hooks.append(fn)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the owner thread and drop the context; pending calls fail. Idempotent."""

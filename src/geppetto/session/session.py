@@ -25,7 +25,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from geppetto.engines.base import Engine, RunContext
@@ -96,6 +96,11 @@ class ExecutionHandle:
 
     def done(self) -> bool:
         return self._future.done()
+
+    def add_done_callback(self, fn: Callable[[ExecutionHandle], object]) -> None:
+        """Call ``fn(handle)`` once the inference has ended (at once if it already has), on the
+        thread that ended it: layers above (agents, the JS host) chain their own results here."""
+        self._future.add_done_callback(lambda _f: fn(self))
 
     def cancel(self) -> None:
         """Ask the inference to stop; idempotent and a no-op once it has finished."""
@@ -286,16 +291,23 @@ class Session:
     def is_running(self) -> bool:
         return self._active is not None
 
-    def start(self, seed: Turn | None = None, *, sinks: Iterable[EventSink] = ()) -> ExecutionHandle:
+    def start(
+        self,
+        seed: Turn | None = None,
+        *,
+        sinks: Iterable[EventSink] = (),
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> ExecutionHandle:
         """Start an inference on the latest turn (``seed`` is appended first) and return its handle.
 
-        Called from a coroutine, the inference runs on that coroutine's loop; otherwise on the
-        runtime's background loop.
+        The inference runs on ``loop`` when given; else, called from a coroutine, on that
+        coroutine's loop; otherwise on the runtime's background loop.
         """
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = background_loop()
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = background_loop()
         return self._start(seed, sinks, loop)
 
     def run(

@@ -78,6 +78,7 @@ def install_geppetto_module(
     )
     for name, fn in host.functions().items():
         runtime.register_function(name, fn)
+    runtime.add_close_hook(host.cancel_all)  # like the reference: closing the runtime cancels its runs
     runtime.define_js_module(MODULE_NAME, module_source())
     install_events_module(runtime)  # agent().events(emitter) takes require("events") emitters
     return host

@@ -46,6 +46,25 @@ class RunTags:
         return handler
 
 
+def middleware_from_spec(
+    spec: Any, runtime: JSRuntime, host_middlewares: Mapping[str, MiddlewareFactory]
+) -> Middleware:
+    """A middleware from the spec ``module.js`` makes of what a script passed:
+    ``{kind: "js", name, fn}`` or ``{kind: "go", name, options}`` (host factories win over built-ins)."""
+    if not isinstance(spec, Mapping):
+        raise TypeError("middleware must be a function, middlewares.fromJS(...) or middlewares.go(...)")
+    name = str(spec.get("name", ""))
+    if spec.get("kind") == "js":
+        fn = spec.get("fn")
+        if not isinstance(fn, JSCallback):
+            raise TypeError("fromJS expects callable callback")
+        return js_middleware(fn, name, runtime)
+    options = spec.get("options")
+    if options is not None and not isinstance(options, Mapping):
+        raise TypeError(f"middleware {name} options must be an object")
+    return build_middleware(name, options, extra=host_middlewares)
+
+
 class JSBuilder:
     """The JS ``Builder`` object."""
 
@@ -135,18 +154,7 @@ class JSBuilder:
         apply_session_options(self.session_options, opts, where)
 
     def _middleware(self, spec: Any) -> Middleware:
-        if not isinstance(spec, Mapping):
-            raise TypeError("middleware must be a function, middlewares.fromJS(...) or middlewares.go(...)")
-        name = str(spec.get("name", ""))
-        if spec.get("kind") == "js":
-            fn = spec.get("fn")
-            if not isinstance(fn, JSCallback):
-                raise TypeError("fromJS expects callable callback")
-            return js_middleware(fn, name, self.runtime)
-        options = spec.get("options")
-        if options is not None and not isinstance(options, Mapping):
-            raise TypeError(f"middleware {name} options must be an object")
-        return build_middleware(name, options, extra=self.host_middlewares)
+        return middleware_from_spec(spec, self.runtime, self.host_middlewares)
 
     # -- building ------------------------------------------------------------------------------
 

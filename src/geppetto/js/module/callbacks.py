@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -76,13 +77,17 @@ def js_middleware(cb: JSCallback, name: str, runtime: JSRuntime) -> Middleware:
             loop = asyncio.get_running_loop()
             spawned: list[concurrent.futures.Future[Turn]] = []
             cancelled: list[bool] = []
+            # next() runs on the owner while cancellation is handled on the loop: the check and the
+            # spawn are one step, else an inner run started just after the cancel would be missed.
+            lock = threading.Lock()
 
             def next_fn(given: Any = None) -> dict[str, Any]:  # called by JS, on the owner thread
-                if cancelled:  # a JS retry after cancellation must not start a detached inner run
-                    raise InferenceCancelled()
                 target = turn if given is None else decode_turn(given, copy=False)
-                fut = asyncio.run_coroutine_threadsafe(_call(inner, target, ctx), loop)
-                spawned.append(fut)
+                with lock:
+                    if cancelled:  # a JS retry after cancellation must not start a detached inner run
+                        raise InferenceCancelled()
+                    fut = asyncio.run_coroutine_threadsafe(_call(inner, target, ctx), loop)
+                    spawned.append(fut)
                 return encode_turn(runtime.wait_for(fut))
 
             info: dict[str, Any] = {"middlewareName": name, "timestampMs": _now_ms()}
@@ -95,8 +100,10 @@ def js_middleware(cb: JSCallback, name: str, runtime: JSRuntime) -> Middleware:
             try:
                 produced = await cb.acall(encode_turn(turn), next_fn, info)
             except asyncio.CancelledError:
-                cancelled.append(True)
-                for fut in spawned:
+                with lock:
+                    cancelled.append(True)
+                    started = list(spawned)
+                for fut in started:
                     fut.cancel()
                 raise
             except JSError as exc:

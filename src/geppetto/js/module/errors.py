@@ -7,18 +7,10 @@ mapping). This module only adds the few errors that have no home in the core pac
 
 from __future__ import annotations
 
-from geppetto.errors import GeppettoError
+from geppetto.errors import GeppettoError, InferenceTimeout
 from geppetto.js.errors import JSError
 
-
-class InferenceTimeout(GeppettoError):
-    """A run given ``{timeoutMs}`` did not finish in time; it was cancelled."""
-
-    code = "timeout"
-
-    def __init__(self, timeout_ms: float) -> None:
-        super().__init__(f"inference timed out after {timeout_ms:g}ms (timeoutMs)")
-        self.timeout_ms = timeout_ms
+__all__ = ["InferenceTimeout", "ModuleUsageError", "js_message", "require_type"]
 
 
 class ModuleUsageError(GeppettoError):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from geppetto.js.module.profile import ProfileDefaults
 
 if TYPE_CHECKING:
+    from geppetto.js.module.agent_api import JSAgentSession
     from geppetto.js.module.builder_api import JSBuilder
     from geppetto.js.module.engines_api import EngineRef
     from geppetto.js.module.session_api import JSSession, RunControl
@@ -52,7 +53,7 @@ class GeppettoHost:
         self.host_middlewares = dict(host_middlewares or {})
         self.stores = StoreRegistry(store, turn_stores)
         self.profile_defaults = profile_defaults or ProfileDefaults()
-        self._sessions: weakref.WeakSet[JSSession] = weakref.WeakSet()
+        self._sessions: weakref.WeakSet[JSSession | JSAgentSession] = weakref.WeakSet()
 
     def functions(self) -> dict[str, Callable[..., Any]]:
         from geppetto.js.module import turns_api
@@ -84,7 +85,14 @@ class GeppettoHost:
         for kind, methods in _METHODS.items():
             for js_name, attr in methods.items():
                 table[f"geppetto.{kind.lower()}.{js_name}"] = self._method(kind, js_name, attr)
+        from geppetto.js.module import agent_table
+
+        table.update(agent_table.functions(self))
         return table
+
+    def track(self, session: JSSession | JSAgentSession) -> None:
+        """Remember a session so that :meth:`cancel_all` and :meth:`wait_idle` reach its runs."""
+        self._sessions.add(session)
 
     # -- module-level ------------------------------------------------------------------------
 
