@@ -293,7 +293,13 @@ function require(name) {
   __gp_moduleCache.set(name, module);
   try {
     if (spec.kind === 'js') {
-      const body = (0, eval)('(function (exports, require, module, host) {' + spec.source + '\n})');
+      // The host compiles the body under the module's own file name when it can (spec.compiled
+      // names the global slot it left the function in); else it is evaluated here as <input>.
+      let body = spec.compiled ? __gp_G[spec.compiled] : undefined;
+      if (spec.compiled) delete __gp_G[spec.compiled];
+      if (typeof body !== 'function') {
+        body = (0, eval)('(function (exports, require, module, host) {' + spec.source + '\n})');
+      }
       body.call(module.exports, module.exports, require, module, __gp_hostApi);
     } else {
       module.exports = spec.value;
