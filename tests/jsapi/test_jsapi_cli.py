@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import signal
@@ -266,3 +267,176 @@ def test_installing_the_module_stays_light() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ limits (issue 15, defect 8)
+
+
+def test_timeout_ms_stops_a_busy_script(tmp_path: Path) -> None:
+    script = tmp_path / "spin.js"
+    script.write_text("console.log('started');\nfor (;;) {}\n")
+    result = geppetto_js(script, "--timeout-ms", "300")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: script exceeded --timeout-ms 300"
+    assert result.stdout.splitlines() == ["started"]
+
+
+def test_timeout_ms_cancels_the_running_inference_and_stores_it(tmp_path: Path) -> None:
+    from geppetto.store import TurnStore
+
+    script = tmp_path / "slow.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "const s = g.createSession({engine: g.engines.echo({reply: 'never', delayMs: 600000}),\n"
+        "  sessionId: 'slow-session', store: true});\n"
+        "await s.runAsync({blocks: [g.turns.newUserBlock('question')]});\n"
+        "console.log('finished');\n"
+    )
+    db = tmp_path / "turns.db"
+    result = geppetto_js(script, "--timeout-ms", "500", "--store", db)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == "error: script exceeded --timeout-ms 500"
+    assert "finished" not in result.stdout
+    store = TurnStore(db)
+    try:
+        (stored,) = store.list_turns("slow-session")
+        assert stored.finish_class == "interrupted" and stored.outcome == "cancelled"
+    finally:
+        store.close()
+
+
+def test_max_memory_stops_a_memory_bomb(tmp_path: Path) -> None:
+    script = tmp_path / "bomb.js"
+    script.write_text("const kept = [];\nfor (;;) kept.push({ n: [1, 2, 3] });\n")
+    result = geppetto_js(script, "--max-memory", "64M")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: script exceeded the memory limit of 64 MiB (--max-memory)"
+    # the default limit (1 GiB) applies without the flag: a big allocation fails at once
+    huge = tmp_path / "huge.js"
+    huge.write_text("const a = new Uint8Array(1200 * 1024 * 1024);\n")
+    default = geppetto_js(huge)
+    assert default.returncode == 1
+    assert default.stderr.splitlines()[0] == "error: script exceeded the memory limit of 1 GiB (--max-memory)"
+    assert "huge.js:1:" in default.stderr
+    assert geppetto_js(huge, "--max-memory", "2G").returncode == 0
+    assert geppetto_js(huge, "--max-memory", "0").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--max-memory", "lots", "expected a size such as 512M or 2G"),
+        ("--max-memory", "1M", "must be at least 8M"),
+        ("--max-memory", "-5M", "expected a size such as 512M or 2G"),
+        ("--timeout-ms", "-1", "must be 0 (no deadline) or more"),
+        ("--timeout-ms", "1.5", "expected whole milliseconds"),
+    ],
+)
+def test_bad_limit_flags_are_usage_errors(tmp_path: Path, flag: str, value: str, message: str) -> None:
+    script = tmp_path / "ok.js"
+    script.write_text("1;\n")
+    result = geppetto_js(script, f"{flag}={value}")
+    assert result.returncode == 2
+    assert f"argument {flag}: {message}" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_reaches_a_script_blocked_in_a_host_call_and_stops_busy_js(tmp_path: Path) -> None:
+    """Ctrl-C interrupts the runtime: the waiting host call returns at once (the script sees it)
+    and the busy loop after it is stopped by the engine, so the process ends without a grace wait."""
+    script = tmp_path / "stuck.js"
+    script.write_text(
+        "console.log('started');\n"
+        "try { sleep(600000); } catch (e) { console.log('woken: ' + e.message); }\n"
+        "for (;;) {}\n"
+    )
+    proc = subprocess.Popen(
+        [*js_command(), "run", str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        preexec_fn=default_sigint,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert out.splitlines() == ["woken: script interrupted"]
+    assert err.strip() == "interrupted"
+
+
+def test_stack_positions_point_into_the_script_file(tmp_path: Path) -> None:
+    script = tmp_path / "throw.js"
+    script.write_text('throw new Error("boom");\n')
+    result = geppetto_js(script)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["Error: boom", f"    at <anonymous> ({script}:1:11)"]
+    printed = geppetto_js(script, "--print-result")  # evaluated through eval to get its value
+    assert printed.stderr.splitlines() == ["Error: boom", f"    at <eval> ({script}:1:11)"]
+    module_error = tmp_path / "module_error.js"
+    module_error.write_text("const g = require('geppetto');\n\ng.turns.normalize();\n")
+    result = geppetto_js(module_error)
+    frames = result.stderr.splitlines()[1:]
+    assert frames[-1].strip() == f"at <anonymous> ({module_error}:3:9)"
+    assert all("(host:geppetto.js:" in frame for frame in frames[:-1]), frames
+
+
+# ------------------------------------------------------------------ the reference runner's spelling
+
+
+def test_reference_runner_flags_and_globals(tmp_path: Path) -> None:
+    script = tmp_path / "example.js"
+    script.write_text("console.log(JSON.stringify(globalThis.GEPPETTO_EXAMPLE));\n")
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("slug: team\nprofiles:\n  p:\n    inference_settings: {chat: {api_type: echo}}\n")
+    expected = {
+        "script": str(script),
+        "profile": "p",
+        "profileRegistries": [str(registry)],
+        "timeoutMs": 120000,
+    }
+    for args in (
+        ["--script", script, "--profile-registries", registry, "--profile", "p", "--timeout-ms", "120000"],
+        ["run", "--script", script, "--profile-registries", registry, "--profile", "p"],  # `... run run`
+        [script, "--profile-registries", registry, "--profile", "p"],
+    ):
+        result = geppetto_js(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert json.loads(result.stdout.splitlines()[0]) == expected
+    both = geppetto_js(script, "--script", script)
+    assert both.returncode == 1 and "give the script once" in both.stderr
+    neither = geppetto_js()
+    assert neither.returncode == 1 and "no script to run" in neither.stderr
+    short = geppetto_js("--script", script, "--timeout-ms", "5000")
+    assert json.loads(short.stdout.splitlines()[0])["timeoutMs"] == 5000
+
+
+def test_a_rejected_promise_of_the_last_expression_fails_the_run(tmp_path: Path) -> None:
+    """Like the reference's example 31: the whole script is an async IIFE expression statement."""
+    script = tmp_path / "iife.js"
+    script.write_text(
+        "(async () => {\n"
+        "  const g = require('geppetto');\n"
+        "  const s = g.createSession({engine: g.engines.echo({reply: 'ok', delayMs: 20})});\n"
+        "  const out = await s.runAsync({blocks: [g.turns.newUserBlock('q')]});\n"
+        "  console.log('reply ' + out.blocks[1].payload.text);\n"
+        "  if (globalThis.ENV.FAIL_IT) throw new Error('the example failed');\n"
+        "})();\n"
+    )
+    passed = geppetto_js(script)
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stdout.splitlines() == ["reply ok", "PASS: iife.js"]
+    failed = geppetto_js(script, env={"FAIL_IT": "1"})
+    assert failed.returncode == 1
+    assert failed.stdout.splitlines() == ["reply ok"]
+    assert failed.stderr.splitlines()[:2] == [
+        "Unhandled promise rejection: Error: the example failed",
+        f"    at <anonymous> ({script}:6:41)",
+    ]

@@ -213,10 +213,10 @@ class OwnerLoop:
             timer.start()
         self.serve_until(lambda: fut.done() or (deadline is not None and time.monotonic() >= deadline))
         if not fut.done():
-            if self._stopping:
-                raise JSRuntimeClosed()
             if self._interrupted is not None:
                 raise self._interrupted
+            if self._stopping:
+                raise JSRuntimeClosed()
             raise TimeoutError("timed out waiting on the JS owner loop")
         return fut.result()
 
