@@ -195,7 +195,7 @@ class JSRuntime:
 
     def interrupt(self, error: JSScriptInterrupted | None = None) -> None:
         """Stop the running script with ``error`` (default :class:`JSScriptInterrupted`), e.g. on
-        Ctrl-C; from any thread, also a signal handler.
+        Ctrl-C; from any thread (not from inside a signal handler: it takes a lock).
 
         Busy JS stops at the engine's next interrupt check (uncatchable by the script), a script
         waiting on a promise or a synchronous host call stops at once. Final: every later entry
@@ -306,7 +306,7 @@ class JSRuntime:
             self._script_running = True
         watch = ScriptWatch(
             timeout=timeout,
-            on_deadline=lambda: self.interrupt(JSScriptTimeout(timeout or 0.0)),
+            on_deadline=lambda: None if fut.done() else self.interrupt(JSScriptTimeout(timeout or 0.0)),
             read_heap=self._heap_size if self._memory_limit else None,
         )
         self._watch = watch
@@ -315,6 +315,7 @@ class JSRuntime:
         def finished(_f: Future[Any]) -> None:
             watch.stop()
             with self._lock:
+                self._watch = None
                 self._script_running = False
 
         fut.add_done_callback(finished)
