@@ -440,3 +440,19 @@ def test_a_rejected_promise_of_the_last_expression_fails_the_run(tmp_path: Path)
         "Unhandled promise rejection: Error: the example failed",
         f"    at <anonymous> ({script}:6:41)",
     ]
+
+
+def test_js_run_of_a_trivial_script_stays_light(tmp_path: Path) -> None:
+    """Cold start (budget 250 ms): the limits, GEPPETTO_EXAMPLE and the runner flags must not pull
+    in asyncio, the engines or the profiles package for a script that uses none of them."""
+    script = tmp_path / "trivial.js"
+    script.write_text("const x = 1;\n")
+    code = (
+        "import sys; from geppetto.cli import main;"
+        f"assert main(['js', 'run', {str(script)!r}, '--timeout-ms', '60000']) == 0;"
+        "print(sorted(m for m in ('asyncio', 'geppetto.engines', 'geppetto.profiles', 'openai') "
+        "if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINOCCHIO_")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert result.stdout.splitlines()[-1] == "[]"
