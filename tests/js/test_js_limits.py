@@ -85,6 +85,17 @@ def test_interrupt_stops_a_busy_script_and_the_runtime_stays_interrupted(rt: JSR
     assert console.texts() == []
 
 
+def test_a_script_cannot_catch_the_interrupt_of_its_host_call(rt: JSRuntime, console: Any) -> None:
+    release = threading.Event()
+    rt.set_global("block", lambda: rt.run_blocking(release.wait))
+    rt.set_global("started", lambda: threading.Timer(0.05, rt.interrupt).start())
+    source = "started();\ntry { block(); } catch (e) { console.log('caught'); }\nconsole.log('after');"
+    result = outcome(lambda: rt.run_script(source, "catch.js"))
+    release.set()
+    assert isinstance(result, JSScriptInterrupted)
+    assert console.texts() == []
+
+
 def test_js_callbacks_fail_after_an_interrupt(rt: JSRuntime) -> None:
     callback = rt.eval("(x) => x + 1")
     assert callback(1) == 2

@@ -341,9 +341,9 @@ def test_bad_limit_flags_are_usage_errors(tmp_path: Path, flag: str, value: str,
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_ctrl_c_reaches_a_script_blocked_in_a_host_call_and_stops_busy_js(tmp_path: Path) -> None:
-    """Ctrl-C interrupts the runtime: the waiting host call returns at once (the script sees it)
-    and the busy loop after it is stopped by the engine, so the process ends without a grace wait."""
+def test_ctrl_c_stops_a_script_blocked_in_a_host_call_before_it_runs_on(tmp_path: Path) -> None:
+    """Ctrl-C interrupts the runtime: the waiting host call ends at once and the script stops
+    there, uncatchably (before, it caught "JS runtime is closed" and spun until the close timeout)."""
     script = tmp_path / "stuck.js"
     script.write_text(
         "console.log('started');\n"
@@ -368,7 +368,7 @@ def test_ctrl_c_reaches_a_script_blocked_in_a_host_call_and_stops_busy_js(tmp_pa
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130
-    assert out.splitlines() == ["woken: script interrupted"]
+    assert out == ""  # neither the catch block nor anything after the call ran
     assert err.strip() == "interrupted"
 
 

@@ -183,7 +183,15 @@ function __gp_unwrap(payload) {
 
 function __gp_callHost(kind, args) {
   const json = __gp_encode(args);
-  return __gp_unwrap(__gp_hostCall(kind, __gp_special, json));
+  const payload = __gp_hostCall(kind, __gp_special, json);
+  if (payload === 'I') __gp_halt();
+  return __gp_unwrap(payload);
+}
+
+// The host was interrupted while JS waited on it: spin until the engine's interrupt handler (armed
+// by then) stops the script, uncatchably, so no more of the script runs after a deadline or Ctrl-C.
+function __gp_halt() {
+  for (;;) { /* the interrupt check ends this */ }
 }
 
 // Host notifications that must not throw into the caller (finalizers, promise settlements).

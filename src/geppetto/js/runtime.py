@@ -60,6 +60,8 @@ K_JS_SETTLED = 6
 K_UNCAUGHT = 7
 K_REQUIRE = 8
 
+# What a host call answers once the runtime is interrupted (the bridge's __gp_halt).
+_HALT = "I"
 # What the engine throws at an interrupt check once the runtime is interrupted.
 _INTERRUPTED = "InternalError: interrupted"
 # The global a compiled module body waits in for the bridge's require (see _require).
@@ -452,9 +454,12 @@ class JSRuntime:
         """The single Python callable JS can reach; no exception may escape into quickjs."""
         codec = self._codec
         try:
-            return codec.encode_ok(self._handlers[kind](codec.decode_args(payload, special)))
+            out = codec.encode_ok(self._handlers[kind](codec.decode_args(payload, special)))
         except BaseException as exc:
-            return codec.encode_err(exc)
+            out = codec.encode_err(exc)
+        if self._interrupt is not None and self._native is not None:
+            return _HALT  # the engine's interrupt is armed: the bridge spins into it
+        return out
 
     def _require(self, args: list[Any]) -> dict[str, Any]:
         """``require`` of a module not loaded yet; a JS body is compiled here under its own file
