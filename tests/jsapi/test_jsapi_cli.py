@@ -393,7 +393,10 @@ def test_stack_positions_point_into_the_script_file(tmp_path: Path) -> None:
 
 def test_reference_runner_flags_and_globals(tmp_path: Path) -> None:
     script = tmp_path / "example.js"
-    script.write_text("console.log(JSON.stringify(globalThis.GEPPETTO_EXAMPLE));\n")
+    script.write_text(
+        "console.log(JSON.stringify(globalThis.GEPPETTO_EXAMPLE));\n"
+        "console.log(GEPPETTO_PROFILE, GEPPETTO_TIMEOUT_MS);\n"
+    )
     registry = tmp_path / "registry.yaml"
     registry.write_text("slug: team\nprofiles:\n  p:\n    inference_settings: {chat: {api_type: echo}}\n")
     expected = {
@@ -410,12 +413,14 @@ def test_reference_runner_flags_and_globals(tmp_path: Path) -> None:
         result = geppetto_js(*args)
         assert result.returncode == 0, (args, result.stderr)
         assert json.loads(result.stdout.splitlines()[0]) == expected
+        assert result.stdout.splitlines()[1] == "p 120000"
     both = geppetto_js(script, "--script", script)
     assert both.returncode == 1 and "give the script once" in both.stderr
     neither = geppetto_js()
     assert neither.returncode == 1 and "no script to run" in neither.stderr
-    short = geppetto_js("--script", script, "--timeout-ms", "5000")
-    assert json.loads(short.stdout.splitlines()[0])["timeoutMs"] == 5000
+    for given in ("5000", "0"):
+        short = geppetto_js("--script", script, "--timeout-ms", given)
+        assert json.loads(short.stdout.splitlines()[0])["timeoutMs"] == int(given)
 
 
 def test_a_rejected_promise_of_the_last_expression_fails_the_run(tmp_path: Path) -> None:

@@ -114,7 +114,7 @@ def example_globals(args: argparse.Namespace, path: Path) -> dict[str, Any]:
         "script": str(path.resolve()),
         "profile": args.profile or os.environ.get("PINOCCHIO_PROFILE") or "default",
         "profileRegistries": registries,
-        "timeoutMs": args.timeout_ms or REFERENCE_TIMEOUT_MS,
+        "timeoutMs": REFERENCE_TIMEOUT_MS if args.timeout_ms is None else args.timeout_ms,
     }
 
 
@@ -143,7 +143,11 @@ def run(args: argparse.Namespace) -> int:
             config_file=args.config_file,
         )
         install_lab_globals(runtime)
-        runtime.set_global("GEPPETTO_EXAMPLE", example_globals(args, path))
+        example = example_globals(args, path)
+        runtime.set_global("GEPPETTO_EXAMPLE", example)
+        # what the reference's turn-store example (34) reads from its host
+        runtime.set_global("GEPPETTO_PROFILE", example["profile"])
+        runtime.set_global("GEPPETTO_TIMEOUT_MS", example["timeoutMs"])
         # A plain script's completion value is captured with eval; a script with top-level
         # await or return runs as a module and its returned value is printed instead.
         capture = args.print_result and _is_plain_script(runtime, source)

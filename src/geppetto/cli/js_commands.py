@@ -19,7 +19,8 @@ REFERENCE_TIMEOUT_MS = 120_000
 JS_RUN_EPILOG = """\
 The script runs as CommonJS with require("geppetto"), console, timers, Promises and top-level await,
 plus the geppetto-js-lab globals assert(cond, msg), ENV and sleep(ms), and GEPPETTO_EXAMPLE
-({script, profile, profileRegistries, timeoutMs}, as the reference's geppetto-js-run sets it). On
+({script, profile, profileRegistries, timeoutMs}, as the reference's geppetto-js-run sets it;
+GEPPETTO_PROFILE and GEPPETTO_TIMEOUT_MS repeat the two for the reference's store example). On
 success it prints "PASS: <script name>" and exits 0; an uncaught exception or unhandled rejection
 (also of a promise the script's last expression returns) prints the JS error and stack on stderr
 and exits 1, as do --timeout-ms and --max-memory when exceeded; Ctrl-C stops the script at once,
@@ -57,7 +58,7 @@ def add_js_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
         default=None,
         metavar="N",
         help="stop the script after N milliseconds of wall-clock time, awaiting included (exit 1); "
-        "0 or unset: no deadline. Scripts see it as GEPPETTO_EXAMPLE.timeoutMs (default 120000)",
+        "0 or unset: no deadline. Scripts see it as GEPPETTO_EXAMPLE.timeoutMs (unset: 120000)",
     )
     run.add_argument(
         "--max-memory",
