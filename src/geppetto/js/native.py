@@ -124,7 +124,11 @@ class NativeContext:
     def evaluate(self, source: str, filename: str, first_line: int = 1) -> Any:
         """Evaluate ``source`` as a global script named ``filename`` whose first line is numbered
         ``first_line``; returns its completion value like ``Context.eval`` and raises the binding's
-        ``JSException`` on a syntax error or a throw."""
+        ``JSException`` on a syntax error or a throw.
+
+        Only for sources that define things (a function expression to call afterwards through the
+        binding): the evaluation bypasses the binding's GIL bookkeeping, so code that calls a
+        Python callable while being evaluated would crash the process."""
         code = source.encode("utf-8")
         options = _EvalOptions(_EVAL_OPTIONS_VERSION, 0, filename.encode("utf-8"), first_line)
         value = _gil_library().JS_Eval2(self.ctx, code, len(code), ctypes.byref(options))

@@ -41,6 +41,7 @@ from geppetto.js.sources import (
     module_filename,
     module_wrapper_lines,
     trusted_boot,
+    trusted_boot_function,
 )
 from geppetto.js.tracker import RejectionTracker
 from geppetto.js.values import HostPromise
@@ -137,7 +138,7 @@ class JSRuntime:
         self._tracker = RejectionTracker.install(ctx, native)
         ctx.add_callable("__geppetto_host", self._host)
         if native is not None:
-            native.evaluate(trusted_boot(), BOOT_FILENAME)
+            native.evaluate(trusted_boot_function(), BOOT_FILENAME)()  # called through the binding
         else:
             ctx.eval(trusted_boot())
         self._e = {name: ctx.eval(f"__geppetto_entries.{name}") for name in TRUSTED_ENTRIES}

@@ -17,6 +17,12 @@ def trusted_boot() -> str:
     The host callable is read from ``globalThis.__geppetto_host`` and deleted before any user code
     runs, so scripts can only reach the host through the bridge.
     """
+    return trusted_boot_function() + "();\n"
+
+
+@functools.cache
+def trusted_boot_function() -> str:
+    """:func:`trusted_boot` as a function expression, to compile under its own name and call."""
     return (
         "(function () {\n"
         "const hostCall = globalThis.__geppetto_host;\n"
@@ -25,7 +31,7 @@ def trusted_boot() -> str:
         + _read("prelude.js")
         + "\n"
         + _read("bridge.js")
-        + "\n})(hostCall);\n})();\n"
+        + "\n})(hostCall);\n})"
     )
 
 
