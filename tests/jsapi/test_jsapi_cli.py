@@ -461,3 +461,24 @@ def test_js_run_of_a_trivial_script_stays_light(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINOCCHIO_")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("512M", 512 << 20),
+        ("512m", 512 << 20),
+        ("1.5G", 3 << 29),
+        ("2GiB", 2 << 30),
+        ("64 MB", 64 << 20),
+        ("16777216", 16 << 20),
+        ("1T", 1 << 40),
+        ("0", 0),
+        ("none", 0),
+        ("unlimited", 0),
+    ],
+)
+def test_max_memory_sizes(text: str, size: int) -> None:
+    from geppetto.cli.js_commands import memory_size
+
+    assert memory_size(text) == size

@@ -151,6 +151,8 @@ class JSRuntime:
 
     def _teardown_context(self) -> None:
         with self._lock:  # interrupt() arms the engine under this lock: never after this point
+            if self._native is not None:
+                self._native.disarm_interrupt()  # the handler object goes before the runtime does
             self._native = None
         if self._tracker is not None:
             self._tracker.dispose()
