@@ -190,3 +190,8 @@ def test_host_module_frames_are_named_as_host_code(rt: JSRuntime) -> None:
         rt.run_script("setTimeout(42);\n", "timer.js")
     assert "timer.js:1:" in timer.value.stack
     assert all("timer.js" not in line for line in timer.value.stack.splitlines() if "setTimeout" in line)
+
+
+def test_modules_still_load_after_the_script_freezes_the_global_object(rt: JSRuntime) -> None:
+    rt.define_js_module("helper", "exports.answer = 42;\n")
+    assert rt.run_script("Object.freeze(globalThis);\nreturn require('helper').answer;", "frozen.js") == 42

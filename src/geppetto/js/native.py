@@ -116,10 +116,14 @@ class NativeContext:
         self._handler: Any = None  # the ctypes callback must outlive its installation
 
     def set_global(self, name: str, value: JSValue) -> None:
-        """``globalThis[name] = value``; takes ownership of ``value``."""
+        """``globalThis[name] = value``; takes ownership of ``value``. Raises the binding's
+        ``JSException`` when the global object refuses it (a script froze it)."""
         glob = self.lib.JS_GetGlobalObject(self.ctx)
-        self.lib.JS_SetPropertyStr(self.ctx, glob, name.encode(), value)
+        status = self.lib.JS_SetPropertyStr(self.ctx, glob, name.encode(), value)
         self.lib.JS_FreeValue(self.ctx, glob)
+        if status < 0:
+            self.lib.JS_FreeValue(self.ctx, self.lib.JS_GetException(self.ctx))
+            raise quickjs.JSException(f"TypeError: cannot set globalThis.{name}")
 
     def evaluate(self, source: str, filename: str, first_line: int = 1) -> Any:
         """Evaluate ``source`` as a global script named ``filename`` whose first line is numbered

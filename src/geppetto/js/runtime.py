@@ -466,12 +466,16 @@ class JSRuntime:
 
     def _require(self, args: list[Any]) -> dict[str, Any]:
         """``require`` of a module not loaded yet; a JS body is compiled here under its own file
-        name (``host:NAME.js``) and left in a global slot the bridge takes it from."""
+        name (``host:NAME.js``) and left in a global slot the bridge takes it from (a syntax error
+        in the body is left for the bridge's own evaluation to report)."""
         spec = self._host_modules.require(args)
         if spec["kind"] == "js" and self._native is not None:
             source = module_wrapper_lines(spec["source"])
-            body = self._native.evaluate(source, module_filename(args[0]), WRAPPED_FIRST_LINE)
-            self._ctx.set(_COMPILED_SLOT, body)
+            try:
+                body = self._native.evaluate(source, module_filename(args[0]), WRAPPED_FIRST_LINE)
+                self._ctx.set(_COMPILED_SLOT, body)
+            except quickjs.JSException:  # e.g. a frozen globalThis: the bridge evaluates it as <input>
+                return spec
             spec["compiled"] = _COMPILED_SLOT
         return spec
 
