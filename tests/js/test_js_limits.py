@@ -195,3 +195,12 @@ def test_host_module_frames_are_named_as_host_code(rt: JSRuntime) -> None:
 def test_modules_still_load_after_the_script_freezes_the_global_object(rt: JSRuntime) -> None:
     rt.define_js_module("helper", "exports.answer = 42;\n")
     assert rt.run_script("Object.freeze(globalThis);\nreturn require('helper').answer;", "frozen.js") == 42
+
+
+def test_a_script_that_closes_its_wrapper_early_cannot_crash_the_host(rt: JSRuntime, console: Any) -> None:
+    """The script is compiled through the C API; code that escapes the wrapper function runs at
+    that moment and may call into Python (here console.log), which must work like any host call."""
+    with pytest.raises(JSScriptError):
+        rt.run_script("});\nconsole.log('outside', typeof require);\n(function () {\n", "escape.js")
+    assert console.texts() == ["outside function"]
+    assert rt.eval("1 + 1") == 2

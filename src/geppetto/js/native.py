@@ -1,8 +1,9 @@
 """The quickjs-ng C API the Python binding does not expose, reached through ctypes.
 
 The binding's extension exports the whole C API, and its ``Context`` object starts with the
-``JSRuntime*`` and ``JSContext*`` pointers (a layout verified for the versions in ``VERIFIED`` and
-cross-checked at runtime with ``JS_GetRuntime`` and ``JS_GetRuntimeOpaque``). Three things need it:
+``JSRuntime*`` and ``JSContext*`` pointers, followed by the thread state it saves while JS runs (a
+layout verified for the versions in ``VERIFIED`` and cross-checked at runtime with
+``JS_GetRuntime``, ``JS_GetRuntimeOpaque`` and the runtime's malloc counters). Three things need it:
 
 * evaluating a source under its real file name and first line (``JS_Eval2``), so stack positions
   point into the user's file and host code is named as such instead of ``<input>``;
@@ -27,6 +28,10 @@ _EVAL_OPTIONS_VERSION = 1
 _TAG_EXCEPTION = 6
 _SLOT = "__geppetto_native_value"
 # JSRuntime starts with JSMallocFunctions (5 pointers), then JSMallocState {count, size, limit, opaque}.
+# The binding's Context object: PyObject_HEAD, runtime, context, has_time_limit, time_limit, then
+# the thread state it saves while JS runs (NULL whenever Python code runs on the owner thread).
+_THREAD_STATE_OFFSET = 48
+_CONTEXT_SIZE = 80
 _MALLOC_COUNT_OFFSET = 40
 _MALLOC_SIZE_OFFSET = 48
 
@@ -48,7 +53,7 @@ class _EvalOptions(ctypes.Structure):
 
 INTERRUPT_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 _lib: Any = None
-_pylib: Any = None
+_eval_lib: Any = None
 
 
 def library() -> Any:
@@ -78,18 +83,19 @@ def library() -> Any:
     return _lib
 
 
-def _gil_library() -> Any:
-    """The same extension for calls that must keep the GIL: evaluation may run finalizers of
-    Python callables, which the binding runs assuming the GIL is held when it saved no thread
-    state."""
-    global _pylib
-    if _pylib is None:
-        lib = ctypes.PyDLL(quickjs._quickjs.__file__)
-        lib.JS_Eval2.restype = JSValue
+def _eval_library() -> Any:
+    """``JS_Eval2`` and what an evaluation needs around it (see :meth:`NativeContext.evaluate`)."""
+    global _eval_lib
+    if _eval_lib is None:
+        lib = library()
         options = ctypes.POINTER(_EvalOptions)
         lib.JS_Eval2.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, options]
-        _pylib = lib
-    return _pylib
+        lib.JS_Eval2.restype = JSValue
+        lib.JS_UpdateStackTop.argtypes = [ctypes.c_void_p]
+        lib.JS_UpdateStackTop.restype = None
+        ctypes.pythonapi.PyThreadState_Get.restype = ctypes.c_void_p
+        _eval_lib = lib
+    return _eval_lib
 
 
 def binding_version() -> str | None:
@@ -130,12 +136,22 @@ class NativeContext:
         ``first_line``; returns its completion value like ``Context.eval`` and raises the binding's
         ``JSException`` on a syntax error or a throw.
 
-        Only for sources that define things (a function expression to call afterwards through the
-        binding): the evaluation bypasses the binding's GIL bookkeeping, so code that calls a
-        Python callable while being evaluated would crash the process."""
+        Like the binding's own calls, the GIL is released meanwhile and the thread state is left
+        where the binding's callables take it from, so the evaluated code may call into Python."""
         code = source.encode("utf-8")
         options = _EvalOptions(_EVAL_OPTIONS_VERSION, 0, filename.encode("utf-8"), first_line)
-        value = _gil_library().JS_Eval2(self.ctx, code, len(code), ctypes.byref(options))
+        lib = _eval_library()
+        # What the binding does around every entry into JS: the code may call Python callables
+        # (the binding then takes the GIL back from the saved thread state) and run finalizers.
+        saved = ctypes.c_void_p.from_address(id(self.context) + _THREAD_STATE_OFFSET)
+        if saved.value:
+            raise RuntimeError("native evaluation while the binding is inside JS on another path")
+        lib.JS_UpdateStackTop(self.rt)
+        saved.value = ctypes.pythonapi.PyThreadState_Get()
+        try:
+            value = lib.JS_Eval2(self.ctx, code, len(code), ctypes.byref(options))  # releases the GIL
+        finally:
+            saved.value = None
         if value.tag == _TAG_EXCEPTION:
             self.set_global(_SLOT, self.lib.JS_GetException(self.ctx))
             self.context.eval(f"(() => {{ const e = {_SLOT}; delete globalThis.{_SLOT}; throw e; }})()")
@@ -164,7 +180,9 @@ class NativeContext:
 def attach(context: Any) -> NativeContext | None:
     """The native view of a fresh ``quickjs.Context``; None when the binding is not a verified
     version or its layout does not check out."""
-    if binding_version() not in VERIFIED or type(context).__basicsize__ < 32:
+    if binding_version() not in VERIFIED or type(context).__basicsize__ != _CONTEXT_SIZE:
+        return None
+    if ctypes.c_void_p.from_address(id(context) + _THREAD_STATE_OFFSET).value:
         return None
     lib = library()
     rt_ptr = ctypes.c_void_p.from_address(id(context) + 16).value
