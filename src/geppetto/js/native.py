@@ -17,7 +17,9 @@ plain API (``<input>`` file names, no interrupting busy JS).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,23 +143,34 @@ class NativeContext:
         code = source.encode("utf-8")
         options = _EvalOptions(_EVAL_OPTIONS_VERSION, 0, filename.encode("utf-8"), first_line)
         lib = _eval_library()
-        # What the binding does around every entry into JS: the code may call Python callables
-        # (the binding then takes the GIL back from the saved thread state) and run finalizers.
-        saved = ctypes.c_void_p.from_address(id(self.context) + _THREAD_STATE_OFFSET)
-        if saved.value:
-            raise RuntimeError("native evaluation while the binding is inside JS on another path")
-        lib.JS_UpdateStackTop(self.rt)
-        saved.value = ctypes.pythonapi.PyThreadState_Get()
-        try:
+        with self.entered():
             value = lib.JS_Eval2(self.ctx, code, len(code), ctypes.byref(options))  # releases the GIL
-        finally:
-            saved.value = None
+            if value.tag == _TAG_EXCEPTION:
+                self.set_global(_SLOT, self.lib.JS_GetException(self.ctx))
+            else:
+                self.set_global(_SLOT, value)
         if value.tag == _TAG_EXCEPTION:
-            self.set_global(_SLOT, self.lib.JS_GetException(self.ctx))
             self.context.eval(f"(() => {{ const e = {_SLOT}; delete globalThis.{_SLOT}; throw e; }})()")
             raise AssertionError("unreachable: the rethrow above raises")  # pragma: no cover
-        self.set_global(_SLOT, value)
         return self.context.eval(f"(() => {{ const v = {_SLOT}; delete globalThis.{_SLOT}; return v; }})()")
+
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[None]:
+        """Around C calls that may run JS or free JS objects: what the binding does around each of
+        its own calls. The code may then call Python callables and run finalizers of Python
+        objects, which take the GIL back from the thread state saved here (the ctypes call has
+        released it). Inside a binding call already (a ctypes callback from JS) there is nothing
+        to do."""
+        saved = ctypes.c_void_p.from_address(id(self.context) + _THREAD_STATE_OFFSET)
+        if saved.value:
+            yield
+            return
+        _eval_library().JS_UpdateStackTop(self.rt)
+        saved.value = ctypes.pythonapi.PyThreadState_Get()
+        try:
+            yield
+        finally:
+            saved.value = None
 
     def heap_size(self) -> int:
         """Bytes the engine has allocated now (``malloc_size``), read straight from the runtime

@@ -23,13 +23,15 @@ _TRACKER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, JSValue, JSValue, ctypes.c_bo
 class RejectionTracker:
     """Holds promises rejected without a handler until the owner loop reports them."""
 
-    def __init__(self, lib: Any, rt_ptr: int, ctx_ptr: int) -> None:
-        self._lib = lib
-        self._rt = rt_ptr
-        self._ctx = ctx_ptr
+    def __init__(self, native: NativeContext) -> None:
+        self._native = native
+        self._lib = library()
+        self._rt = native.rt
+        self._ctx = native.ctx
         self._pending: dict[int, JSValue] = {}
         self._callback = _TRACKER(self._on_rejection)  # must outlive the installation
-        lib.JS_SetHostPromiseRejectionTracker(rt_ptr, ctypes.cast(self._callback, ctypes.c_void_p), None)
+        callback = ctypes.cast(self._callback, ctypes.c_void_p)
+        self._lib.JS_SetHostPromiseRejectionTracker(self._rt, callback, None)
 
     @classmethod
     def install(cls, context: Any, native: NativeContext | None = None) -> RejectionTracker | None:
@@ -37,7 +39,7 @@ class RejectionTracker:
         native = native or attach(context)
         if native is None:
             return None
-        return cls(library(), native.rt, native.ctx)
+        return cls(native)
 
     def _on_rejection(self, ctx: int, promise: JSValue, reason: JSValue, handled: bool, opaque: int) -> None:
         try:
@@ -60,14 +62,16 @@ class RejectionTracker:
         if not self._pending:
             return False
         _, value = self._pending.popitem()
-        glob = self._lib.JS_GetGlobalObject(self._ctx)
-        self._lib.JS_SetPropertyStr(self._ctx, glob, global_name, value)
-        self._lib.JS_FreeValue(self._ctx, glob)
+        with self._native.entered():  # setting and freeing may free Python-backed JS objects
+            glob = self._lib.JS_GetGlobalObject(self._ctx)
+            self._lib.JS_SetPropertyStr(self._ctx, glob, global_name, value)
+            self._lib.JS_FreeValue(self._ctx, glob)
         return True
 
     def dispose(self) -> None:
         """Uninstall and free the kept promises; call before the context is destroyed."""
         self._lib.JS_SetHostPromiseRejectionTracker(self._rt, None, None)
-        for value in self._pending.values():
-            self._lib.JS_FreeValue(self._ctx, value)
+        with self._native.entered():
+            for value in self._pending.values():
+                self._lib.JS_FreeValue(self._ctx, value)
         self._pending.clear()
