@@ -155,23 +155,26 @@ def run(args: argparse.Namespace) -> int:
             runtime.set_global("__geppetto_set_result", result.append)
             runtime.eval(_CAPTURE)
             source = "return __gp_capture(eval(" + json.dumps(source) + "));"
+        deadline = args.timeout_ms / 1000 if args.timeout_ms else None
         try:
-            returned = runtime.run_script(source, str(path), timeout=(args.timeout_ms or 0) / 1000 or None)
-        except JSScriptTimeout:
-            _stop_inferences(host)
+            returned = runtime.run_script(source, str(path), timeout=deadline)
+        except JSScriptTimeout:  # the runtime is interrupted: no more JS runs
             print(f"error: script exceeded --timeout-ms {args.timeout_ms}", file=sys.stderr)
+            _stop_inferences(host)
             return 1
         except JSScriptMemoryError as exc:
-            _stop_inferences(host)
+            runtime.interrupt()  # an engine at its memory limit runs nothing more reliably
             limit = format_bytes(exc.limit_bytes)
             print(f"error: script exceeded the memory limit of {limit} (--max-memory)", file=sys.stderr)
             if exc.stack.strip():
                 print(exc.stack.rstrip(), file=sys.stderr)
+            _stop_inferences(host)
             return 1
         except JSScriptError as exc:
             if capture:
                 exc.stack = _captured_stack(exc.stack, str(path))
             print(exc.format(), file=sys.stderr)
+            _stop_inferences(host)  # what the failed script left running
             return 1
         except KeyboardInterrupt:
             runtime.interrupt()  # stops busy JS too: the owner thread is free at once
