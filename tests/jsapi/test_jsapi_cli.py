@@ -482,3 +482,26 @@ def test_max_memory_sizes(text: str, size: int) -> None:
     from geppetto.cli.js_commands import memory_size
 
     assert memory_size(text) == size
+
+
+def test_a_failing_script_cancels_the_inference_it_left_running(tmp_path: Path) -> None:
+    from geppetto.store import TurnStore
+
+    script = tmp_path / "throws.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "const s = g.createSession({engine: g.engines.echo({reply: 'never', delayMs: 600000}),\n"
+        "  sessionId: 'left-running', store: true});\n"
+        "s.runAsync({blocks: [g.turns.newUserBlock('question')]}).catch(() => {});\n"
+        "setTimeout(() => { throw new Error('gave up'); }, 50);\n"
+    )
+    db = tmp_path / "turns.db"
+    result = geppetto_js(script, "--store", db)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == "Error: gave up"
+    store = TurnStore(db)
+    try:
+        (stored,) = store.list_turns("left-running")
+        assert stored.outcome == "cancelled"
+    finally:
+        store.close()
