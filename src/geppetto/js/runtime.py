@@ -45,7 +45,7 @@ from geppetto.js.sources import (
 )
 from geppetto.js.tracker import RejectionTracker
 from geppetto.js.values import HostPromise
-from geppetto.js.watch import ScriptWatch
+from geppetto.js.watch import ScriptWatch, out_of_memory
 
 T = TypeVar("T")
 ConsoleHandler = Callable[[str, str], None]
@@ -67,8 +67,6 @@ _HALT = "I"
 _INTERRUPTED = "InternalError: interrupted"
 # The global a compiled module body waits in for the bridge's require (see _require).
 _COMPILED_SLOT = "__geppetto_compiled_module"
-# A bare-null failure counts as running out of memory once the heap came this close to the limit.
-_NEAR_MEMORY_LIMIT = 0.8
 
 
 class _Hooks:
@@ -408,19 +406,10 @@ class JSRuntime:
         return JSScriptError(message, name=name, stack=stack, kind=kind)
 
     def _out_of_memory(self, name: str, message: str, kind: str) -> bool:
-        """Whether a failure is the memory limit: quickjs throws ``InternalError: out of memory``,
-        or a bare ``null`` when even that error cannot be allocated, or loses the rejection of
-        the script's promise (an unsettled await); those two count only when the heap came near
-        the limit (see :mod:`geppetto.js.watch`)."""
         if not self._memory_limit:
             return False
-        if name == "InternalError" and message == "out of memory":
-            return True
-        bare_null = message == "null" and name in ("", "Error")
-        if not (bare_null or kind == "unsettledAwait"):
-            return False
         peak = max(self._watch.peak if self._watch is not None else 0, self._heap_size())
-        return peak >= self._memory_limit * _NEAR_MEMORY_LIMIT
+        return out_of_memory(name, message, kind, limit=self._memory_limit, peak=peak)
 
     def _heap_size(self) -> int:
         """Bytes the engine holds now (0 once the context is gone); from any thread."""

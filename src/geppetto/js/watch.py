@@ -14,6 +14,20 @@ import threading
 import time
 from collections.abc import Callable
 
+# A bare-null failure counts as running out of memory once the heap came this close to the limit.
+NEAR_MEMORY_LIMIT = 0.8
+
+
+def out_of_memory(name: str, message: str, kind: str, *, limit: int, peak: int) -> bool:
+    """Whether a script failure is the memory limit: quickjs throws ``InternalError: out of
+    memory``, or a bare ``null`` when even that error cannot be allocated, or loses the rejection
+    of the script's promise (an unsettled await); those two count only when the heap ``peak``
+    came near the ``limit``."""
+    if name == "InternalError" and message == "out of memory":
+        return True
+    bare_null = message == "null" and name in ("", "Error")
+    return (bare_null or kind == "unsettledAwait") and peak >= limit * NEAR_MEMORY_LIMIT
+
 
 class ScriptWatch:
     """Calls ``on_deadline`` once ``timeout`` seconds pass and samples ``read_heap`` meanwhile."""
