@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import signal
@@ -267,3 +268,241 @@ def test_installing_the_module_stays_light() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ limits (issue 15, defect 8)
+
+
+def test_timeout_ms_stops_a_busy_script(tmp_path: Path) -> None:
+    script = tmp_path / "spin.js"
+    script.write_text("console.log('started');\nfor (;;) {}\n")
+    result = geppetto_js(script, "--timeout-ms", "300")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: script exceeded --timeout-ms 300"
+    assert result.stdout.splitlines() == ["started"]
+
+
+def test_timeout_ms_cancels_the_running_inference_and_stores_it(tmp_path: Path) -> None:
+    from geppetto.store import TurnStore
+
+    script = tmp_path / "slow.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "const s = g.createSession({engine: g.engines.echo({reply: 'never', delayMs: 600000}),\n"
+        "  sessionId: 'slow-session', store: true});\n"
+        "await s.runAsync({blocks: [g.turns.newUserBlock('question')]});\n"
+        "console.log('finished');\n"
+    )
+    db = tmp_path / "turns.db"
+    result = geppetto_js(script, "--timeout-ms", "500", "--store", db)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == "error: script exceeded --timeout-ms 500"
+    assert "finished" not in result.stdout
+    store = TurnStore(db)
+    try:
+        (stored,) = store.list_turns("slow-session")
+        assert stored.finish_class == "interrupted" and stored.outcome == "cancelled"
+    finally:
+        store.close()
+
+
+def test_max_memory_stops_a_memory_bomb(tmp_path: Path) -> None:
+    script = tmp_path / "bomb.js"
+    script.write_text("const kept = [];\nfor (;;) kept.push({ n: [1, 2, 3] });\n")
+    result = geppetto_js(script, "--max-memory", "64M")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: script exceeded the memory limit of 64 MiB (--max-memory)"
+    # the default limit (1 GiB) applies without the flag: a big allocation fails at once
+    huge = tmp_path / "huge.js"
+    huge.write_text("const a = new Uint8Array(1200 * 1024 * 1024);\n")
+    default = geppetto_js(huge)
+    assert default.returncode == 1
+    assert default.stderr.splitlines()[0] == "error: script exceeded the memory limit of 1 GiB (--max-memory)"
+    assert "huge.js:1:" in default.stderr
+    assert geppetto_js(huge, "--max-memory", "2G").returncode == 0
+    assert geppetto_js(huge, "--max-memory", "0").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--max-memory", "lots", "expected a size such as 512M or 2G"),
+        ("--max-memory", "1M", "must be at least 8M"),
+        ("--max-memory", "-5M", "expected a size such as 512M or 2G"),
+        ("--timeout-ms", "-1", "must be 0 (no deadline) or more"),
+        ("--timeout-ms", "1.5", "expected whole milliseconds"),
+    ],
+)
+def test_bad_limit_flags_are_usage_errors(tmp_path: Path, flag: str, value: str, message: str) -> None:
+    script = tmp_path / "ok.js"
+    script.write_text("1;\n")
+    result = geppetto_js(script, f"{flag}={value}")
+    assert result.returncode == 2
+    assert f"argument {flag}: {message}" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_stops_a_script_blocked_in_a_host_call_before_it_runs_on(tmp_path: Path) -> None:
+    """Ctrl-C interrupts the runtime: the waiting host call ends at once and the script stops
+    there, uncatchably (before, it caught "JS runtime is closed" and spun until the close timeout)."""
+    script = tmp_path / "stuck.js"
+    script.write_text(
+        "console.log('started');\n"
+        "try { sleep(600000); } catch (e) { console.log('woken: ' + e.message); }\n"
+        "for (;;) {}\n"
+    )
+    proc = subprocess.Popen(
+        [*js_command(), "run", str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        preexec_fn=default_sigint,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert out == ""  # neither the catch block nor anything after the call ran
+    assert err.strip() == "interrupted"
+
+
+def test_stack_positions_point_into_the_script_file(tmp_path: Path) -> None:
+    script = tmp_path / "throw.js"
+    script.write_text('throw new Error("boom");\n')
+    result = geppetto_js(script)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["Error: boom", f"    at <anonymous> ({script}:1:11)"]
+    printed = geppetto_js(script, "--print-result")  # evaluated through eval to get its value
+    assert printed.stderr.splitlines() == ["Error: boom", f"    at <eval> ({script}:1:11)"]
+    module_error = tmp_path / "module_error.js"
+    module_error.write_text("const g = require('geppetto');\n\ng.turns.normalize();\n")
+    result = geppetto_js(module_error)
+    frames = result.stderr.splitlines()[1:]
+    assert frames[-1].strip() == f"at <anonymous> ({module_error}:3:9)"
+    assert all("(host:geppetto.js:" in frame for frame in frames[:-1]), frames
+
+
+# ------------------------------------------------------------------ the reference runner's spelling
+
+
+def test_reference_runner_flags_and_globals(tmp_path: Path) -> None:
+    script = tmp_path / "example.js"
+    script.write_text(
+        "console.log(JSON.stringify(globalThis.GEPPETTO_EXAMPLE));\n"
+        "console.log(GEPPETTO_PROFILE, GEPPETTO_TIMEOUT_MS);\n"
+    )
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("slug: team\nprofiles:\n  p:\n    inference_settings: {chat: {api_type: echo}}\n")
+    expected = {
+        "script": str(script),
+        "profile": "p",
+        "profileRegistries": [str(registry)],
+        "timeoutMs": 120000,
+    }
+    for args in (
+        ["--script", script, "--profile-registries", registry, "--profile", "p", "--timeout-ms", "120000"],
+        ["run", "--script", script, "--profile-registries", registry, "--profile", "p"],  # `... run run`
+        [script, "--profile-registries", registry, "--profile", "p"],
+    ):
+        result = geppetto_js(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert json.loads(result.stdout.splitlines()[0]) == expected
+        assert result.stdout.splitlines()[1] == "p 120000"
+    both = geppetto_js(script, "--script", script)
+    assert both.returncode == 1 and "give the script once" in both.stderr
+    neither = geppetto_js()
+    assert neither.returncode == 1 and "no script to run" in neither.stderr
+    for given in ("5000", "0"):
+        short = geppetto_js("--script", script, "--timeout-ms", given)
+        assert json.loads(short.stdout.splitlines()[0])["timeoutMs"] == int(given)
+
+
+def test_a_rejected_promise_of_the_last_expression_fails_the_run(tmp_path: Path) -> None:
+    """Like the reference's example 31: the whole script is an async IIFE expression statement."""
+    script = tmp_path / "iife.js"
+    script.write_text(
+        "(async () => {\n"
+        "  const g = require('geppetto');\n"
+        "  const s = g.createSession({engine: g.engines.echo({reply: 'ok', delayMs: 20})});\n"
+        "  const out = await s.runAsync({blocks: [g.turns.newUserBlock('q')]});\n"
+        "  console.log('reply ' + out.blocks[1].payload.text);\n"
+        "  if (globalThis.ENV.FAIL_IT) throw new Error('the example failed');\n"
+        "})();\n"
+    )
+    passed = geppetto_js(script)
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stdout.splitlines() == ["reply ok", "PASS: iife.js"]
+    failed = geppetto_js(script, env={"FAIL_IT": "1"})
+    assert failed.returncode == 1
+    assert failed.stdout.splitlines() == ["reply ok"]
+    assert failed.stderr.splitlines()[:2] == [
+        "Unhandled promise rejection: Error: the example failed",
+        f"    at <anonymous> ({script}:6:41)",
+    ]
+
+
+def test_js_run_of_a_trivial_script_stays_light(tmp_path: Path) -> None:
+    """Cold start (budget 250 ms): the limits, GEPPETTO_EXAMPLE and the runner flags must not pull
+    in asyncio, the engines or the profiles package for a script that uses none of them."""
+    script = tmp_path / "trivial.js"
+    script.write_text("const x = 1;\n")
+    code = (
+        "import sys; from geppetto.cli import main;"
+        f"assert main(['js', 'run', {str(script)!r}, '--timeout-ms', '60000']) == 0;"
+        "print(sorted(m for m in ('asyncio', 'geppetto.engines', 'geppetto.profiles', 'openai') "
+        "if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINOCCHIO_")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("512M", 512 << 20),
+        ("512m", 512 << 20),
+        ("1.5G", 3 << 29),
+        ("2GiB", 2 << 30),
+        ("64 MB", 64 << 20),
+        ("16777216", 16 << 20),
+        ("1T", 1 << 40),
+        ("0", 0),
+        ("none", 0),
+        ("unlimited", 0),
+    ],
+)
+def test_max_memory_sizes(text: str, size: int) -> None:
+    from geppetto.cli.js_commands import memory_size
+
+    assert memory_size(text) == size
+
+
+def test_a_failing_script_cancels_the_inference_it_left_running(tmp_path: Path) -> None:
+    from geppetto.store import TurnStore
+
+    script = tmp_path / "throws.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "const s = g.createSession({engine: g.engines.echo({reply: 'never', delayMs: 600000}),\n"
+        "  sessionId: 'left-running', store: true});\n"
+        "s.runAsync({blocks: [g.turns.newUserBlock('question')]}).catch(() => {});\n"
+        "setTimeout(() => { throw new Error('gave up'); }, 50);\n"
+    )
+    db = tmp_path / "turns.db"
+    result = geppetto_js(script, "--store", db)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == "Error: gave up"
+    store = TurnStore(db)
+    try:
+        (stored,) = store.list_turns("left-running")
+        assert stored.outcome == "cancelled"
+    finally:
+        store.close()

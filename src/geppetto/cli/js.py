@@ -8,21 +8,24 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from geppetto.errors import ConfigError
+from geppetto.js.errors import format_bytes
 
 if TYPE_CHECKING:
     from geppetto.js import JSRuntime
+    from geppetto.js.module import GeppettoHost
     from geppetto.store.store import TurnStore
     from geppetto.tools.registry import ToolRegistry
 
-# How long an interrupted script waits for its cancelled runs to be persisted.
+# How long a stopped script waits for its cancelled runs to be persisted.
 _CANCEL_GRACE_SECONDS = 5.0
 
+# The function is named __gp_* so its frames stay out of the stacks users see.
 _CAPTURE = """
-Object.defineProperty(globalThis, '__geppetto_capture', {
-  value: async function (v) {
+Object.defineProperty(globalThis, '__gp_capture', {
+  value: async function __gp_capture(v) {
     v = await v;
     __geppetto_set_result(v === undefined ? 'null' : JSON.stringify(v));
   },
@@ -83,20 +86,52 @@ def store_opener(args: argparse.Namespace) -> Callable[[], TurnStore] | None:
     return open_turn_store
 
 
+def script_path(args: argparse.Namespace) -> Path:
+    """SCRIPT.js or ``--script FILE`` (the reference's spelling, also after its word ``run``)."""
+    positional, option = args.script, args.script_option
+    if option is not None and positional not in (None, "run"):
+        raise ConfigError(f"give the script once: either SCRIPT.js ({positional}) or --script ({option})")
+    chosen = option if option is not None else positional
+    if chosen is None:
+        raise ConfigError("no script to run: geppetto js run SCRIPT.js (or --script FILE)")
+    return Path(chosen)
+
+
+def example_globals(args: argparse.Namespace, path: Path) -> dict[str, Any]:
+    """``GEPPETTO_EXAMPLE`` as the reference runner sets it (scripts read their profile and
+    per-run timeout from it)."""
+    import os
+
+    from geppetto.cli.js_commands import REFERENCE_TIMEOUT_MS
+
+    raw = args.profile_registries or os.environ.get("PINOCCHIO_PROFILE_REGISTRIES")
+    registries: list[str] = []
+    if raw:  # imported only then: the profiles package is not cheap
+        from geppetto.profiles.sources import split_sources
+
+        registries = split_sources(raw)
+    return {
+        "script": str(path.resolve()),
+        "profile": args.profile or os.environ.get("PINOCCHIO_PROFILE") or "default",
+        "profileRegistries": registries,
+        "timeoutMs": REFERENCE_TIMEOUT_MS if args.timeout_ms is None else args.timeout_ms,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from geppetto.inputs import LIMITS, read_file_text
-    from geppetto.js import JSRuntime, JSScriptError
+    from geppetto.js import JSRuntime, JSScriptError, JSScriptMemoryError, JSScriptTimeout
     from geppetto.js.module import install_geppetto_module
     from geppetto.js.module.lab import install_lab_globals
 
-    path = Path(args.script)
+    path = script_path(args)
     try:
         source = read_file_text(path, LIMITS.script, "script")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read script {path}: {exc}") from None
     host_tools = load_host_tools(args.host_tools) if args.host_tools else None
     result: list[str] = []
-    runtime = JSRuntime()
+    runtime = JSRuntime(memory_limit_bytes=args.max_memory or None)
     host = None
     try:
         host = install_geppetto_module(
@@ -109,21 +144,42 @@ def run(args: argparse.Namespace) -> int:
             config_file=args.config_file,
         )
         install_lab_globals(runtime)
+        example = example_globals(args, path)
+        runtime.set_global("GEPPETTO_EXAMPLE", example)
+        # what the reference's turn-store example (34) reads from its host
+        runtime.set_global("GEPPETTO_PROFILE", example["profile"])
+        runtime.set_global("GEPPETTO_TIMEOUT_MS", example["timeoutMs"])
         # A plain script's completion value is captured with eval; a script with top-level
         # await or return runs as a module and its returned value is printed instead.
         capture = args.print_result and _is_plain_script(runtime, source)
         if capture:
             runtime.set_global("__geppetto_set_result", result.append)
             runtime.eval(_CAPTURE)
-            source = "return __geppetto_capture(eval(" + json.dumps(source) + "));"
+            source = "return __gp_capture(eval(" + json.dumps(source) + "));"
+        deadline = args.timeout_ms / 1000 if args.timeout_ms else None
         try:
-            returned = runtime.run_script(source, str(path))
+            returned = runtime.run_script(source, str(path), timeout=deadline)
+        except JSScriptTimeout:  # the runtime is interrupted: no more JS runs
+            print(f"error: script exceeded --timeout-ms {args.timeout_ms}", file=sys.stderr)
+            _stop_inferences(host)
+            return 1
+        except JSScriptMemoryError as exc:
+            runtime.interrupt()  # an engine at its memory limit runs nothing more reliably
+            limit = format_bytes(exc.limit_bytes)
+            print(f"error: script exceeded the memory limit of {limit} (--max-memory)", file=sys.stderr)
+            if exc.stack.strip():
+                print(exc.stack.rstrip(), file=sys.stderr)
+            _stop_inferences(host)
+            return 1
         except JSScriptError as exc:
+            if capture:
+                exc.stack = _captured_stack(exc.stack, str(path))
             print(exc.format(), file=sys.stderr)
+            _stop_inferences(host)  # what the failed script left running
             return 1
         except KeyboardInterrupt:
-            if host.cancel_all():
-                host.wait_idle(_CANCEL_GRACE_SECONDS)  # the cancelled runs reach the store
+            runtime.interrupt()  # stops busy JS too: the owner thread is free at once
+            _stop_inferences(host)
             raise
     finally:
         runtime.close()
@@ -135,6 +191,21 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(returned, ensure_ascii=False))
     print(f"PASS: {path.name}")
     return 0
+
+
+def _captured_stack(stack: str, path: str) -> str:
+    """A stack of a script run through ``eval`` for ``--print-result``: eval'd code is named
+    ``<input>`` (here it is the script) and the last frame is the one-line wrapper, not the script."""
+    lines = stack.replace("<input>", path).splitlines()
+    if lines and lines[-1].strip().startswith(f"at <anonymous> ({path}:1:"):
+        lines.pop()
+    return "\n".join(lines)
+
+
+def _stop_inferences(host: GeppettoHost) -> None:
+    """Cancel the script's running inferences and give them a moment to reach the store."""
+    if host.cancel_all():
+        host.wait_idle(_CANCEL_GRACE_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,10 +44,15 @@ function returning ``None`` gives JS ``undefined``). Non-JSON values map as foll
   ``JSError`` raised back into JS rethrows the original JS value.
 
 Scripts run as ``async function (exports, require, module, __filename, __dirname)`` bodies, so
-top-level ``await`` and ``return`` work (line numbers match the file; columns on line 1 are
-offset). ``run_script`` pumps until no jobs, timers or unsettled host promises remain and raises
+top-level ``await`` and ``return`` work; they are compiled under their own file name with every
+line and column where it is in the file, and host code shows as ``host:NAME.js`` in stacks.
+``run_script`` pumps until no jobs, timers or unsettled host promises remain and raises
 :class:`JSScriptError` (message, name, stack, ``kind``; ``format()`` for stderr) on a syntax error,
-an uncaught exception (including in a timer) or an unhandled rejection. Timers and microtasks
+an uncaught exception (including in a timer) or an unhandled rejection;
+:class:`JSScriptTimeout` past ``run_script(timeout=)`` (wall clock, awaiting included) and
+:class:`JSScriptMemoryError` at ``JSRuntime(memory_limit_bytes=)``. ``interrupt()`` (from any
+thread, e.g. on Ctrl-C) stops busy JS at the engine's next interrupt check and a waiting script at
+once (:class:`JSScriptInterrupted`); the runtime refuses JS from then on. Timers and microtasks
 keep Node's order (microtasks first, timers by due time then creation). ``console.log/info/debug``
 write to stdout and ``warn/error`` to stderr: strings as-is, other values JSON.
 
@@ -60,6 +65,9 @@ from geppetto.js.errors import (
     JSModuleNotFound,
     JSRuntimeClosed,
     JSScriptError,
+    JSScriptInterrupted,
+    JSScriptMemoryError,
+    JSScriptTimeout,
     SandboxError,
     SandboxMemoryError,
     SandboxScriptError,
@@ -77,6 +85,9 @@ __all__ = [
     "JSRuntime",
     "JSRuntimeClosed",
     "JSScriptError",
+    "JSScriptInterrupted",
+    "JSScriptMemoryError",
+    "JSScriptTimeout",
     "SandboxError",
     "SandboxMemoryError",
     "SandboxResult",

@@ -206,7 +206,15 @@ function __gp_unwrap(payload) {
 
 function __gp_callHost(kind, args) {
   const json = __gp_encode(args);
-  return __gp_unwrap(__gp_hostCall(kind, __gp_special, json));
+  const payload = __gp_hostCall(kind, __gp_special, json);
+  if (payload === 'I') __gp_halt();
+  return __gp_unwrap(payload);
+}
+
+// The host was interrupted while JS waited on it: spin until the engine's interrupt handler (armed
+// by then) stops the script, uncatchably, so no more of the script runs after a deadline or Ctrl-C.
+function __gp_halt() {
+  for (;;) { /* the interrupt check ends this */ }
 }
 
 // Host notifications that must not throw into the caller (finalizers, promise settlements).
@@ -328,7 +336,13 @@ function require(name) {
   __gp_moduleCache.set(name, module);
   try {
     if (spec.kind === 'js') {
-      const body = (0, eval)('(function (exports, require, module, host) {' + spec.source + '\n})');
+      // The host compiles the body under the module's own file name when it can (spec.compiled
+      // names the global slot it left the function in); else it is evaluated here as <input>.
+      let body = spec.compiled ? __gp_G[spec.compiled] : undefined;
+      if (spec.compiled) delete __gp_G[spec.compiled];
+      if (typeof body !== 'function') {
+        body = (0, eval)('(function (exports, require, module, host) {' + spec.source + '\n})');
+      }
       body.call(module.exports, module.exports, require, module, __gp_hostApi);
     } else {
       module.exports = spec.value;

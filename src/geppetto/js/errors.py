@@ -44,7 +44,8 @@ class JSScriptError(GeppettoError):
     """A script failed: an uncaught exception, an unhandled rejection or a syntax error.
 
     ``kind`` is ``"uncaughtException"``, ``"unhandledRejection"``, ``"syntaxError"`` or
-    ``"unsettledAwait"`` (the top-level body waits on a promise nothing can settle).
+    ``"unsettledAwait"`` (the top-level body waits on a promise nothing can settle); the subclasses
+    below add ``"interrupted"``, ``"timeout"`` and ``"outOfMemory"``.
     :meth:`format` gives the text the CLI prints on stderr (message, then the JS stack).
     """
 
@@ -68,6 +69,53 @@ class JSScriptError(GeppettoError):
             head = f"Unhandled promise rejection: {head}"
         stack = self.stack.rstrip()
         return f"{head}\n{stack}" if stack else head
+
+
+class JSScriptInterrupted(JSScriptError):
+    """The script was stopped from outside (:meth:`JSRuntime.interrupt`, e.g. on Ctrl-C).
+
+    Busy JS is stopped by the engine's interrupt check, a script waiting on a promise or a
+    synchronous host call by its owner loop. The runtime stays interrupted afterwards: every later
+    entry into JS fails, so close it.
+    """
+
+    code = "js_interrupted"
+
+    def __init__(self, message: str = "script interrupted", *, kind: str = "interrupted") -> None:
+        super().__init__(message, name="", kind=kind)
+
+
+class JSScriptTimeout(JSScriptInterrupted):
+    """The script ran past the wall-clock deadline of ``run_script(timeout=...)`` (awaiting included)."""
+
+    code = "js_timeout"
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"script exceeded its {timeout_s:g} s deadline", kind="timeout")
+        self.timeout_s = timeout_s
+
+
+class JSScriptMemoryError(JSScriptError):
+    """The script hit the runtime's memory limit (``JSRuntime(memory_limit_bytes=...)``)."""
+
+    code = "js_memory_limit"
+
+    def __init__(self, limit_bytes: int, *, stack: str = "") -> None:
+        super().__init__(
+            f"script exceeded the JS memory limit of {format_bytes(limit_bytes)}",
+            name="",
+            stack=stack,
+            kind="outOfMemory",
+        )
+        self.limit_bytes = limit_bytes
+
+
+def format_bytes(n: int) -> str:
+    """``512 MiB``, ``1.5 GiB``, ``64 KiB``: sizes as people write them."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.4g} {unit}"
+    return f"{n} bytes"
 
 
 class JSRuntimeClosed(GeppettoError):
@@ -141,6 +189,9 @@ __all__ = [
     "JSModuleNotFound",
     "JSRuntimeClosed",
     "JSScriptError",
+    "JSScriptInterrupted",
+    "JSScriptMemoryError",
+    "JSScriptTimeout",
     "SandboxError",
     "SandboxMemoryError",
     "SandboxScriptError",

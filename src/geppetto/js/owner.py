@@ -64,6 +64,7 @@ class OwnerLoop:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._stopping = False
         self._closed = False
+        self._interrupted: BaseException | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._ident: int | None = None
@@ -115,7 +116,7 @@ class OwnerLoop:
             return
         self._started.set_result(None)
         try:
-            self.serve_until(lambda: False)
+            self.serve_until(lambda: False, interruptible=False)
         finally:
             self._closed = self._stopping = True
             self._fail_pending()
@@ -160,16 +161,29 @@ class OwnerLoop:
         if not self._closed:
             self._jobs.put(_Job(_WAKE, None))
 
+    def interrupt(self, error: BaseException) -> None:
+        """End every interruptible wait (a running script, ``wait_for`` on the owner) with
+        ``error``; from any thread. Final: later interruptible waits end at once. The loop itself
+        keeps serving jobs."""
+        if self._interrupted is None:
+            self._interrupted = error
+        self.wake()
+
+    @property
+    def interrupted(self) -> BaseException | None:
+        return self._interrupted
+
     # ------------------------------------------------------------------ serving
-    def serve_until(self, done: Callable[[], bool]) -> None:
-        """Run jobs and due timers on the owner thread until ``done()`` or the loop stops.
+    def serve_until(self, done: Callable[[], bool], *, interruptible: bool = True) -> None:
+        """Run jobs and due timers on the owner thread until ``done()``, the loop stops or (when
+        ``interruptible``) :meth:`interrupt` is called.
 
         Whoever makes ``done()`` true must also post a job (or :meth:`wake`) so the wait ends.
         """
         self.assert_owner()
         hooks = self._hooks
         hooks.after_job()  # microtasks queued by the caller must run before anything waits
-        while not self._stopping and not done():
+        while not self._stopping and not done() and not (interruptible and self._interrupted is not None):
             delay = hooks.timer_delay()
             if delay is not None and delay <= 0:
                 hooks.fire_timer()
@@ -199,6 +213,8 @@ class OwnerLoop:
             timer.start()
         self.serve_until(lambda: fut.done() or (deadline is not None and time.monotonic() >= deadline))
         if not fut.done():
+            if self._interrupted is not None:
+                raise self._interrupted
             if self._stopping:
                 raise JSRuntimeClosed()
             raise TimeoutError("timed out waiting on the JS owner loop")
