@@ -266,18 +266,3 @@ def test_tool_registry_is_the_seed_registry_class(js: JSHarness) -> None:
         """
     )
     assert got == [True, "function", [["c1", '{"callId":"c1","sum":5}', ""]]]
-
-
-def test_reference_example_hardcut_04_runs_unchanged() -> None:
-    """The reference's schema/tool/toolRegistry example, read from ``shared/``, under ``geppetto js run``."""
-    import json
-    from pathlib import Path
-
-    from .test_jsapi_cli import geppetto_js
-    from .test_jsapi_dts_parity import shared_file
-
-    script = shared_file(Path("spec") / "reference-head" / "examples" / "hardcut" / "04_tools_and_schema.js")
-    result = geppetto_js(script)
-    assert result.returncode == 0, result.stderr
-    printed = result.stdout[: result.stdout.rindex("}") + 1]
-    assert json.loads(printed) == {"tool": "echo_value", "result": "hardcut"}
