@@ -42,6 +42,7 @@ from geppetto.engines.local_model import (
     load_model,
     read_gguf_info,
     resolve_model_path,
+    shutdown_models,
 )
 from geppetto.engines.turn_settings import sampling_overrides
 from geppetto.errors import ConfigError
@@ -111,7 +112,7 @@ class LocalEngine:
 
     def load(self) -> LoadedModel:
         """Load the model now (or fetch it from the process cache); blocking, thread-safe."""
-        if self._loaded is None:
+        if self._loaded is None or self._loaded.closed:
             self._loaded = load_model(self.info, self.load_options)
         return self._loaded
 
@@ -181,18 +182,17 @@ class LocalEngine:
             acc.start()
             request = self.build_request(turn)
             acc.max_tokens = request.get("max_tokens")
-            loaded = self._loaded if self._loaded is not None else await asyncio.to_thread(self.load)
+            loaded = self._loaded
+            if loaded is None or loaded.closed:
+                loaded = await asyncio.to_thread(self.load)
             acc.extra["n_ctx"] = loaded.options.n_ctx
             acc.extra["chat_template"] = _template_source(loaded)
             if request.get("response_format"):
                 acc.extra["structured_output"] = True
             stream = _Stream(asyncio.get_running_loop(), acc, live=ctx.sink is not None)
-            # Not a daemon: interpreter shutdown waits for it (after _stop_all_streams has asked it
-            # to stop), because a daemon thread killed inside llama.cpp aborts the process.
-            worker = threading.Thread(
-                target=stream.work, args=(loaded.server, request), name="geppetto-local"
-            )
-            worker.start()
+            # Not a daemon, and joined by _shutdown_local_runtime at exit: a thread killed inside
+            # llama.cpp (or a process exiting under it) aborts the process.
+            stream.start(loaded.server, request)
             try:
                 await stream.done
             except asyncio.CancelledError:
@@ -231,16 +231,28 @@ class _Stream:
         self._scheduled = False
         self._chunk_error: BaseException | None = None
         self._final: tuple[BaseException | None] | None = None
+        self.thread: threading.Thread | None = None
 
     def stop(self) -> None:
         self._stop.set()
+
+    def start(self, server: Any, request: dict[str, Any]) -> None:
+        """Run the generation on a worker thread (registered before it starts, so the exit hook
+        always sees it)."""
+        self.thread = threading.Thread(target=self.work, args=(server, request), name="geppetto-local")
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(self)
+        try:
+            self.thread.start()
+        except BaseException:
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(self)
+            raise
 
     # worker thread ------------------------------------------------------------------------
 
     def work(self, server: Any, request: dict[str, Any]) -> None:
         error: BaseException | None = None
-        with _ACTIVE_LOCK:
-            _ACTIVE.add(self)
         try:
             server.handle_chat_completions(request, self._on_chunk)
             error = self._chunk_error
@@ -329,20 +341,34 @@ _ACTIVE: set[_Stream] = set()
 _ACTIVE_LOCK = threading.Lock()
 
 
-def _stop_all_streams() -> None:
-    """At interpreter exit: make running generations return at their next token."""
+def _stop_all_streams() -> list[threading.Thread]:
+    """Make running generations return at their next token; their worker threads."""
     with _ACTIVE_LOCK:
         streams = list(_ACTIVE)
     for stream in streams:
         stream.stop()
+    return [stream.thread for stream in streams if stream.thread is not None]
 
 
-# threading's exit hooks run before shutdown joins non-daemon threads; atexit would run after.
+def _shutdown_local_runtime() -> None:
+    """At interpreter exit (Ctrl-C included), in order: stop the generations, wait for their
+    worker threads to leave llama.cpp, then close the models so llama.cpp's own loop thread ends
+    before the process tears the C++ runtime down. Skipping the last step is what made Ctrl-C
+    abort with ``FATAL: exception not rethrown`` or a segfault: the native thread was still
+    decoding the cancelled request while the process exited."""
+    for thread in _stop_all_streams():
+        if thread is not threading.current_thread():
+            thread.join()
+    shutdown_models()
+
+
+# threading's exit hooks run while the interpreter is whole, before shutdown joins non-daemon
+# threads; atexit would run after.
 _register_exit_hook = getattr(threading, "_register_atexit", None)
 if _register_exit_hook is not None:
-    _register_exit_hook(_stop_all_streams)
+    _register_exit_hook(_shutdown_local_runtime)
 else:  # pragma: no cover - other interpreters
-    atexit.register(_stop_all_streams)
+    atexit.register(_shutdown_local_runtime)
 
 
 def _chunk_error(error: Any) -> BaseException:

@@ -1,0 +1,93 @@
+"""Ctrl-C on the embedded local model: exit 130, the partial turn stored, never an abort.
+
+llama.cpp keeps generating on its own native thread after the Python side stops listening; a
+process that exits under it used to die with ``FATAL: exception not rethrown`` (SIGABRT) or a
+segfault. Each try sends SIGINT to a real ``geppetto infer`` at a different moment: while the
+model loads, just after the first streamed token, and in the middle of a reply.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from tests.signals import default_sigint
+
+from geppetto.engines.local_model import LocalModelNotInstalled, bundled_model_path, import_runtime
+
+try:
+    import_runtime()
+    bundled_model_path()
+except LocalModelNotInstalled as exc:  # pragma: no cover - CI installs both
+    pytest.skip(f"local model not installed: {exc}", allow_module_level=True)
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+PROMPT = "Write a very long story about a dragon."
+
+
+def interrupt(tmp_path: Path, *, stream: bool, wait_for_text: bool, delay: float) -> None:
+    """Run ``infer`` on the local model, Ctrl-C it, and check the exit and the stored turn."""
+    store = tmp_path / "turns.db"
+    args = [sys.executable, "-m", "geppetto", "infer", PROMPT, "--store", str(store)]
+    if stream:
+        args.append("--stream")
+    env = {**os.environ, "PYTHONPATH": SRC, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=default_sigint,
+    )
+    assert proc.stdout is not None
+    if wait_for_text:
+        assert proc.stdout.read(1), "the run ended before it streamed anything"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err_bytes = proc.communicate(timeout=120)
+    err = err_bytes.decode(errors="replace")
+    assert "FATAL" not in err and "Fatal Python error" not in err, err
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "interrupted" in err and "Traceback" not in err
+    assert b"=== Final Turn ===" in out
+    if wait_for_text:
+        listed = subprocess.run(
+            [sys.executable, "-m", "geppetto", "sessions", "list", "--json", "--store", str(store)],
+            capture_output=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        sessions = orjson.loads(listed.stdout)
+        assert len(sessions) == 1 and sessions[0]["turn_count"] == 1
+        assert sessions[0]["last_outcome"] == "cancelled"
+
+
+def test_ctrl_c_mid_stream_exits_130_and_stores_the_partial_turn(tmp_path: Path) -> None:
+    interrupt(tmp_path, stream=True, wait_for_text=True, delay=1.0)
+
+
+def test_ctrl_c_right_after_the_first_token_exits_130(tmp_path: Path) -> None:
+    interrupt(tmp_path, stream=True, wait_for_text=True, delay=0.0)
+
+
+def test_ctrl_c_without_stream_exits_130(tmp_path: Path) -> None:
+    interrupt(tmp_path, stream=False, wait_for_text=False, delay=3.0)
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("attempt", range(24))
+def test_ctrl_c_repeated_at_varied_moments_never_aborts(tmp_path: Path, attempt: int) -> None:
+    delays = (0.0, 0.3, 0.8, 1.5, 2.5, 4.0)
+    interrupt(
+        tmp_path,
+        stream=attempt % 3 != 2,
+        wait_for_text=attempt % 3 != 2,
+        delay=delays[attempt % len(delays)] + (attempt % 3 == 2) * 2.0,
+    )
