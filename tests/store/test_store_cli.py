@@ -490,3 +490,13 @@ def test_delete_on_a_terminal_asks_for_confirmation(
     assert child.exitstatus == (0 if deleted else 1)
     remaining = orjson.loads(run_cli(cli, "sessions", "list", "--json", "--store", str(db)).stdout)
     assert len(remaining) == (1 if deleted else 2)
+
+
+def test_chat_starts_with_the_default_system_prompt_like_infer(cli: list[str], db: Path) -> None:
+    shown = run_cli(cli, "chat", "--store", str(db), stdin="/system\n")
+    assert "system prompt: 'You are a helpful assistant. Answer the question" in shown.stdout
+    assert "no system prompt" in run_cli(cli, "chat", "--system", "", "--no-store", stdin="/system\n").stdout
+    run_cli(cli, "chat", "--store", str(db), stdin="hello\n")
+    with TurnStore(db) as store:
+        turn = store.load_turns(store.latest_session_id() or "")[-1]
+    assert [b.kind for b in turn.blocks][:2] == [BlockKind.SYSTEM, BlockKind.USER]

@@ -13,7 +13,8 @@ none), unless ``chat_template`` names another.
 
 Context window: a prompt longer than the window is rejected with :class:`ContextOverflowError`
 (nothing is truncated); when the prompt fits but the reply reaches the end of the window the
-run ends with stop reason ``length``.
+run ends with stop reason ``length``. Replies are capped at :data:`DEFAULT_MAX_TOKENS` unless
+``max_tokens`` says otherwise.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ from geppetto.turns.model import Block, Turn
 # system message; with it the 135M model rambles on plain questions, with this one it answers.
 BUNDLED_SYSTEM_PROMPT = "You are a helpful assistant."
 BUNDLED_TEMPERATURE = 0.0
+# Without a cap a small model can loop until the context window is full (4,000 tokens, minutes of
+# CPU) on a plain question. The same figure as the ai-max-response-tokens default for providers;
+# --ai-max-response-tokens, a profile, the engine's max_tokens or the turn's inference config
+# change it.
+DEFAULT_MAX_TOKENS = 1000
 
 OPTIONS = (
     "temperature",
@@ -96,7 +102,7 @@ class LocalEngine:
         self.model = model_name or model_path.stem
         self.temperature = _check_range("temperature", temperature, 0.0, 2.0)
         self.top_p = _check_range("top_p", top_p, 0.0, 1.0)
-        self.max_tokens = _check_positive("max_tokens", max_tokens)
+        self.max_tokens = _check_positive("max_tokens", max_tokens) or DEFAULT_MAX_TOKENS
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = seed
