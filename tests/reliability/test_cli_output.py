@@ -210,3 +210,26 @@ def test_a_closed_pipe_on_a_listing_is_quiet(cli: list[str], tmp_path: Path) -> 
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (0, 141)
     assert b"Traceback" not in err and b"BrokenPipe" not in err and b"Exception ignored" not in err
+
+
+# -- issue 15, defect 13: wording --------------------------------------------------------------
+
+
+def test_messages_count_and_article_correctly(tmp_path: Path) -> None:
+    import json
+
+    from geppetto.engines.providers.errors import map_exception
+    from geppetto.errors import GeppettoError
+    from geppetto.store import TurnStore
+    from geppetto.turns import Turn
+
+    with TurnStore(tmp_path / "t.db") as store:
+        store.persist_turn("s-1", Turn.builder().user("hi").build(), outcome="completed", error=None)
+        with pytest.raises(GeppettoError, match=r"has 1 stored turn; index 5 is out of range"):
+            store.get_turn("s-1", 5)
+    try:
+        json.loads("{")
+    except json.JSONDecodeError as exc:
+        error = map_exception(exc, provider="openai")
+    assert " a openai" not in str(error)
+    assert "serves the openai API" in str(error)
