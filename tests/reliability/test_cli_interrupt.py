@@ -81,6 +81,54 @@ def test_ctrl_c_without_stream_exits_130(tmp_path: Path) -> None:
     interrupt(tmp_path, stream=False, wait_for_text=False, delay=3.0)
 
 
+JS_SCRIPT = """
+const { createSession, engines, turns } = require('geppetto');
+const session = createSession({ engine: engines.fromConfig({ apiType: 'local' }) });
+session.run({ blocks: [turns.newUserBlock('Write a very long story about a dragon.')] });
+"""
+RPC_RUN = b'{"id": 1, "method": "run", "params": {"prompt": "Write a very long story about a dragon."}}\n'
+
+
+def interrupt_other(tmp_path: Path, command: str, delay: float) -> None:
+    """``js run`` (interrupted ``delay`` seconds after start) or ``rpc`` (``delay`` seconds after
+    its first partial event) on the local model."""
+    env = {**os.environ, "PYTHONPATH": SRC, "PYTHONFAULTHANDLER": "1"}
+    if command == "js":
+        script = tmp_path / "story.js"
+        script.write_text(JS_SCRIPT)
+        args = ["js", "run", str(script), "--store", str(tmp_path / "t.db")]
+    else:
+        args = ["rpc", "--store", str(tmp_path / "t.db")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "geppetto", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=default_sigint,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    if command == "rpc":
+        proc.stdin.write(RPC_RUN)
+        proc.stdin.flush()
+        while b'"partial"' not in (line := proc.stdout.readline()):
+            assert line, "rpc ended before the first partial event"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err_bytes = proc.communicate(timeout=120)
+    err = err_bytes.decode(errors="replace")
+    assert "FATAL" not in err and "Fatal Python error" not in err, err
+    assert proc.returncode == 130, (proc.returncode, err)
+    if command == "rpc":
+        assert b'"code":"cancelled"' in out
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize(("command", "delay"), [("js", 3.0), ("js", 6.0), ("rpc", 0.0), ("rpc", 1.0)])
+def test_ctrl_c_in_js_run_and_rpc_on_the_local_model(tmp_path: Path, command: str, delay: float) -> None:
+    interrupt_other(tmp_path, command, delay)
+
+
 @pytest.mark.heavy
 @pytest.mark.parametrize("attempt", range(24))
 def test_ctrl_c_repeated_at_varied_moments_never_aborts(tmp_path: Path, attempt: int) -> None:
