@@ -233,3 +233,40 @@ def test_messages_count_and_article_correctly(tmp_path: Path) -> None:
         error = map_exception(exc, provider="openai")
     assert " a openai" not in str(error)
     assert "serves the openai API" in str(error)
+
+
+# -- the pieces, in-process -------------------------------------------------------------------
+
+
+def test_safe_text_shows_every_control_and_keeps_newlines_and_tabs() -> None:
+    from geppetto.terminal_text import has_controls, safe_text
+
+    assert safe_text("a\x1b[2Jb\x07c\x7fd\x9be\u202ef\r\n\tg") == "a\u241b[2Jb\u2407c\u2421d\\x9be\\u202ef\u240d\n\tg"
+    assert safe_text("plain text, é ü 日本 🙂") == "plain text, é ü 日本 🙂"
+    assert not has_controls("line\n\ttab") and has_controls("\x1b")
+
+
+def test_printer_sink_neutralises_split_sequences_and_goes_quiet_on_a_closed_pipe() -> None:
+    import io
+
+    from geppetto.events import PrinterSink
+    from geppetto.events.types import EventMetadata, PartialEvent
+
+    out = io.StringIO()
+    sink = PrinterSink(out)
+    for delta in ("x\x1b", "]0;t", "\x07y"):
+        sink.publish(PartialEvent(meta=EventMetadata(), delta=delta))
+    assert out.getvalue() == "x\u241b]0;t\u2407y"
+
+    class Closed(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            Closed.writes += 1
+            raise BrokenPipeError
+
+    calls: list[int] = []
+    closed = PrinterSink(Closed(), on_broken=lambda: calls.append(1))
+    for _ in range(5):
+        closed.publish(PartialEvent(meta=EventMetadata(), delta="more"))
+    assert closed.broken and calls == [1] and Closed.writes == 1
