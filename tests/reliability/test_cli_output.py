@@ -241,7 +241,8 @@ def test_messages_count_and_article_correctly(tmp_path: Path) -> None:
 def test_safe_text_shows_every_control_and_keeps_newlines_and_tabs() -> None:
     from geppetto.terminal_text import has_controls, safe_text
 
-    assert safe_text("a\x1b[2Jb\x07c\x7fd\x9be\u202ef\r\n\tg") == "a\u241b[2Jb\u2407c\u2421d\\x9be\\u202ef\u240d\n\tg"
+    shown = safe_text("a\x1b[2Jb\x07c\x7fd\x9be\u202ef\r\n\tg")
+    assert shown == "a\u241b[2Jb\u2407c\u2421d\\x9be\\u202ef\u240d\n\tg"
     assert safe_text("plain text, é ü 日本 🙂") == "plain text, é ü 日本 🙂"
     assert not has_controls("line\n\ttab") and has_controls("\x1b")
 
