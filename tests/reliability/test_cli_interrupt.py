@@ -31,7 +31,9 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 PROMPT = "Write a very long story about a dragon."
 
 
-def interrupt(tmp_path: Path, *, stream: bool, wait_for_text: bool, delay: float) -> None:
+def interrupt(
+    tmp_path: Path, *, stream: bool, wait_for_text: bool, delay: float, twice: bool = False
+) -> None:
     """Run ``infer`` on the local model, Ctrl-C it, and check the exit and the stored turn."""
     store = tmp_path / "turns.db"
     args = [sys.executable, "-m", "geppetto", "infer", PROMPT, "--store", str(store)]
@@ -50,6 +52,9 @@ def interrupt(tmp_path: Path, *, stream: bool, wait_for_text: bool, delay: float
         assert proc.stdout.read(1), "the run ended before it streamed anything"
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
+    if twice:  # an impatient user
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
     out, err_bytes = proc.communicate(timeout=120)
     err = err_bytes.decode(errors="replace")
     assert "FATAL" not in err and "Fatal Python error" not in err, err
@@ -127,6 +132,12 @@ def interrupt_other(tmp_path: Path, command: str, delay: float) -> None:
 @pytest.mark.parametrize(("command", "delay"), [("js", 3.0), ("js", 6.0), ("rpc", 0.0), ("rpc", 1.0)])
 def test_ctrl_c_in_js_run_and_rpc_on_the_local_model(tmp_path: Path, command: str, delay: float) -> None:
     interrupt_other(tmp_path, command, delay)
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("delay", [0.0, 0.5, 1.5])
+def test_a_double_ctrl_c_still_exits_130(tmp_path: Path, delay: float) -> None:
+    interrupt(tmp_path, stream=True, wait_for_text=True, delay=delay, twice=True)
 
 
 @pytest.mark.heavy

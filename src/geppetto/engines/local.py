@@ -238,6 +238,9 @@ class _Stream:
         self._chunk_error: BaseException | None = None
         self._final: tuple[BaseException | None] | None = None
         self.thread: threading.Thread | None = None
+        # Set when the worker has left llama.cpp. Waited on instead of Thread.join, which a
+        # KeyboardInterrupt can leave believing a running thread has ended (CPython 3.11).
+        self.finished = threading.Event()
 
     def stop(self) -> None:
         self._stop.set()
@@ -253,6 +256,7 @@ class _Stream:
         except BaseException:
             with _ACTIVE_LOCK:
                 _ACTIVE.discard(self)
+            self.finished.set()
             raise
 
     # worker thread ------------------------------------------------------------------------
@@ -271,6 +275,7 @@ class _Stream:
         finally:
             with _ACTIVE_LOCK:
                 _ACTIVE.discard(self)
+            self.finished.set()
         self._post(None, (error,))
 
     def _on_chunk(self, chunk: dict[str, Any]) -> bool:
@@ -347,13 +352,13 @@ _ACTIVE: set[_Stream] = set()
 _ACTIVE_LOCK = threading.Lock()
 
 
-def _stop_all_streams() -> list[threading.Thread]:
-    """Make running generations return at their next token; their worker threads."""
+def _stop_all_streams() -> list[_Stream]:
+    """Make running generations return at their next token; the streams asked."""
     with _ACTIVE_LOCK:
         streams = list(_ACTIVE)
     for stream in streams:
         stream.stop()
-    return [stream.thread for stream in streams if stream.thread is not None]
+    return streams
 
 
 def _shutdown_local_runtime() -> None:
@@ -361,11 +366,17 @@ def _shutdown_local_runtime() -> None:
     worker threads to leave llama.cpp, then close the models so llama.cpp's own loop thread ends
     before the process tears the C++ runtime down. Skipping the last step is what made Ctrl-C
     abort with ``FATAL: exception not rethrown`` or a segfault: the native thread was still
-    decoding the cancelled request while the process exited."""
-    for thread in _stop_all_streams():
-        if thread is not threading.current_thread():
-            thread.join()
-    shutdown_models()
+    decoding the cancelled request while the process exited. Another Ctrl-C meanwhile does not
+    cut this short: finishing it is what makes the exit safe, and it takes one token."""
+    while True:
+        try:
+            for stream in _stop_all_streams():
+                if stream.thread is not threading.current_thread():
+                    stream.finished.wait()
+            shutdown_models()
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 # threading's exit hooks run while the interpreter is whole, before shutdown joins non-daemon

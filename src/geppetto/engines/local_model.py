@@ -336,16 +336,18 @@ def shutdown_models() -> None:
     with _CACHE_LOCK:
         _SHUT_DOWN = True
         key_locks = list(_KEY_LOCKS.values())
-    for lock in key_locks:
-        lock.acquire()
+    held: list[threading.Lock] = []
     try:
+        for lock in key_locks:
+            lock.acquire()
+            held.append(lock)
         with _CACHE_LOCK:
             models = list(_CACHE.values())
             _CACHE.clear()
         for model in models:
             model.close()
     finally:
-        for lock in key_locks:
+        for lock in held:
             lock.release()
 
 
