@@ -191,9 +191,33 @@ def test_a_closed_pipe_stops_the_run_quietly(cli: list[str], tmp_path: Path, arg
     proc.stdin.close()
     assert len(proc.stdout.read(40)) == 40
     proc.stdout.close()  # like `| head -c 40`
+    try:
+        assert proc.wait(timeout=60) == 141  # the reply never ends: only the closed pipe stopped it
+    finally:
+        proc.kill()
+    assert proc.stderr.read().decode() == ""
+
+
+def test_a_closed_pipe_cancels_rpc_runs(cli: list[str], tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.Popen(
+        [*cli, "rpc", "--ai-api-type", "hostile-forever", "--store", str(tmp_path / "t.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(b'{"id": 1, "method": "run", "params": {"prompt": "hi"}}\n')
+    proc.stdin.close()  # end of input: rpc waits for the run, which never ends by itself
+    assert proc.stdout.readline().startswith(b'{"type":"ready"')
+    proc.stdout.close()
+    try:
+        assert proc.wait(timeout=60) == 0  # only the cancel on the closed pipe ends the run
+    finally:
+        proc.kill()
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 141  # the reply never ends: only the closed pipe stopped it
-    assert err == ""
+    assert "Traceback" not in err and "BrokenPipe" not in err
 
 
 def test_a_closed_pipe_on_a_listing_is_quiet(cli: list[str], tmp_path: Path) -> None:

@@ -97,8 +97,10 @@ class RpcServer:
             try:
                 self._out.write(data)
                 self._out.flush()
+                return
             except (BrokenPipeError, ValueError):
                 self.closed = True  # the reader went away; finish quietly
+        self.cancel_all()  # and stop generating for nobody (the runs are stored as cancelled)
 
     def _warn(self, message: str) -> None:
         self.emit({"type": "warning", "message": message})
