@@ -58,7 +58,9 @@ def interrupt(
     out, err_bytes = proc.communicate(timeout=120)
     err = err_bytes.decode(errors="replace")
     assert "FATAL" not in err and "Fatal Python error" not in err, err
-    assert proc.returncode == 130, (proc.returncode, err)
+    # A second Ctrl-C that lands after the command returned ends the process by SIGINT itself,
+    # which a shell reports as 130 too; an abort or a segfault is never acceptable.
+    assert proc.returncode == 130 or (twice and proc.returncode == -signal.SIGINT), (proc.returncode, err)
     assert "interrupted" in err and "Traceback" not in err
     assert b"=== Final Turn ===" in out
     if wait_for_text:

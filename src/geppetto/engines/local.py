@@ -198,7 +198,7 @@ class LocalEngine:
             stream = _Stream(asyncio.get_running_loop(), acc, live=ctx.sink is not None)
             # Not a daemon, and joined by _shutdown_local_runtime at exit: a thread killed inside
             # llama.cpp (or a process exiting under it) aborts the process.
-            stream.start(loaded.server, request)
+            stream.start(loaded, request)
             try:
                 await stream.done
             except asyncio.CancelledError:
@@ -245,10 +245,11 @@ class _Stream:
     def stop(self) -> None:
         self._stop.set()
 
-    def start(self, server: Any, request: dict[str, Any]) -> None:
+    def start(self, loaded: LoadedModel, request: dict[str, Any]) -> None:
         """Run the generation on a worker thread (registered before it starts, so the exit hook
-        always sees it)."""
-        self.thread = threading.Thread(target=self.work, args=(server, request), name="geppetto-local")
+        always sees it). The worker gets the model, not its server: only :class:`LoadedModel`
+        may hold the server for longer than a call, so that closing the model frees it."""
+        self.thread = threading.Thread(target=self.work, args=(loaded, request), name="geppetto-local")
         with _ACTIVE_LOCK:
             _ACTIVE.add(self)
         try:
@@ -261,10 +262,16 @@ class _Stream:
 
     # worker thread ------------------------------------------------------------------------
 
-    def work(self, server: Any, request: dict[str, Any]) -> None:
+    def work(self, loaded: LoadedModel, request: dict[str, Any]) -> None:
         error: BaseException | None = None
         try:
-            server.handle_chat_completions(request, self._on_chunk)
+            server = loaded.server
+            if server is None:
+                raise LocalModelError("the local model was closed because the process is exiting")
+            try:
+                server.handle_chat_completions(request, self._on_chunk)
+            finally:
+                del server
             error = self._chunk_error
             if error is None and not self.state.finish_reason and not self._stop.is_set():
                 error = LocalModelError("the local model's stream ended without a finish reason")
