@@ -34,12 +34,11 @@ def test_infer_on_echo_prints_the_reference_final_turn() -> None:
     )
 
 
-def test_infer_streams_and_prints_json() -> None:
+def test_infer_stream_with_json_output_prints_only_the_json_document() -> None:
     result = run_cli("infer", "hi", "--ai-api-type", "echo", "--stream", "--output", "json", "--system", "")
     assert result.returncode == 0, result.stderr
-    streamed, _, final = result.stdout.partition("\n")
-    assert streamed == "READY"
-    turn = orjson.loads(final)
+    turn = orjson.loads(result.stdout)  # stdout is one JSON document (stderr is no terminal: no live text)
+    assert "READY" not in result.stderr
     assert [b["kind"] for b in turn["blocks"]] == ["user", "llm_text"]
     assert turn["metadata"]["geppetto.inference_result@v1"]["finish_class"] == "completed"
 

@@ -330,3 +330,21 @@ def test_the_turns_inference_config_overrides_the_engine_options() -> None:
     DataKeys.INFERENCE_CONFIG.set(turn.data, {"temperature": "hot"})
     with pytest.raises(ConfigError, match=r"inference_config\.temperature"):
         engine.build_request(turn)
+
+
+# -- the default reply-length cap (issue 15, defect 3) -----------------------------------------
+
+
+@needs_model
+def test_replies_are_capped_by_default_and_the_cap_can_be_changed() -> None:
+    from geppetto.engines.factory import create_engine
+    from geppetto.engines.local import DEFAULT_MAX_TOKENS
+
+    turn = Turn.builder().user("What is the capital of Italy?").build()
+    assert create_local_engine("").build_request(turn)["max_tokens"] == DEFAULT_MAX_TOKENS
+    assert 0 < DEFAULT_MAX_TOKENS <= 1024
+    assert create_local_engine("", max_tokens=7).build_request(turn)["max_tokens"] == 7
+    from_flag = create_engine("local", "", ai_max_response_tokens=9)
+    assert from_flag.build_request(turn)["max_tokens"] == 9  # type: ignore[attr-defined]
+    turn.data[DataKeys.INFERENCE_CONFIG.id] = {"max_response_tokens": 11}
+    assert create_local_engine("").build_request(turn)["max_tokens"] == 11  # the turn's own setting wins

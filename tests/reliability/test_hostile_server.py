@@ -94,10 +94,6 @@ def test_escape_sequences_keep_the_run_clean(server: HostileServer, stream: bool
     assert "before" in result.stdout and "after" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="escape neutralising is helper clirel's (issue 15, defect 4); the lead flips this after merging",
-)
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 def test_no_raw_escape_reaches_stdout(server: HostileServer, stream: bool, tmp_path: Path) -> None:
     result = run(server, "escapes", stream, tmp_path)

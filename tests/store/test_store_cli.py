@@ -350,7 +350,7 @@ def test_chat_ctrl_c_stops_the_reply_and_keeps_the_repl(cli: list[str], db: Path
     child.expect_exact("[interrupted]")
     child.expect_exact("> ")
     child.sendline("/session")
-    child.expect(r"session (\S+): 1 turns")
+    child.expect(r"session (\S+): 1 turn,")
     session_id = child.match.group(1)
     child.sendline("/exit")
     child.expect(pexpect.EOF)
@@ -446,3 +446,57 @@ def test_chat_reads_piped_input_without_a_store(cli: list[str]) -> None:
     assert result.stdout.count("READY\n") == 2
     assert "now chatting in" in result.stdout
     assert ": 2 turns, store: not stored (--no-store)" in result.stdout
+
+
+# -- sessions delete asks first (issue 15, defect 10) ------------------------------------------
+
+
+def _two_sessions(cli: list[str], db: Path) -> list[str]:
+    for prompt in ("first", "second"):
+        assert run_cli(cli, "infer", prompt, "--store", str(db)).returncode == 0
+    listed = run_cli(cli, "sessions", "list", "--json", "--store", str(db))
+    return [row["id"] for row in orjson.loads(listed.stdout)]
+
+
+def test_delete_without_a_terminal_needs_yes(cli: list[str], db: Path) -> None:
+    ids = _two_sessions(cli, db)
+    refused = run_cli(cli, "sessions", "delete", ids[0][:1], "--store", str(db), stdin="y\n")
+    assert refused.returncode == 1
+    assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
+    assert len(orjson.loads(run_cli(cli, "sessions", "list", "--json", "--store", str(db)).stdout)) == 2
+
+
+def test_delete_refuses_an_ambiguous_prefix_even_with_yes(cli: list[str], db: Path) -> None:
+    with TurnStore(db) as store:
+        for session_id in ("abc-1", "abc-2"):
+            store.persist_turn(session_id, Turn.builder().user("hi").build(), outcome="completed", error=None)
+    refused = run_cli(cli, "sessions", "delete", "abc", "--yes", "--store", str(db))
+    assert refused.returncode == 1 and "ambiguous" in refused.stderr
+    assert len(orjson.loads(run_cli(cli, "sessions", "list", "--json", "--store", str(db)).stdout)) == 2
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("n", False), ("", False), ("y", True)])
+def test_delete_on_a_terminal_asks_for_confirmation(
+    cli: list[str], db: Path, answer: str, deleted: bool
+) -> None:
+    ids = _two_sessions(cli, db)
+    child = pexpect.spawn(
+        cli[0], [*cli[1:], "sessions", "delete", ids[0], "--store", str(db)], encoding="utf-8", timeout=30
+    )
+    child.expect_exact("[y/N]")
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == (0 if deleted else 1)
+    remaining = orjson.loads(run_cli(cli, "sessions", "list", "--json", "--store", str(db)).stdout)
+    assert len(remaining) == (1 if deleted else 2)
+
+
+def test_chat_starts_with_the_default_system_prompt_like_infer(cli: list[str], db: Path) -> None:
+    shown = run_cli(cli, "chat", "--store", str(db), stdin="/system\n")
+    assert "system prompt: 'You are a helpful assistant. Answer the question" in shown.stdout
+    assert "no system prompt" in run_cli(cli, "chat", "--system", "", "--no-store", stdin="/system\n").stdout
+    run_cli(cli, "chat", "--store", str(db), stdin="hello\n")
+    with TurnStore(db) as store:
+        turn = store.load_turns(store.latest_session_id() or "")[-1]
+    assert [b.kind for b in turn.blocks][:2] == [BlockKind.SYSTEM, BlockKind.USER]

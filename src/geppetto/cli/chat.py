@@ -29,13 +29,18 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from geppetto.cli.sessions import ReportingPersister, open_store, parse_turn_ref, warn
+from geppetto.cli import REFERENCE_SYSTEM_PROMPT
+from geppetto.cli.sessions import ReportingPersister, open_store, parse_turn_ref, plural, warn
 from geppetto.errors import ConfigError, GeppettoError, InferenceCancelled
 from geppetto.events.sinks import PrinterSink
 from geppetto.session import EngineBuilder, ExecutionHandle, Session, TurnPersister
 from geppetto.store import FORKED_AT_MS, FORKED_FROM_SESSION_ID, FORKED_FROM_TURN_ID, TurnStore
+from geppetto.terminal_text import safe_text
 from geppetto.turns import Block, BlockKind, Turn, TurnMetaKeys, new_id, save_turn
 
+# The same default as ``geppetto infer --system``: small local models answer plain questions
+# briefly with it and ramble without it.
+DEFAULT_SYSTEM_PROMPT = REFERENCE_SYSTEM_PROMPT
 PROMPT = "> "
 CONTINUATION = "... "
 BLOCK_FENCE = '"""'
@@ -152,19 +157,23 @@ class ChatRepl:
         seed = next_turn(self.session.latest(), prompt, self.pending_system, self.pending_images)
         self.pending_system = None
         self.pending_images = []
+        session = self.session
+        sink = PrinterSink(self.out, show_errors=False, on_broken=lambda: _cancel(session))
         try:
-            handle = self.session.start(seed, sinks=[PrinterSink(self.out)])
+            handle = self.session.start(seed, sinks=[sink])
         except GeppettoError as exc:
-            self.err.write(f"error: {exc}\n")
+            self.err.write(f"error: {safe_text(str(exc))}\n")
             return
         try:
             handle.wait()
         except KeyboardInterrupt:
             self._stop(handle)
         except InferenceCancelled:
+            if sink.broken:
+                raise BrokenPipeError("stdout was closed") from None
             self.out.write("[interrupted]\n")
         except GeppettoError as exc:
-            self.err.write(f"error: {exc}\n")
+            self.err.write(f"error: {safe_text(str(exc))}\n")
         self.out.flush()
 
     def _stop(self, handle: ExecutionHandle) -> None:
@@ -200,7 +209,8 @@ class ChatRepl:
             self._attach(rest)
         elif name == "/session":
             where = self.store.path if self.store is not None else "not stored (--no-store)"
-            self.out.write(f"session {self.session.id}: {self.session.turn_count} turns, store: {where}\n")
+            count = plural(self.session.turn_count, "turn")
+            self.out.write(f"session {self.session.id}: {count}, store: {where}\n")
         else:
             self.err.write(f"unknown command {name}; /help lists the commands\n")
         return True
@@ -280,6 +290,10 @@ def _attach_args(text: str) -> list[str]:
         return shlex.split(text) or [text]
     except ValueError:
         return [text]
+def _cancel(session: Session) -> None:
+    """Stdout's reader went away mid-reply: stop generating for nobody."""
+    with contextlib.suppress(GeppettoError):
+        session.cancel_active()
 
 
 def _pick(turns: list[Turn], ref: int | str | None) -> Turn:
@@ -329,14 +343,17 @@ def run(args: argparse.Namespace) -> int:
         session, resumed = resume(builder, store, session_id, persister=persister), True
     else:
         session = Session(builder, store=persister)
+    system = args.system
+    if system is None and not resumed:
+        system = DEFAULT_SYSTEM_PROMPT  # like infer's; '--system ""' starts without one
     _enable_line_editing()
     out = sys.stdout
     engine_name = getattr(engine, "name", type(engine).__name__)
-    state = f"resumed, {session.turn_count} turns" if resumed else "new"
+    state = f"resumed, {plural(session.turn_count, 'turn')}" if resumed else "new"
     out.write(f"geppetto chat · session {session.id} ({state}) · engine {engine_name}\n")
     out.write('/help for commands, /exit or Ctrl-D to quit; end a line with \\ or use """ for more lines\n')
     out.flush()
-    repl = ChatRepl(builder, session, store, persister=persister, system=args.system, out=out, err=sys.stderr)
+    repl = ChatRepl(builder, session, store, persister=persister, system=system, out=out, err=sys.stderr)
     try:
         return repl.loop()
     finally:

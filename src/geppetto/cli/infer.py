@@ -1,8 +1,15 @@
-"""``geppetto infer``: one inference, printed the way the reference ``simple-inference`` prints it."""
+"""``geppetto infer``: one inference, printed the way the reference ``simple-inference`` prints it.
+
+``--stream`` prints the reply as it arrives on stdout; with ``--output json`` or ``yaml`` stdout
+carries only the final document, so the live text goes to stderr when that is a terminal (and is
+not printed otherwise). Errors are printed once, on stderr. When stdout's reader goes away, the
+run is cancelled (its partial turn is stored) and the command exits 141 without a word.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -58,19 +65,39 @@ def run(args: argparse.Namespace) -> int:
             store.close()
 
 
+def stream_sink(args: argparse.Namespace, session: Session) -> PrinterSink | None:
+    """Where ``--stream`` prints: stdout for text output, else stderr if it is a terminal."""
+    if not args.stream:
+        return None
+    out = sys.stdout
+    if args.output != "text":
+        if sys.stderr is None or not sys.stderr.isatty():
+            return None
+        out = sys.stderr
+    return PrinterSink(out, show_errors=False, on_broken=lambda: _cancel(session))
+
+
+def _cancel(session: Session) -> None:
+    with contextlib.suppress(GeppettoError):
+        session.cancel_active()
+
+
 def _run_session(
     session: Session, prompt: str, args: argparse.Namespace, images: list[dict[str, Any]] | None = None
 ) -> int:
     seed = Turn.builder().system(args.system).user(prompt, images).build()
-    sinks: list[EventSink] = [PrinterSink(sys.stdout)] if args.stream else []
+    sink = stream_sink(args, session)
+    sinks: list[EventSink] = [sink] if sink is not None else []
     try:
         turn = session.run(seed, sinks=sinks)
+    except InferenceCancelled:
+        if sink is not None and sink.broken:
+            raise BrokenPipeError("stdout was closed") from None
+        raise
     except KeyboardInterrupt:
         partial = session.latest()
         if partial is not None:
             print_final_turn(partial, args.output)
-        raise
-    except InferenceCancelled:
         raise
     except GeppettoError as exc:
         raise GeppettoError(f"inference failed: {exc}") from exc

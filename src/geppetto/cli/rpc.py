@@ -105,8 +105,10 @@ class RpcServer:
             try:
                 self._out.write(data)
                 self._out.flush()
+                return
             except (BrokenPipeError, ValueError):
                 self.closed = True  # the reader went away; finish quietly
+        self.cancel_all()  # and stop generating for nobody (the runs are stored as cancelled)
 
     def _warn(self, message: str) -> None:
         self.emit({"type": "warning", "message": message})
@@ -180,6 +182,8 @@ class RpcServer:
         handle = session.start(seed, sinks=[sink])  # schedules on the runtime loop, returns at once
         with self._state_lock:
             self._runs[request_id] = handle
+        if self.closed:  # the pipe closed before the run was registered: cancel_all missed it
+            handle.cancel()
         future = asyncio.run_coroutine_threadsafe(
             self._finish(request_id, session, handle, len(seed.blocks)), background_loop()
         )

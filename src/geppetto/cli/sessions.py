@@ -28,6 +28,7 @@ from geppetto.store import (
 )
 from geppetto.store.codec import now_ms
 from geppetto.store.export import ExportFormat
+from geppetto.terminal_text import safe_text
 from geppetto.turns import Turn, format_turn
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -118,6 +119,11 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 turn``, ``2 turns``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _count(value: int | None) -> str:
     return "-" if value is None else str(value)
 
@@ -144,9 +150,9 @@ def list_sessions(args: argparse.Namespace) -> int:
             info.id,
             format_ms(info.updated_at_ms),
             str(info.turn_count),
-            info.last_outcome,
-            info.last_model,
-            _shorten(info.title, _TITLE_WIDTH),
+            safe_text(info.last_outcome),
+            safe_text(info.last_model),
+            _shorten(safe_text(info.title), _TITLE_WIDTH),
         ]
         for info in infos
     ]
@@ -174,7 +180,7 @@ def show(args: argparse.Namespace) -> int:
     out = sys.stdout
     out.write(f"session  {info.id}\n")
     if info.title:
-        out.write(f"title    {info.title}\n")
+        out.write(f"title    {safe_text(info.title)}\n")
     out.write(f"created  {format_ms(info.created_at_ms)}\nupdated  {format_ms(info.updated_at_ms)}\n")
     if info.forked_from_session:
         out.write(f"forked   from {info.forked_from_session} at turn {info.forked_from_turn_id or '?'}\n")
@@ -182,9 +188,9 @@ def show(args: argparse.Namespace) -> int:
     out.write(_turn_table(records))
     if selected is not None and selected.turn is not None:
         latest = " (latest)" if selected.index == len(records) - 1 else ""
-        out.write(f"\n=== Turn {selected.index}{latest}: {selected.outcome} ===\n")
+        out.write(f"\n=== Turn {selected.index}{latest}: {safe_text(selected.outcome)} ===\n")
         if selected.error:
-            out.write(f"error: {selected.error}\n")
+            out.write(f"error: {safe_text(selected.error)}\n")
         out.write(format_turn(selected.turn))
     return 0
 
@@ -195,8 +201,8 @@ def _turn_table(records: list[StoredTurn]) -> str:
             str(record.index),
             record.turn_id[:8],
             record.outcome,
-            record.finish_class or "-",
-            record.model or "-",
+            safe_text(record.finish_class or "-"),
+            safe_text(record.model or "-"),
             _count(record.input_tokens),
             _count(record.output_tokens),
             str(record.block_count),
@@ -245,13 +251,21 @@ def fork(args: argparse.Namespace) -> int:
 
 
 def delete(args: argparse.Namespace) -> int:
+    """Delete one session: asks on a terminal, needs ``--yes`` otherwise (a script that meant a
+    different prefix must not lose a session silently); an ambiguous prefix is always refused."""
     store = existing_store(args, args.session)
     assert store is not None
     with store:
-        session_id = store.resolve_session(args.session)
-        if not args.yes and sys.stdin is not None and sys.stdin.isatty():
+        session_id = store.resolve_session(args.session)  # refuses an ambiguous prefix
+        if not args.yes:
+            if sys.stdin is None or not sys.stdin.isatty():
+                raise ConfigError(
+                    f"not deleting session {session_id} without confirmation: stdin is not a terminal, "
+                    "so pass --yes to delete it"
+                )
             info = store.session_info(session_id)
-            answer = input(f"delete session {session_id} ({info.turn_count} turns, {info.title!r})? [y/N] ")
+            title, count = safe_text(repr(info.title)), plural(info.turn_count, "turn")
+            answer = input(f"delete session {session_id} ({count}, {title})? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 sys.stderr.write("not deleted\n")
                 return 1
@@ -259,7 +273,7 @@ def delete(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"deleted": session_id, "turns": deleted})
     else:
-        sys.stdout.write(f"deleted session {session_id} ({deleted} turns)\n")
+        sys.stdout.write(f"deleted session {session_id} ({plural(deleted, 'turn')})\n")
     return 0
 
 

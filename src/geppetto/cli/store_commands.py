@@ -45,7 +45,11 @@ def add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_engine_options(chat)
-    chat.add_argument("--system", default=None, help="system prompt (replaces the stored one on resume)")
+    chat.add_argument(
+        "--system",
+        default=None,
+        help="system prompt (new sessions: infer's default; '' for none; replaces the stored one on resume)",
+    )
     resume = chat.add_mutually_exclusive_group()
     resume.add_argument(
         "-c", "--continue", dest="continue_latest", action="store_true", help="resume the latest session"

@@ -13,7 +13,8 @@ none), unless ``chat_template`` names another.
 
 Context window: a prompt longer than the window is rejected with :class:`ContextOverflowError`
 (nothing is truncated); when the prompt fits but the reply reaches the end of the window the
-run ends with stop reason ``length``.
+run ends with stop reason ``length``. Replies are capped at :data:`DEFAULT_MAX_TOKENS` unless
+``max_tokens`` says otherwise.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from geppetto.engines.local_model import (
     load_model,
     read_gguf_info,
     resolve_model_path,
+    shutdown_models,
 )
 from geppetto.engines.turn_settings import sampling_overrides
 from geppetto.errors import ConfigError
@@ -54,6 +56,11 @@ from geppetto.turns.model import Block, Turn
 # system message; with it the 135M model rambles on plain questions, with this one it answers.
 BUNDLED_SYSTEM_PROMPT = "You are a helpful assistant."
 BUNDLED_TEMPERATURE = 0.0
+# Without a cap a small model can loop until the context window is full (4,000 tokens, minutes of
+# CPU) on a plain question. The same figure as the ai-max-response-tokens default for providers;
+# --ai-max-response-tokens, a profile, the engine's max_tokens or the turn's inference config
+# change it.
+DEFAULT_MAX_TOKENS = 1000
 
 OPTIONS = (
     "temperature",
@@ -95,7 +102,7 @@ class LocalEngine:
         self.model = model_name or model_path.stem
         self.temperature = _check_range("temperature", temperature, 0.0, 2.0)
         self.top_p = _check_range("top_p", top_p, 0.0, 1.0)
-        self.max_tokens = _check_positive("max_tokens", max_tokens)
+        self.max_tokens = _check_positive("max_tokens", max_tokens) or DEFAULT_MAX_TOKENS
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = seed
@@ -111,7 +118,7 @@ class LocalEngine:
 
     def load(self) -> LoadedModel:
         """Load the model now (or fetch it from the process cache); blocking, thread-safe."""
-        if self._loaded is None:
+        if self._loaded is None or self._loaded.closed:
             self._loaded = load_model(self.info, self.load_options)
         return self._loaded
 
@@ -181,18 +188,17 @@ class LocalEngine:
             acc.start()
             request = self.build_request(turn)
             acc.max_tokens = request.get("max_tokens")
-            loaded = self._loaded if self._loaded is not None else await asyncio.to_thread(self.load)
+            loaded = self._loaded
+            if loaded is None or loaded.closed:
+                loaded = await asyncio.to_thread(self.load)
             acc.extra["n_ctx"] = loaded.options.n_ctx
             acc.extra["chat_template"] = _template_source(loaded)
             if request.get("response_format"):
                 acc.extra["structured_output"] = True
             stream = _Stream(asyncio.get_running_loop(), acc, live=ctx.sink is not None)
-            # Not a daemon: interpreter shutdown waits for it (after _stop_all_streams has asked it
-            # to stop), because a daemon thread killed inside llama.cpp aborts the process.
-            worker = threading.Thread(
-                target=stream.work, args=(loaded.server, request), name="geppetto-local"
-            )
-            worker.start()
+            # Not a daemon, and joined by _shutdown_local_runtime at exit: a thread killed inside
+            # llama.cpp (or a process exiting under it) aborts the process.
+            stream.start(loaded, request)
             try:
                 await stream.done
             except asyncio.CancelledError:
@@ -231,18 +237,41 @@ class _Stream:
         self._scheduled = False
         self._chunk_error: BaseException | None = None
         self._final: tuple[BaseException | None] | None = None
+        self.thread: threading.Thread | None = None
+        # Set when the worker has left llama.cpp. Waited on instead of Thread.join, which a
+        # KeyboardInterrupt can leave believing a running thread has ended (CPython 3.11).
+        self.finished = threading.Event()
 
     def stop(self) -> None:
         self._stop.set()
 
-    # worker thread ------------------------------------------------------------------------
-
-    def work(self, server: Any, request: dict[str, Any]) -> None:
-        error: BaseException | None = None
+    def start(self, loaded: LoadedModel, request: dict[str, Any]) -> None:
+        """Run the generation on a worker thread (registered before it starts, so the exit hook
+        always sees it). The worker gets the model, not its server: only :class:`LoadedModel`
+        may hold the server for longer than a call, so that closing the model frees it."""
+        self.thread = threading.Thread(target=self.work, args=(loaded, request), name="geppetto-local")
         with _ACTIVE_LOCK:
             _ACTIVE.add(self)
         try:
-            server.handle_chat_completions(request, self._on_chunk)
+            self.thread.start()
+        except BaseException:
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(self)
+            self.finished.set()
+            raise
+
+    # worker thread ------------------------------------------------------------------------
+
+    def work(self, loaded: LoadedModel, request: dict[str, Any]) -> None:
+        error: BaseException | None = None
+        try:
+            server = loaded.server
+            if server is None:
+                raise LocalModelError("the local model was closed because the process is exiting")
+            try:
+                server.handle_chat_completions(request, self._on_chunk)
+            finally:
+                del server
             error = self._chunk_error
             if error is None and not self.state.finish_reason and not self._stop.is_set():
                 error = LocalModelError("the local model's stream ended without a finish reason")
@@ -253,6 +282,7 @@ class _Stream:
         finally:
             with _ACTIVE_LOCK:
                 _ACTIVE.discard(self)
+            self.finished.set()
         self._post(None, (error,))
 
     def _on_chunk(self, chunk: dict[str, Any]) -> bool:
@@ -329,20 +359,40 @@ _ACTIVE: set[_Stream] = set()
 _ACTIVE_LOCK = threading.Lock()
 
 
-def _stop_all_streams() -> None:
-    """At interpreter exit: make running generations return at their next token."""
+def _stop_all_streams() -> list[_Stream]:
+    """Make running generations return at their next token; the streams asked."""
     with _ACTIVE_LOCK:
         streams = list(_ACTIVE)
     for stream in streams:
         stream.stop()
+    return streams
 
 
-# threading's exit hooks run before shutdown joins non-daemon threads; atexit would run after.
+def _shutdown_local_runtime() -> None:
+    """At interpreter exit (Ctrl-C included), in order: stop the generations, wait for their
+    worker threads to leave llama.cpp, then close the models so llama.cpp's own loop thread ends
+    before the process tears the C++ runtime down. Skipping the last step is what made Ctrl-C
+    abort with ``FATAL: exception not rethrown`` or a segfault: the native thread was still
+    decoding the cancelled request while the process exited. Another Ctrl-C meanwhile does not
+    cut this short: finishing it is what makes the exit safe, and it takes one token."""
+    while True:
+        try:
+            for stream in _stop_all_streams():
+                if stream.thread is not threading.current_thread():
+                    stream.finished.wait()
+            shutdown_models()
+            return
+        except KeyboardInterrupt:
+            continue
+
+
+# threading's exit hooks run while the interpreter is whole, before shutdown joins non-daemon
+# threads; atexit would run after.
 _register_exit_hook = getattr(threading, "_register_atexit", None)
 if _register_exit_hook is not None:
-    _register_exit_hook(_stop_all_streams)
+    _register_exit_hook(_shutdown_local_runtime)
 else:  # pragma: no cover - other interpreters
-    atexit.register(_stop_all_streams)
+    atexit.register(_shutdown_local_runtime)
 
 
 def _chunk_error(error: Any) -> BaseException:

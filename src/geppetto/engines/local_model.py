@@ -268,10 +268,22 @@ class LoadedModel:
     options: LoadOptions
     load_seconds: float
 
+    def close(self) -> None:
+        """Stop llama.cpp now: dropping the last reference to the server runs its destructor,
+        which ends the native loop thread and joins it. Without this, that thread may still be
+        decoding when the process exits and the C++ runtime is torn down under it (an abort)."""
+        server, self.server = self.server, None
+        del server
+
+    @property
+    def closed(self) -> bool:
+        return self.server is None
+
 
 _CACHE: dict[tuple[str, LoadOptions], LoadedModel] = {}
 _KEY_LOCKS: dict[tuple[str, LoadOptions], threading.Lock] = {}
 _CACHE_LOCK = threading.Lock()
+_SHUT_DOWN = False
 
 
 def default_threads() -> int:
@@ -288,12 +300,14 @@ def load_model(info: GGUFInfo, options: LoadOptions) -> LoadedModel:
     stat = info.path.stat()  # a file replaced in place is a different model
     key = (f"{info.path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}", options)
     with _CACHE_LOCK:
+        _refuse_after_shutdown()
         cached = _CACHE.get(key)
         if cached is not None:
             return cached
         key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
     with key_lock:
         with _CACHE_LOCK:
+            _refuse_after_shutdown()
             cached = _CACHE.get(key)
         if cached is not None:
             return cached
@@ -313,6 +327,33 @@ def clear_model_cache() -> None:
     with _CACHE_LOCK:
         _CACHE.clear()
         _KEY_LOCKS.clear()
+
+
+def shutdown_models() -> None:
+    """At process exit: wait for loads in flight, then close every cached model (see
+    :meth:`LoadedModel.close`); later loads are refused."""
+    global _SHUT_DOWN
+    with _CACHE_LOCK:
+        _SHUT_DOWN = True
+        key_locks = list(_KEY_LOCKS.values())
+    held: list[threading.Lock] = []
+    try:
+        for lock in key_locks:
+            lock.acquire()
+            held.append(lock)
+        with _CACHE_LOCK:
+            models = list(_CACHE.values())
+            _CACHE.clear()
+        for model in models:
+            model.close()
+    finally:
+        for lock in held:
+            lock.release()
+
+
+def _refuse_after_shutdown() -> None:
+    if _SHUT_DOWN:
+        raise LocalModelError("the local model runtime has shut down because the process is exiting")
 
 
 def _load(info: GGUFInfo, options: LoadOptions) -> LoadedModel:

@@ -30,6 +30,7 @@ from geppetto.events.types import (
     parse_event_type,
 )
 from geppetto.events.views import reference_types, reference_view
+from geppetto.terminal_text import safe_text
 
 View = Literal["seed", "core"]
 
@@ -143,30 +144,53 @@ class QueueSink:
 
 
 class PrinterSink:
-    """Prints a run as it happens: text deltas as they arrive (``text``) or one JSON line per event."""
+    """Prints a run as it happens: text deltas as they arrive (``text``) or one JSON line per event.
 
-    __slots__ = ("_mode", "_out")
+    In ``text`` mode control characters are shown, not obeyed (:mod:`geppetto.terminal_text`), so
+    a reply cannot drive the terminal; ``json`` lines stay exact. ``show_errors=False`` leaves
+    errors to the caller (the CLI prints them once, on stderr). When the reader goes away (a
+    closed pipe) the sink goes quiet, sets :attr:`broken` and calls ``on_broken`` once, which is
+    where the caller cancels the run instead of generating for nobody.
+    """
 
-    def __init__(self, out: TextIO | None = None, mode: str = "text") -> None:
+    __slots__ = ("_mode", "_on_broken", "_out", "_show_errors", "broken")
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        mode: str = "text",
+        *,
+        show_errors: bool = True,
+        on_broken: Callable[[], object] | None = None,
+    ) -> None:
         if mode not in ("text", "json"):
             raise ValueError(f"printer mode must be 'text' or 'json', not {mode!r}")
         self._out = out or sys.stdout
         self._mode = mode
+        self._show_errors = show_errors
+        self._on_broken = on_broken
+        self.broken = False
 
     def publish(self, event: Event) -> None:
-        if not event.seed:
+        if not event.seed or self.broken:
             return
         if self._mode == "json":
-            self._out.write(event.to_json() + "\n")
+            text = event.to_json() + "\n"
         elif isinstance(event, PartialEvent):
-            self._out.write(event.delta)
+            text = safe_text(event.delta)
         elif isinstance(event, FinalEvent | InterruptEvent):
-            self._out.write("\n")
+            text = "\n"
         elif isinstance(event, ErrorEvent):
-            self._out.write(f"\n[error] {event.error_string}\n")
+            text = f"\n[error] {safe_text(event.error_string)}\n" if self._show_errors else "\n"
         else:
             return
-        self._out.flush()
+        try:
+            self._out.write(text)
+            self._out.flush()
+        except BrokenPipeError:
+            self.broken = True
+            if self._on_broken is not None:
+                self._on_broken()
 
 
 class EventRouter:

@@ -381,9 +381,8 @@ class TurnStore:
             index = count - 1 if at is None else at
             position = index + count if index < 0 else index
             if not 0 <= position < count:
-                raise TurnNotFound(
-                    f"session {session_id} has {count} stored turns; index {at} is out of range"
-                )
+                turns = "1 stored turn" if count == 1 else f"{count} stored turns"
+                raise TurnNotFound(f"session {session_id} has {turns}; index {at} is out of range")
             row = conn.execute(
                 "SELECT seq FROM turns WHERE session_id = ? ORDER BY seq LIMIT 1 OFFSET ?",
                 (session_id, position),

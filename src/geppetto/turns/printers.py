@@ -2,6 +2,9 @@
 
 :func:`format_turn` is the reference ``FprintTurn`` (one line per block, used by
 ``geppetto infer``); :class:`PrettyPrinter` is the detailed view used by ``geppetto turns show``.
+Both are for people: by default control characters in the text are shown, not obeyed
+(:func:`geppetto.terminal_text.safe_text`), so a turn cannot drive the terminal it is printed on.
+Pass ``safe=False`` for the raw text (JSON/YAML are the exact forms).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from geppetto.terminal_text import safe_text
 from geppetto.turns.kinds import BlockKind, PayloadKey, Role
 from geppetto.turns.model import Block, Turn
 
@@ -36,8 +40,13 @@ def _text(block: Block) -> str | None:
     return value if isinstance(value, str) else compact_json(value)
 
 
-def format_block_line(block: Block) -> str:
+def format_block_line(block: Block, *, safe: bool = True) -> str:
     """The reference one-line form of a block."""
+    line = _block_line(block)
+    return safe_text(line) if safe else line
+
+
+def _block_line(block: Block) -> str:
     kind = block.kind
     if kind in _TEXT_LABELS:
         text = _text(block)
@@ -64,12 +73,12 @@ def format_block_line(block: Block) -> str:
     return "other block kind"
 
 
-def format_turn(turn: Turn) -> str:
-    return "".join(format_block_line(block) + "\n" for block in turn.blocks)
+def format_turn(turn: Turn, *, safe: bool = True) -> str:
+    return "".join(format_block_line(block, safe=safe) + "\n" for block in turn.blocks)
 
 
-def print_turn(turn: Turn, out: TextIO) -> None:
-    out.write(format_turn(turn))
+def print_turn(turn: Turn, out: TextIO, *, safe: bool = True) -> None:
+    out.write(format_turn(turn, safe=safe))
 
 
 @dataclass
@@ -82,6 +91,7 @@ class PrettyPrinter:
     include_metadata: bool = False
     indent: int = 0
     max_text_lines: int = 0
+    safe: bool = True
 
     def format(self, turn: Turn) -> str:
         pad = " " * self.indent
@@ -98,7 +108,8 @@ class PrettyPrinter:
                 if mapping:
                     lines.append(f"{pad}{title}:")
                     lines.extend(f"{pad}  {key}: {compact_json(value)}" for key, value in mapping.items())
-        return "".join(line + "\n" for line in lines)
+        text = "".join(line + "\n" for line in lines)
+        return safe_text(text) if self.safe else text
 
     def print(self, turn: Turn, out: TextIO) -> None:
         out.write(self.format(turn))

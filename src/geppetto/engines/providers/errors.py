@@ -183,7 +183,7 @@ def map_exception(
         return make_error(
             provider,
             f"malformed data in the stream: {exc}",
-            hint=f"check that the base URL points at a {provider} API",
+            hint=f"check that the base URL serves the {provider} API",
             secrets=secrets,
         )
     refused = _connection_failure(exc)
