@@ -100,15 +100,16 @@ class RpcServer:
     def emit(self, message: dict[str, Any]) -> None:
         data = orjson.dumps(message, default=str) + b"\n"
         with self._write_lock:
-            if self.closed:
-                return
             try:
-                self._out.write(data)
-                self._out.flush()
-                return
+                if not self.closed:
+                    self._out.write(data)
+                    self._out.flush()
+                    return
             except (BrokenPipeError, ValueError):
                 self.closed = True  # the reader went away; finish quietly
-        self.cancel_all()  # and stop generating for nobody (the runs are stored as cancelled)
+        # and stop generating for nobody (the runs are stored as cancelled); again on every later
+        # line, since a run may register its handle only after its first event
+        self.cancel_all()
 
     def _warn(self, message: str) -> None:
         self.emit({"type": "warning", "message": message})
