@@ -100,16 +100,15 @@ class RpcServer:
     def emit(self, message: dict[str, Any]) -> None:
         data = orjson.dumps(message, default=str) + b"\n"
         with self._write_lock:
+            if self.closed:
+                return
             try:
-                if not self.closed:
-                    self._out.write(data)
-                    self._out.flush()
-                    return
+                self._out.write(data)
+                self._out.flush()
+                return
             except (BrokenPipeError, ValueError):
                 self.closed = True  # the reader went away; finish quietly
-        # and stop generating for nobody (the runs are stored as cancelled); again on every later
-        # line, since a run may register its handle only after its first event
-        self.cancel_all()
+        self.cancel_all()  # and stop generating for nobody (the runs are stored as cancelled)
 
     def _warn(self, message: str) -> None:
         self.emit({"type": "warning", "message": message})
