@@ -343,12 +343,12 @@ def test_config_flat_typo_suggests_the_field(home: Path) -> None:
 
 def test_local_engine_gets_only_explicit_sampling_values(home: Path) -> None:
     pytest.importorskip("xllamacpp")
-    from geppetto.engines.local import BUNDLED_TEMPERATURE
+    from geppetto.engines.local import BUNDLED_TEMPERATURE, DEFAULT_MAX_TOKENS
 
     plain = engine_for(resolve_run_settings(profile="local", environ={}, home=home))
     assert plain.temperature == BUNDLED_TEMPERATURE
-    assert plain.max_tokens is None  # not the settings default of 1000
-    tuned = engine_for(
-        resolve_run_settings(profile="local", flags={"ai_temperature": "0.5"}, environ={}, home=home)
-    )
+    assert plain.max_tokens == DEFAULT_MAX_TOKENS  # the local engine's own cap
+    flags = {"ai_temperature": "0.5", "ai_max_response_tokens": "64"}
+    tuned = engine_for(resolve_run_settings(profile="local", flags=flags, environ={}, home=home))
     assert tuned.temperature == 0.5
+    assert tuned.max_tokens == 64
