@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import given, settings
 
@@ -83,3 +84,14 @@ def test_decoded_values_do_not_alias_the_input() -> None:
 @given(turns())
 def test_codec_round_trip(turn: Turn) -> None:
     assert decode_turn(encode_turn(turn)) == turn
+
+
+def test_integers_outside_64_bits_are_refused_where_they_enter() -> None:
+    """Found by the codec fuzz test: such an integer decoded, then no JSON encoder could write it."""
+    with pytest.raises(TurnError, match=r"payload\.id\[0\]: integer -9223372036854775809 is outside"):
+        decode_turn({"blocks": [{"id": [-(2**63) - 1]}]})
+    with pytest.raises(TurnError, match="outside the 64-bit range"):
+        decode_block({"kind": "user", "payload": {"n": 2**64}})
+    edge = decode_block({"kind": "user", "payload": {"lo": -(2**63), "hi": 2**64 - 1}})
+    assert edge.payload == {"lo": -(2**63), "hi": 2**64 - 1}
+    assert orjson.loads(orjson.dumps(encode_turn(Turn(blocks=[edge])))) == encode_turn(Turn(blocks=[edge]))

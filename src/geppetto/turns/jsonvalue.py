@@ -14,6 +14,9 @@ JSONScalar = (str, int, float, bool, type(None))
 # recursive walkers here and in PyYAML fail with RecursionError or a C stack overflow.
 MAX_DEPTH = 100
 
+# The integers JSON encoders here write exactly (orjson: signed and unsigned 64-bit).
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+
 
 def ensure_json(value: Any, where: str) -> None:
     """Raise :class:`TurnError` naming the path of the first value JSON cannot represent
@@ -22,7 +25,7 @@ def ensure_json(value: Any, where: str) -> None:
         _check(value, where, 0)  # the slower walk that names the path
 
 
-_PLAIN = frozenset((str, int, bool, type(None)))
+_PLAIN = frozenset((str, bool, type(None)))
 
 
 def _is_json(value: Any, depth: int) -> bool:
@@ -43,6 +46,8 @@ def _is_json(value: Any, depth: int) -> bool:
         return all(type(item) in _PLAIN or _is_json(item, depth + 1) for item in value)
     if kind in _PLAIN:
         return True
+    if kind is int:
+        return bool(INT_MIN <= value <= INT_MAX)
     if kind is float:
         return math.isfinite(value)
     return _check_quietly(value, depth)
@@ -58,7 +63,11 @@ def _check_quietly(value: Any, depth: int) -> bool:
 
 
 def _check(value: Any, path: str, depth: int) -> None:
-    if isinstance(value, str | bool | int) or value is None:
+    if isinstance(value, str | bool) or value is None:
+        return
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise TurnError(f"{path}: integer {value} is outside the 64-bit range JSON encoders accept")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
