@@ -129,11 +129,16 @@ def run(args: argparse.Namespace) -> int:
         source = read_file_text(path, LIMITS.script, "script")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read script {path}: {exc}") from None
+    from geppetto.cli.mcp import command_tools
+
     host_tools = load_host_tools(args.host_tools) if args.host_tools else None
+    mcp = command_tools(args)  # --mcp / --mcp-config tools join the host tools (useHostTools)
     result: list[str] = []
     runtime = JSRuntime(memory_limit_bytes=args.max_memory or None)
     host = None
     try:
+        if mcp is not None:
+            host_tools = mcp.registry(host_tools)
         host = install_geppetto_module(
             runtime,
             host_tools=host_tools,
@@ -185,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
         runtime.close()
         if host is not None:
             host.close_stores()
+        if mcp is not None:
+            mcp.close()
     if capture:
         print(result[0] if result else "null")
     elif args.print_result:

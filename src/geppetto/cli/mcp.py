@@ -1,0 +1,226 @@
+"""``geppetto mcp list|call`` and the MCP servers of ``infer``, ``chat``, ``rpc`` and ``js run``.
+
+The servers come from ``--mcp-config FILE`` (the ``mcpServers`` JSON object), ``mcp list CONFIG``
+and ``--mcp 'COMMAND ARGS'``; :mod:`geppetto.mcp` does the protocol. Everything a server sends
+(tool names, descriptions, schemas, results) is data: it goes through
+:func:`~geppetto.terminal_text.safe_text` before it reaches a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from geppetto.errors import ConfigError
+from geppetto.terminal_text import safe_text
+
+if TYPE_CHECKING:
+    from geppetto.mcp import MCPServer, MCPToolset
+    from geppetto.tools import ToolDefinition, ToolRegistry
+
+# How long closing the servers may take when a command ends before we stop waiting for it.
+_CLOSE_TIMEOUT = 10.0
+
+
+def wants_mcp(args: argparse.Namespace) -> bool:
+    """Whether the command line names any MCP server (without importing ``mcp``)."""
+    return bool(getattr(args, "mcp_config", None) or getattr(args, "mcp_command", None))
+
+
+def servers_from_args(args: argparse.Namespace, config: str | None = None) -> list[MCPServer]:
+    """The servers of ``CONFIG``, every ``--mcp-config`` file and every ``--mcp`` command, in that
+    order; a name given twice is a :class:`ConfigError`."""
+    from geppetto.mcp import load_mcp_config, parse_mcp_command
+
+    servers: list[MCPServer] = []
+    origins: dict[str, str] = {}
+    files = ([config] if config else []) + list(getattr(args, "mcp_config", None) or [])
+    for file in files:
+        for server in load_mcp_config(Path(file)):
+            _add(servers, origins, server, file)
+    for command in getattr(args, "mcp_command", None) or []:
+        _add(servers, origins, parse_mcp_command(command), f"--mcp {command!r}")
+    return servers
+
+
+def _add(servers: list[MCPServer], origins: dict[str, str], server: MCPServer, origin: str) -> None:
+    earlier = origins.get(server.name)
+    if earlier is not None:
+        raise ConfigError(
+            f"MCP server name {server.name!r} is given twice ({earlier} and {origin}); rename one"
+        )
+    origins[server.name] = origin
+    servers.append(server)
+
+
+# -- the run commands ----------------------------------------------------------------------------
+
+
+class CommandTools:
+    """The MCP servers of one run command as a :class:`ToolRegistry`.
+
+    The sessions of ``infer``/``chat``/``rpc`` run tools on the session runtime's background
+    loop, so the servers' client sessions are opened (and closed) on that loop. :meth:`close`
+    stops every server; the commands call it in ``finally``, so Ctrl-C stops them too.
+    """
+
+    def __init__(self, servers: list[MCPServer]) -> None:
+        from geppetto.mcp import MCPToolset
+
+        self.servers = servers
+        self.toolset: MCPToolset = MCPToolset(servers)
+        self.definitions: list[ToolDefinition] = []
+
+    def registry(self, base: ToolRegistry | None = None) -> ToolRegistry:
+        """A registry with ``base``'s tools and every server's tools (the servers start now)."""
+        from geppetto.tools import ToolRegistry
+
+        registry = base.clone() if base is not None else ToolRegistry()
+        self.definitions = self._on_loop(self.toolset.tools())
+        for definition in self.definitions:
+            if definition.name in registry:
+                raise ConfigError(
+                    f"MCP tool {definition.name!r} has the name of a tool that is already registered; "
+                    "exclude it in the server's config or rename the server"
+                )
+            registry.register(definition)
+        return registry
+
+    def close(self) -> None:
+        """Stop every server (idempotent)."""
+        from geppetto.session.runtime import background_loop
+
+        future = asyncio.run_coroutine_threadsafe(self.toolset.aclose(), background_loop())
+        try:
+            future.result(_CLOSE_TIMEOUT)
+        except TimeoutError:
+            future.cancel()
+
+    def _on_loop(self, coro: Any) -> Any:
+        from geppetto.session.runtime import background_loop
+
+        future = asyncio.run_coroutine_threadsafe(coro, background_loop())
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+
+def command_tools(args: argparse.Namespace) -> CommandTools | None:
+    """The MCP servers the command line names, or ``None`` (nothing imported) when it names none."""
+    if not wants_mcp(args):
+        return None
+    return CommandTools(servers_from_args(args))
+
+
+def describe_tools(definitions: Iterable[ToolDefinition]) -> str:
+    """One line for a banner: the MCP tools' names, terminal-safe."""
+    names = [safe_text(definition.name) for definition in definitions]
+    return ", ".join(names) if names else "(none)"
+
+
+# -- geppetto mcp list / call --------------------------------------------------------------------
+
+
+def list_tools(args: argparse.Namespace) -> int:
+    """``geppetto mcp list [CONFIG]``: every server's tools, descriptions and input schemas."""
+    servers = servers_from_args(args, args.config)
+    if not servers:
+        raise ConfigError("no MCP server given: pass CONFIG, --mcp-config FILE or --mcp 'COMMAND ARGS'")
+    listing = asyncio.run(_list_all(servers))
+    if args.json:
+        print(json.dumps({"servers": listing}, indent=2))
+        return 0
+    out: list[str] = []
+    for entry in listing:
+        tools = entry["tools"]
+        out.append(f"{safe_text(entry['name'])}: {len(tools)} tool{'' if len(tools) == 1 else 's'}")
+        for item in tools:
+            out.append(f"  {safe_text(item['name'])}  (as {safe_text(item['qualified_name'])})")
+            for line in (item["description"] or "(no description)").splitlines() or [""]:
+                out.append(f"    {safe_text(line)}")
+            out.append(f"    input: {safe_text(json.dumps(item['input_schema'], ensure_ascii=False))}")
+    print("\n".join(out))
+    return 0
+
+
+async def _list_all(servers: list[MCPServer]) -> list[dict[str, Any]]:
+    listing = []
+    for server in servers:
+        definitions = await _server_tools(server)
+        prefix = f"{server.name}_"
+        tools = [
+            {
+                "name": d.name[len(prefix) :] if d.name.startswith(prefix) else d.name,
+                "qualified_name": d.name,
+                "description": d.description,
+                "input_schema": d.parameters,
+            }
+            for d in definitions
+        ]
+        listing.append({"name": server.name, "tools": tools})
+    return listing
+
+
+async def _server_tools(server: MCPServer) -> list[ToolDefinition]:
+    from geppetto.mcp import MCPToolset
+
+    toolset = MCPToolset([server])
+    try:
+        return list(await toolset.tools())
+    finally:
+        await toolset.aclose()
+
+
+def call_tool(args: argparse.Namespace) -> int:
+    """``geppetto mcp call SERVER TOOL JSON``: one call, its result printed."""
+    arguments = _arguments(args.arguments)
+    servers = servers_from_args(args)
+    if not servers:
+        raise ConfigError("no MCP server given: pass --mcp-config FILE or --mcp 'COMMAND ARGS'")
+    by_name = {server.name: server for server in servers}
+    server = by_name.get(args.server)
+    if server is None:
+        known = ", ".join(sorted(by_name))
+        raise ConfigError(f"no MCP server named {args.server!r}; the servers given are: {known}")
+    value = asyncio.run(_call(server, args.tool, arguments))
+    if args.json:
+        print(json.dumps(value, indent=2))
+    elif isinstance(value, str):
+        print(safe_text(value))
+    else:
+        print(safe_text(json.dumps(value, indent=2, ensure_ascii=False)))
+    return 0
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"JSON arguments are not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(value, dict):
+        kind = type(value).__name__
+        raise ConfigError(f"JSON arguments must be an object such as '{{\"a\": 1}}', got {kind}")
+    return value
+
+
+async def _call(server: MCPServer, tool: str, arguments: dict[str, Any]) -> Any:
+    from geppetto.mcp import MCPToolset
+    from geppetto.tools import ToolRegistry
+
+    toolset: MCPToolset = MCPToolset([server])
+    try:
+        registry = ToolRegistry(await toolset.tools())
+        name = f"{server.name}_{tool}"
+        if name not in registry:
+            offered = ", ".join(d.name[len(server.name) + 1 :] for d in registry.list_tools())
+            raise ConfigError(f"MCP server {server.name!r} has no tool {tool!r}; it offers: {offered}")
+        return await registry.acall(name, arguments)
+    finally:
+        await toolset.aclose()
+
