@@ -132,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
     from geppetto.cli.mcp import command_tools
 
     host_tools = load_host_tools(args.host_tools) if args.host_tools else None
-    mcp = command_tools(args)  # --mcp / --mcp-config tools join the host tools (useHostTools)
+    # --mcp / --mcp-config tools join the host tools (useHostTools). Not the config files' mcpServers:
+    # reading them would slow every script's start, and scripts name their servers with addMCP.
+    mcp = command_tools(args, configured=False)
     result: list[str] = []
     runtime = JSRuntime(memory_limit_bytes=args.max_memory or None)
     host = None

@@ -31,9 +31,13 @@ def wants_mcp(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "mcp_config", None) or getattr(args, "mcp_command", None))
 
 
-def servers_from_args(args: argparse.Namespace, config: str | None = None) -> list[MCPServer]:
+def servers_from_args(
+    args: argparse.Namespace, config: str | None = None, *, configured: bool = False
+) -> list[MCPServer]:
     """The servers of ``CONFIG``, every ``--mcp-config`` file and every ``--mcp`` command, in that
-    order; a name given twice is a :class:`ConfigError`."""
+    order; a name given twice there is a :class:`ConfigError`. With ``configured``, the
+    ``mcpServers`` of the config files (geppetto's, pinocchio's, ``--config-file``) come first, and
+    a server named on the command line replaces the configured one of that name."""
     from geppetto.mcp import load_mcp_config, parse_mcp_command
 
     servers: list[MCPServer] = []
@@ -44,7 +48,18 @@ def servers_from_args(args: argparse.Namespace, config: str | None = None) -> li
             _add(servers, origins, server, file)
     for command in getattr(args, "mcp_command", None) or []:
         _add(servers, origins, parse_mcp_command(command), f"--mcp {command!r}")
+    if configured:
+        from_files = [s for s in _configured_servers(args) if s.name not in origins]
+        servers = from_files + servers
     return servers
+
+
+def _configured_servers(args: argparse.Namespace) -> list[MCPServer]:
+    from geppetto.mcp import load_mcp_config
+    from geppetto.profiles.config import MCP_SERVERS_KEY, configured_mcp_servers
+
+    entries, _ = configured_mcp_servers(getattr(args, "config_file", None))
+    return load_mcp_config({MCP_SERVERS_KEY: entries}) if entries else []
 
 
 def _add(servers: list[MCPServer], origins: dict[str, str], server: MCPServer, origin: str) -> None:
@@ -111,11 +126,16 @@ class CommandTools:
             raise
 
 
-def command_tools(args: argparse.Namespace) -> CommandTools | None:
-    """The MCP servers the command line names, or ``None`` (nothing imported) when it names none."""
-    if not wants_mcp(args):
+def command_tools(args: argparse.Namespace, *, configured: bool = True) -> CommandTools | None:
+    """The MCP servers of the command line (and, with ``configured``, of the config files' ``mcpServers``),
+    or ``None`` when there are none (``mcp`` is then never imported)."""
+    if configured:
+        servers = servers_from_args(args, configured=True)
+    elif wants_mcp(args):
+        servers = servers_from_args(args)
+    else:
         return None
-    return CommandTools(servers_from_args(args))
+    return CommandTools(servers) if servers else None
 
 
 def describe_tools(definitions: Iterable[ToolDefinition]) -> str:
@@ -129,9 +149,12 @@ def describe_tools(definitions: Iterable[ToolDefinition]) -> str:
 
 def list_tools(args: argparse.Namespace) -> int:
     """``geppetto mcp list [CONFIG]``: every server's tools, descriptions and input schemas."""
-    servers = servers_from_args(args, args.config)
+    servers = servers_from_args(args, args.config, configured=not wants_mcp(args) and not args.config)
     if not servers:
-        raise ConfigError("no MCP server given: pass CONFIG, --mcp-config FILE or --mcp 'COMMAND ARGS'")
+        raise ConfigError(
+            "no MCP server given: pass CONFIG, --mcp-config FILE or --mcp 'COMMAND ARGS' "
+            "(or set mcpServers in a config file)"
+        )
     listing = asyncio.run(_list_all(servers))
     if args.json:
         print(json.dumps({"servers": listing}, indent=2))
@@ -180,9 +203,12 @@ async def _server_tools(server: MCPServer) -> list[ToolDefinition]:
 def call_tool(args: argparse.Namespace) -> int:
     """``geppetto mcp call SERVER TOOL JSON``: one call, its result printed."""
     arguments = _arguments(args.arguments)
-    servers = servers_from_args(args)
+    servers = servers_from_args(args, configured=True)
     if not servers:
-        raise ConfigError("no MCP server given: pass --mcp-config FILE or --mcp 'COMMAND ARGS'")
+        raise ConfigError(
+            "no MCP server given: pass --mcp-config FILE or --mcp 'COMMAND ARGS' "
+            "(or set mcpServers in a config file)"
+        )
     by_name = {server.name: server for server in servers}
     server = by_name.get(args.server)
     if server is None:

@@ -22,7 +22,9 @@ MCP_EPILOG = """\
 A config file holds {"mcpServers": {"NAME": {"command": "...", "args": [...], "env": {...}}}} or
 {"mcpServers": {"NAME": {"url": "https://...", "headers": {"Authorization": "Bearer ${TOKEN}"}}}};
 ${VAR} in env and headers is taken from the environment and never printed. Tools are named
-NAME_TOOL. Servers start when the command needs them and stop when it ends (also on Ctrl-C)."""
+NAME_TOOL. Servers start when the command needs them and stop when it ends (also on Ctrl-C).
+Without CONFIG, --mcp-config or --mcp, the mcpServers key of the config files is used
+(~/.config/geppetto/config.yaml, pinocchio's config.yaml, --config-file)."""
 
 
 def add_mcp_options(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +56,9 @@ def add_mcp_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     listing.add_argument("config", metavar="CONFIG", nargs="?", default=None, help="an mcpServers JSON file")
     add_mcp_options(listing)
+    listing.add_argument(
+        "--config-file", metavar="PATH", default=None, help="a config file whose mcpServers to use"
+    )
     listing.add_argument("--json", action="store_true", help="print JSON for scripts")
     listing.set_defaults(handler="geppetto.cli.mcp:list_tools")
 
@@ -69,5 +74,8 @@ def add_mcp_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "arguments", metavar="JSON", nargs="?", default="{}", help="the arguments, a JSON object (default {})"
     )
     add_mcp_options(call)
+    call.add_argument(
+        "--config-file", metavar="PATH", default=None, help="a config file whose mcpServers to use"
+    )
     call.add_argument("--json", action="store_true", help="print the result as JSON")
     call.set_defaults(handler="geppetto.cli.mcp:call_tool")
