@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.mcp.cli_support import (
     SERVER,
     assert_no_server_left,
@@ -119,7 +120,7 @@ def test_js_add_mcp_registers_a_server_from_the_script(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert json.loads(lines[0]) == ["calc_add", "calc_shout"]
     assert lines[1].startswith("sum ") and "3" in lines[1]
-    assert lines[2].startswith("again: ") and "calc_add" in lines[2] and "already registered" in lines[2]
+    assert lines[2].startswith("again: ") and "named calc" in lines[2] and "already registered" in lines[2]
     assert_no_server_left(tag)
 
 

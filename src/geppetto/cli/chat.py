@@ -223,6 +223,14 @@ class ChatRepl:
 
     def _tools(self) -> None:
         registry = self.builder.tool_registry
+        if registry is not None and registry.mcp_toolsets:
+            try:  # starts the MCP servers if no reply has yet
+                _on_runtime_loop(registry.aprepare(strict=False))
+            except GeppettoError as exc:
+                self.err.write(f"error: {safe_text(str(exc))}\n")
+            for toolset in registry.mcp_toolsets:
+                for name, error in toolset.errors.items():
+                    self.err.write(safe_text(f"MCP server {name} is unavailable: {error}") + "\n")
         tools = registry.list_tools() if registry is not None else []
         if not tools:
             self.out.write("no tools; give MCP servers with --mcp 'COMMAND ARGS' or --mcp-config FILE\n")
@@ -294,6 +302,15 @@ class ChatRepl:
         self.session = forked
 
 
+def _on_runtime_loop(coro: Any) -> Any:
+    """Run ``coro`` on the session runtime's loop (where the MCP connections live) and wait."""
+    import asyncio
+
+    from geppetto.session.runtime import background_loop
+
+    return asyncio.run_coroutine_threadsafe(coro, background_loop()).result()
+
+
 def _attach_args(text: str) -> list[str]:
     """``/attach``'s argument: a path as typed (spaces allowed), or shell-quoted paths as a
     terminal pastes a dropped file (``'my cat.png'``, ``my\\ cat.png``)."""
@@ -348,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, mcp: CommandTools | None) -> int:
-    from geppetto.cli.mcp import describe_tools
+    from geppetto.cli.mcp import describe_servers
     from geppetto.cli.profiles import engine_from_args
 
     store = open_store(args)
@@ -382,7 +399,8 @@ def _run(args: argparse.Namespace, mcp: CommandTools | None) -> int:
     state = f"resumed, {plural(session.turn_count, 'turn')}" if resumed else "new"
     out.write(f"geppetto chat · session {session.id} ({state}) · engine {engine_name}\n")
     if mcp is not None:
-        out.write(f"MCP tools: {describe_tools(mcp.definitions)} (/tools describes them)\n")
+        servers = describe_servers(mcp.servers)
+        out.write(f"MCP servers: {servers} (they start with the first reply; /tools lists their tools)\n")
     out.write('/help for commands, /exit or Ctrl-D to quit; end a line with \\ or use """ for more lines\n')
     out.flush()
     repl = ChatRepl(builder, session, store, persister=persister, system=system, out=out, err=sys.stderr)

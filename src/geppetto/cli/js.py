@@ -139,8 +139,9 @@ def run(args: argparse.Namespace) -> int:
     runtime = JSRuntime(memory_limit_bytes=args.max_memory or None)
     host = None
     try:
-        if mcp is not None:
+        if mcp is not None:  # started now: useHostTools() copies the tools by name
             host_tools = mcp.registry(host_tools)
+            mcp.prepare(host_tools)
         host = install_geppetto_module(
             runtime,
             host_tools=host_tools,

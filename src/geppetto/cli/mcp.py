@@ -20,7 +20,7 @@ from geppetto.terminal_text import safe_text
 
 if TYPE_CHECKING:
     from geppetto.mcp import MCPServer, MCPToolset
-    from geppetto.tools import ToolDefinition, ToolRegistry
+    from geppetto.tools import ToolRegistry
 
 # How long closing the servers may take when a command ends before we stop waiting for it.
 _CLOSE_TIMEOUT = 10.0
@@ -44,7 +44,10 @@ def servers_from_args(
     origins: dict[str, str] = {}
     files = ([config] if config else []) + list(getattr(args, "mcp_config", None) or [])
     for file in files:
-        for server in load_mcp_config(Path(file)):
+        loaded = load_mcp_config(Path(file))
+        if not loaded:
+            raise ConfigError(f"{file}: no MCP servers in it (expected {{\"mcpServers\": {{\"NAME\": {{...}}}}}})")
+        for server in loaded:
             _add(servers, origins, server, file)
     for command in getattr(args, "mcp_command", None) or []:
         _add(servers, origins, parse_mcp_command(command), f"--mcp {command!r}")
@@ -76,11 +79,11 @@ def _add(servers: list[MCPServer], origins: dict[str, str], server: MCPServer, o
 
 
 class CommandTools:
-    """The MCP servers of one run command as a :class:`ToolRegistry`.
+    """The MCP servers of one run command, joined to a :class:`ToolRegistry`.
 
-    The sessions of ``infer``/``chat``/``rpc`` run tools on the session runtime's background
-    loop, so the servers' client sessions are opened (and closed) on that loop. :meth:`close`
-    stops every server; the commands call it in ``finally``, so Ctrl-C stops them too.
+    Nothing starts here: the tool loop starts the servers when a run first needs their tools
+    (``ToolRegistry.add_mcp``), on the session runtime's loop. :meth:`close` stops every server;
+    the commands call it in ``finally``, so Ctrl-C stops them too.
     """
 
     def __init__(self, servers: list[MCPServer]) -> None:
@@ -88,42 +91,29 @@ class CommandTools:
 
         self.servers = servers
         self.toolset: MCPToolset = MCPToolset(servers)
-        self.definitions: list[ToolDefinition] = []
 
     def registry(self, base: ToolRegistry | None = None) -> ToolRegistry:
-        """A registry with ``base``'s tools and every server's tools (the servers start now)."""
+        """A registry with ``base``'s tools that the servers' tools join when first needed."""
         from geppetto.tools import ToolRegistry
 
         registry = base.clone() if base is not None else ToolRegistry()
-        self.definitions = self._on_loop(self.toolset.tools())
-        for definition in self.definitions:
-            if definition.name in registry:
-                raise ConfigError(
-                    f"MCP tool {definition.name!r} has the name of a tool that is already registered; "
-                    "exclude it in the server's config or rename the server"
-                )
-            registry.register(definition)
+        registry.add_mcp(self.toolset)
         return registry
 
-    def close(self) -> None:
-        """Stop every server (idempotent)."""
+    def prepare(self, registry: ToolRegistry) -> None:
+        """Start the servers now and register their tools (for listings and JS host tools)."""
         from geppetto.session.runtime import background_loop
 
-        future = asyncio.run_coroutine_threadsafe(self.toolset.aclose(), background_loop())
+        future = asyncio.run_coroutine_threadsafe(registry.aprepare(), background_loop())
         try:
-            future.result(_CLOSE_TIMEOUT)
-        except TimeoutError:
-            future.cancel()
-
-    def _on_loop(self, coro: Any) -> Any:
-        from geppetto.session.runtime import background_loop
-
-        future = asyncio.run_coroutine_threadsafe(coro, background_loop())
-        try:
-            return future.result()
+            future.result()
         except BaseException:
             future.cancel()
             raise
+
+    def close(self) -> None:
+        """Stop every server (idempotent; waits a few seconds at most per server)."""
+        self.toolset.close()
 
 
 def command_tools(args: argparse.Namespace, *, configured: bool = True) -> CommandTools | None:
@@ -138,10 +128,9 @@ def command_tools(args: argparse.Namespace, *, configured: bool = True) -> Comma
     return CommandTools(servers) if servers else None
 
 
-def describe_tools(definitions: Iterable[ToolDefinition]) -> str:
-    """One line for a banner: the MCP tools' names, terminal-safe."""
-    names = [safe_text(definition.name) for definition in definitions]
-    return ", ".join(names) if names else "(none)"
+def describe_servers(servers: Iterable[MCPServer]) -> str:
+    """One line for a banner: the servers' names, terminal-safe."""
+    return ", ".join(safe_text(server.name) for server in servers)
 
 
 # -- geppetto mcp list / call --------------------------------------------------------------------
@@ -173,31 +162,24 @@ def list_tools(args: argparse.Namespace) -> int:
 
 
 async def _list_all(servers: list[MCPServer]) -> list[dict[str, Any]]:
+    from geppetto.mcp import MCPToolset
+
     listing = []
     for server in servers:
-        definitions = await _server_tools(server)
-        prefix = f"{server.name}_"
+        async with MCPToolset([server]) as toolset:
+            remote = await toolset.server_tools(server.name)
         tools = [
             {
-                "name": d.name[len(prefix) :] if d.name.startswith(prefix) else d.name,
-                "qualified_name": d.name,
-                "description": d.description,
-                "input_schema": d.parameters,
+                "name": str(tool.name),
+                "qualified_name": server.prefix + str(tool.name),
+                "description": tool.description or "",
+                "input_schema": tool.input_schema,
             }
-            for d in definitions
+            for tool in remote
+            if server.wants(tool.name)
         ]
         listing.append({"name": server.name, "tools": tools})
     return listing
-
-
-async def _server_tools(server: MCPServer) -> list[ToolDefinition]:
-    from geppetto.mcp import MCPToolset
-
-    toolset = MCPToolset([server])
-    try:
-        return list(await toolset.tools())
-    finally:
-        await toolset.aclose()
 
 
 def call_tool(args: argparse.Namespace) -> int:
@@ -237,16 +219,10 @@ def _arguments(text: str) -> dict[str, Any]:
 
 async def _call(server: MCPServer, tool: str, arguments: dict[str, Any]) -> Any:
     from geppetto.mcp import MCPToolset
-    from geppetto.tools import ToolRegistry
 
-    toolset: MCPToolset = MCPToolset([server])
-    try:
-        registry = ToolRegistry(await toolset.tools())
-        name = f"{server.name}_{tool}"
-        if name not in registry:
-            offered = ", ".join(d.name[len(server.name) + 1 :] for d in registry.list_tools())
-            raise ConfigError(f"MCP server {server.name!r} has no tool {tool!r}; it offers: {offered}")
-        return await registry.acall(name, arguments)
-    finally:
-        await toolset.aclose()
-
+    async with MCPToolset([server]) as toolset:
+        offered = [str(t.name) for t in await toolset.server_tools(server.name) if server.wants(t.name)]
+        if tool not in offered:
+            names = ", ".join(offered) or "no tools"
+            raise ConfigError(f"MCP server {server.name!r} has no tool {tool!r}; it offers: {names}")
+        return await toolset.call(server.name, tool, arguments)

@@ -59,8 +59,9 @@ class JSToolRegistry:
 
     def add_mcp(self, spec: Any) -> None:
         """``addMCP({name, command, args, env, cwd, url, headers, include, exclude})``: one entry of
-        an ``mcpServers`` config; the server starts now and its tools join this registry. It stops
-        when the runtime closes (the end of ``geppetto js run``, also on Ctrl-C)."""
+        an ``mcpServers`` config whose tools join this registry (``ToolRegistry.add_mcp``). The
+        server starts when a run, ``list()`` or ``call()`` first needs it and stops when the
+        runtime closes (the end of ``geppetto js run``, also on Ctrl-C)."""
         from geppetto.mcp import MCPToolset, load_mcp_config
 
         if not isinstance(spec, dict):
@@ -69,19 +70,26 @@ class JSToolRegistry:
         if not isinstance(name, str) or not name.strip():
             raise ModuleUsageError("addMCP: name is required (it prefixes the server's tool names)")
         entry = {key: value for key, value in spec.items() if key != "name" and value is not None}
-        toolset = MCPToolset(load_mcp_config({"mcpServers": {name.strip(): entry}}))
-        loop = background_loop()
-        self.runtime.add_close_hook(lambda: _close_toolset(toolset))
-        definitions = self.runtime.wait_for(asyncio.run_coroutine_threadsafe(toolset.tools(), loop))
-        for definition in definitions:
-            if definition.name in self.registry:
+        servers = load_mcp_config({"mcpServers": {name.strip(): entry}})
+        taken = {server.prefix for toolset in self.registry.mcp_toolsets for server in toolset.servers}
+        for server in servers:
+            if server.prefix in taken:
                 raise ModuleUsageError(
-                    f"addMCP: tool {definition.name} is already registered; exclude it or rename the server"
+                    f"addMCP: an MCP server named {server.name} is already registered; give this one "
+                    "another name (it prefixes the tool names)"
                 )
-        for definition in definitions:
-            self.registry.register(definition)
+        toolset = MCPToolset(servers)
+        self.runtime.add_close_hook(toolset.close)
+        self.registry.add_mcp(toolset)
+
+    def _prepare(self) -> None:
+        """Start ``addMCP`` servers not yet running, so their tools are listed (on the runtime loop)."""
+        if self.registry.mcp_toolsets:
+            prepare = self.registry.aprepare(strict=True)
+            self.runtime.wait_for(asyncio.run_coroutine_threadsafe(prepare, background_loop()))
 
     def list(self) -> list[dict[str, Any]]:
+        self._prepare()
         return [definition.info() for definition in self.registry.list_tools()]
 
     def call(self, name: str, args: Any) -> Any:
@@ -90,15 +98,6 @@ class JSToolRegistry:
             raise TypeError(f"call: args for tool {name} must be an object")
         fut = asyncio.run_coroutine_threadsafe(self.registry.acall(name, args), background_loop())
         return self.runtime.wait_for(fut)
-
-
-def _close_toolset(toolset: Any) -> None:
-    """Stop an ``addMCP`` server (a runtime close hook: at most a few seconds, then give up)."""
-    future = asyncio.run_coroutine_threadsafe(toolset.aclose(), background_loop())
-    try:
-        future.result(10.0)
-    except Exception:  # closing is best effort: the toolset reaps its children itself
-        future.cancel()
 
 
 def registry_of(value: Any) -> ToolRegistry:
