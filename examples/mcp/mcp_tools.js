@@ -18,7 +18,7 @@ console.log("tools:", registry.list().map((t) => t.name).join(", "));
 const model = gp.engines.fromFunction((turn) => {
   const used = turn.blocks.filter((b) => b.kind === "tool_use");
   if (used.length) {
-    turn.blocks.push(gp.turns.newAssistantBlock("2 + 40 = " + JSON.stringify(used[0].payload.result)));
+    turn.blocks.push(gp.turns.newAssistantBlock("2 + 40: " + used[0].payload.result));
   } else {
     turn.blocks.push(gp.turns.newToolCallBlock("call-1", "calc_add", { a: 2, b: 40 }));
   }

@@ -242,3 +242,29 @@ def test_help_does_not_import_mcp() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_chat_shows_the_mcp_servers_and_tools(cli: list[str], tmp_path: Path) -> None:
+    tag = new_tag()
+    config = str(write_config(tmp_path / "m.json", tag))
+    stdin = "/tools\nadd 20 and 22\n/exit\n"
+    result = run(cli, "chat", "--ai-api-type", "mcp-scripted", "--no-store", "--mcp-config", config,
+                 stdin=stdin)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "MCP servers: calc " in out
+    assert "  calc_add  Add two whole numbers.\n" in out
+    assert "  calc_shout  Upper-case a text. \u241b]0;not a title\u2407\n" in out  # shown, not obeyed
+    assert "\x1b" not in out and "\x07" not in out
+    assert "tool said" in out and "42" in out
+    assert_no_server_left(tag)
+
+
+def test_rpc_runs_with_mcp_tools(cli: list[str], tmp_path: Path) -> None:
+    tag = new_tag()
+    request = {"id": 1, "method": "run", "params": {"prompt": "add 20 and 22"}}
+    result = run(cli, "rpc", "--ai-api-type", "mcp-scripted", "--no-store", "--mcp", server_command(tag),
+                 stdin=json.dumps(request) + "\n")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "tool said" in result.stdout and "42" in result.stdout
+    assert_no_server_left(tag)
