@@ -46,7 +46,8 @@ def servers_from_args(
     for file in files:
         loaded = load_mcp_config(Path(file))
         if not loaded:
-            raise ConfigError(f"{file}: no MCP servers in it (expected {{\"mcpServers\": {{\"NAME\": {{...}}}}}})")
+            expected = '{"mcpServers": {"NAME": {...}}}'
+            raise ConfigError(f"{file}: no MCP servers in it (expected {expected})")
         for server in loaded:
             _add(servers, origins, server, file)
     for command in getattr(args, "mcp_command", None) or []:
