@@ -213,17 +213,21 @@ def parse_mcp_command(command: str, name: str | None = None, **options: Any) -> 
 def derive_name(words: list[str]) -> str:
     """A server name from its command words (see :func:`parse_mcp_command`)."""
     program = Path(words[0]).name
-    base = re.sub(r"(\d+(\.\d+)*)?(\.exe)?$", "", program) or program
-    candidate = program
+    base = re.sub(r"[\d.]*(\.exe)?$", "", program)  # python3.12 -> python
+    candidate = Path(program).stem if program.endswith((".py", ".js", ".ts", ".exe")) else program
     if base in _LAUNCHERS or program in _LAUNCHERS:
         rest = [w for w in words[1:] if not w.startswith("-") and w not in _LAUNCHER_WORDS]
         if rest:
-            candidate = rest[0].rstrip("/").split("@", 2)[-1] if rest[0].startswith("@") else rest[0]
-            candidate = candidate.split("@")[0] or candidate
-    stem = Path(candidate).stem if "/" in candidate or "." in candidate else candidate
-    if "/" in candidate and not Path(candidate).suffix:
-        stem = Path(candidate).name
-    return sanitize_name(stem) or "mcp"
+            candidate = rest[0]
+            module = "-m" in words[1:] and words[words.index("-m") + 1 : words.index("-m") + 2] == [candidate]
+            if not module:
+                candidate = candidate.rstrip("/")
+                if candidate.startswith("@"):  # @scope/package@version
+                    candidate = candidate.split("/", 1)[-1]
+                candidate = candidate.split("@", 1)[0] or candidate
+                name = Path(candidate).name
+                candidate = Path(name).stem if Path(name).suffix in (".py", ".js", ".ts", ".mjs") else name
+    return sanitize_name(candidate) or "mcp"
 
 
 def load_mcp_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> list[MCPServer]:

@@ -235,6 +235,7 @@ class MCPConnection:
     async def _connect(self, stack: AsyncExitStack) -> ClientSession:
         try:
             import anyio
+
             from mcp import ClientSession
         except ModuleNotFoundError:
             raise ConfigError(
@@ -274,7 +275,7 @@ class MCPConnection:
         fault = self._fault
         if fault is not None and fault.done() and isinstance(fault.result(), MCPProtocolError):
             return MCPStartError(self.server.name, f"failed to start: {fault.result().args[0]}")
-        if isinstance(exc, TimeoutError):
+        if _contains(exc, TimeoutError):
             why = f"no answer to initialize within {self.server.timeout:g}s"
         else:
             why = _describe(exc)
@@ -315,6 +316,12 @@ class MCPConnection:
 
 def _failed(fault: asyncio.Future[MCPError] | None) -> bool:
     return fault is None or fault.done()
+
+
+def _contains(exc: BaseException, kind: type[BaseException]) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_contains(e, kind) for e in exc.exceptions)
+    return isinstance(exc, kind)
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,7 +1,7 @@
 """A small MCP server for the tests, over stdio (default) or Streamable HTTP (``--http PORT``).
 
-Tools cover every result shape and fault the client must handle: text, structured, image,
-``isError``, a hang, an exit mid-call, garbage on stdout, a tool list that changes, and one
+Tools cover the result shapes and faults the client must handle: text, structured, image,
+``isError``, a hang, an exit mid-call (garbage replies: raw.py), a tool list that changes, and one
 that reports an environment variable (to check what the child was given).
 """
 
@@ -66,17 +66,6 @@ def crash() -> str:
 
 
 @server.tool(structured_output=False)
-def garbage() -> str:
-    """Write a line that is not JSON-RPC to stdout, then hang (only the garbage answers)."""
-    sys.stdout.write("this is not json-rpc\n")
-    sys.stdout.flush()
-    import time
-
-    time.sleep(60)
-    return "unreachable"
-
-
-@server.tool(structured_output=False)
 def getenv(name: str) -> str:
     """The value of an environment variable in the server process, or <unset>."""
     return os.environ.get(name, "<unset>")
@@ -96,7 +85,7 @@ def _late() -> str:
 @server.tool(structured_output=False)
 async def grow(ctx: Context) -> str:
     """Add the tool 'late' and tell the client its tool list changed."""
-    server.add_tool(_late, name="late")
+    server.add_tool(_late, name="late", structured_output=False)
     await ctx.session.send_tool_list_changed()
     return "grown"
 
