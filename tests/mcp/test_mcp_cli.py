@@ -268,3 +268,22 @@ def test_rpc_runs_with_mcp_tools(cli: list[str], tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "tool said" in result.stdout and "42" in result.stdout
     assert_no_server_left(tag)
+
+
+def test_config_file_mcp_servers_key(cli: list[str], tmp_path: Path) -> None:
+    tag = new_tag()
+    config = tmp_path / "config.yaml"
+    entry = {"command": sys.executable, "args": [SERVER, tag], "include": ["add"]}
+    config.write_text(json.dumps({"mcpServers": {"calc": entry}}))  # JSON is YAML
+    listed = run(GEPPETTO, "mcp", "list", "--config-file", str(config), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [t["name"] for t in json.loads(listed.stdout)["servers"][0]["tools"]] == ["add"]
+    result = run(cli, "infer", "add", "--ai-api-type", "mcp-scripted", "--no-store", "--output", "json",
+                 "--config-file", str(config))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["blocks"][-3]["payload"]["name"] == "calc_add"
+    assert_no_server_left(tag)
+
+    config.write_text("mcpServers: 3\n")
+    bad = run(cli, "infer", "add", "--ai-api-type", "mcp-scripted", "--no-store", f"--config-file={config}")
+    assert_one_line_error(bad, "config.yaml", "mcpServers must be a mapping")
