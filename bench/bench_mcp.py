@@ -60,10 +60,10 @@ def _scripted_model(tool: str, calls: int) -> Any:
 
 
 async def measure_async(calls: int, rounds: int, per_turn: int) -> list[dict[str, Any]]:
-    from geppetto.mcp import MCPServer, MCPToolset
     from mcp.client.session import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
+    from geppetto.mcp import MCPServer, MCPToolset
     from geppetto.session import EngineBuilder, Session
     from geppetto.tools import ToolConfig, ToolRegistry
     from geppetto.turns import Block, Turn
