@@ -227,7 +227,7 @@ def test_missing_config_file_and_duplicate_names(tmp_path: Path) -> None:
     assert_no_server_left(tag)
 
 
-def test_help_does_not_import_mcp() -> None:
+def test_help_and_plain_runs_do_not_import_mcp(tmp_path: Path) -> None:
     code = (
         "import sys, contextlib, io\n"
         "from geppetto.cli import main\n"
@@ -235,10 +235,13 @@ def test_help_does_not_import_mcp() -> None:
         "    main(['--help'])\n"
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['infer', '--help'])\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['infer', 'hi', '--ai-api-type', 'echo', '--no-store']) == 0\n"
         "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'geppetto.mcp'))))\n"
     )
+    isolated = {**env(), "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60, check=False
+        [sys.executable, "-c", code], capture_output=True, text=True, env=isolated, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

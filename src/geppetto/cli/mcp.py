@@ -9,7 +9,6 @@ and ``--mcp 'COMMAND ARGS'``; :mod:`geppetto.mcp` does the protocol. Everything 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,10 +20,6 @@ from geppetto.terminal_text import safe_text
 if TYPE_CHECKING:
     from geppetto.mcp import MCPServer, MCPToolset
     from geppetto.tools import ToolRegistry
-
-# How long closing the servers may take when a command ends before we stop waiting for it.
-_CLOSE_TIMEOUT = 10.0
-
 
 def wants_mcp(args: argparse.Namespace) -> bool:
     """Whether the command line names any MCP server (without importing ``mcp``)."""
@@ -38,6 +33,9 @@ def servers_from_args(
     order; a name given twice there is a :class:`ConfigError`. With ``configured``, the
     ``mcpServers`` of the config files (geppetto's, pinocchio's, ``--config-file``) come first, and
     a server named on the command line replaces the configured one of that name."""
+    entries = _configured_entries(args) if configured else {}
+    if not entries and not wants_mcp(args) and not config:
+        return []  # nothing named: geppetto.mcp is not even imported
     from geppetto.mcp import load_mcp_config, parse_mcp_command
 
     servers: list[MCPServer] = []
@@ -52,18 +50,17 @@ def servers_from_args(
             _add(servers, origins, server, file)
     for command in getattr(args, "mcp_command", None) or []:
         _add(servers, origins, parse_mcp_command(command), f"--mcp {command!r}")
-    if configured:
-        from_files = [s for s in _configured_servers(args) if s.name not in origins]
+    if entries:
+        from_files = [s for s in load_mcp_config({"mcpServers": entries}) if s.name not in origins]
         servers = from_files + servers
     return servers
 
 
-def _configured_servers(args: argparse.Namespace) -> list[MCPServer]:
-    from geppetto.mcp import load_mcp_config
-    from geppetto.profiles.config import MCP_SERVERS_KEY, configured_mcp_servers
+def _configured_entries(args: argparse.Namespace) -> dict[str, Any]:
+    from geppetto.profiles.config import configured_mcp_servers
 
     entries, _ = configured_mcp_servers(getattr(args, "config_file", None))
-    return load_mcp_config({MCP_SERVERS_KEY: entries}) if entries else []
+    return entries
 
 
 def _add(servers: list[MCPServer], origins: dict[str, str], server: MCPServer, origin: str) -> None:
@@ -103,6 +100,8 @@ class CommandTools:
 
     def prepare(self, registry: ToolRegistry) -> None:
         """Start the servers now and register their tools (for listings and JS host tools)."""
+        import asyncio
+
         from geppetto.session.runtime import background_loop
 
         future = asyncio.run_coroutine_threadsafe(registry.aprepare(), background_loop())
@@ -118,14 +117,9 @@ class CommandTools:
 
 
 def command_tools(args: argparse.Namespace, *, configured: bool = True) -> CommandTools | None:
-    """The MCP servers of the command line (and, with ``configured``, of the config files' ``mcpServers``),
-    or ``None`` when there are none (``mcp`` is then never imported)."""
-    if configured:
-        servers = servers_from_args(args, configured=True)
-    elif wants_mcp(args):
-        servers = servers_from_args(args)
-    else:
-        return None
+    """The MCP servers of the command line (and, with ``configured``, of the config files'
+    ``mcpServers``), or ``None`` when there are none (``geppetto.mcp`` is then never imported)."""
+    servers = servers_from_args(args, configured=configured)
     return CommandTools(servers) if servers else None
 
 
@@ -145,6 +139,8 @@ def list_tools(args: argparse.Namespace) -> int:
             "no MCP server given: pass CONFIG, --mcp-config FILE or --mcp 'COMMAND ARGS' "
             "(or set mcpServers in a config file)"
         )
+    import asyncio  # here, not at the top: js run imports this module and must stay light
+
     listing = asyncio.run(_list_all(servers))
     if args.json:
         print(json.dumps({"servers": listing}, indent=2))
@@ -197,6 +193,8 @@ def call_tool(args: argparse.Namespace) -> int:
     if server is None:
         known = ", ".join(sorted(by_name))
         raise ConfigError(f"no MCP server named {args.server!r}; the servers given are: {known}")
+    import asyncio
+
     value = asyncio.run(_call(server, args.tool, arguments))
     if args.json:
         print(json.dumps(value, indent=2))
