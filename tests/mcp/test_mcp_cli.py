@@ -290,3 +290,28 @@ def test_config_file_mcp_servers_key(cli: list[str], tmp_path: Path) -> None:
     config.write_text("mcpServers: 3\n")
     bad = run(cli, "infer", "add", "--ai-api-type", "mcp-scripted", "--no-store", f"--config-file={config}")
     assert_one_line_error(bad, "config.yaml", "mcpServers must be a mapping")
+
+
+def test_ctrl_c_in_js_run_stops_add_mcp_servers(tmp_path: Path) -> None:
+    tag = new_tag()
+    script = tmp_path / "busy.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        f"const r = g.toolRegistry().addMCP({{name: 'calc', command: {json.dumps(sys.executable)}, "
+        f"args: [{json.dumps(SERVER)}, {json.dumps(tag)}]}});\n"
+        "r.list();\n"
+        "for (;;) {}\n"
+    )
+    proc = subprocess.Popen(
+        [*GEPPETTO, "js", "run", str(script), "--no-store"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+        preexec_fn=default_sigint,
+    )
+    wait_for_server(tag, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert_no_server_left(tag)
