@@ -99,7 +99,7 @@ async def test_start_failures_are_typed_and_name_the_server() -> None:
     async with MCPToolset(quits) as toolset:
         with pytest.raises(MCPStartError, match="MCP server 'quits': failed to start"):
             await toolset.tools()
-    mute = MCPServer.stdio("mute", sys.executable, ["-c", "import time; time.sleep(60)"], timeout=1)
+    mute = MCPServer.stdio("mute", sys.executable, ["-c", "import time; time.sleep(60)"], start_timeout=1)
     async with MCPToolset(mute) as toolset:
         with pytest.raises(MCPStartError, match="no answer to initialize within 1s"):
             await toolset.tools()

@@ -263,7 +263,7 @@ class MCPConnection:
             read, write = await stack.enter_async_context(transport)
         client_session = ClientSession(read, write, message_handler=self._on_message)
         session = await stack.enter_async_context(client_session)
-        with anyio.fail_after(server.timeout):
+        with anyio.fail_after(server.effective_start_timeout):
             await session.initialize()
         return session
 
@@ -276,7 +276,7 @@ class MCPConnection:
         if fault is not None and fault.done() and isinstance(fault.result(), MCPProtocolError):
             return MCPStartError(self.server.name, f"failed to start: {fault.result().args[0]}")
         if _contains(exc, TimeoutError):
-            why = f"no answer to initialize within {self.server.timeout:g}s"
+            why = f"no answer to initialize within {self.server.effective_start_timeout:g}s"
         else:
             why = _describe(exc)
             if "Connection closed" in why:
