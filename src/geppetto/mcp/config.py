@@ -71,10 +71,10 @@ class MCPServer:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not sanitize_name(self.name):
             raise ConfigError(f"MCP server name {self.name!r} is empty: give each server a name")
-        for label, value in (("timeout", self.timeout), ("start_timeout", self.start_timeout)):
-            if value is None and label == "start_timeout":
+        for label, seconds in (("timeout", self.timeout), ("start_timeout", self.start_timeout)):
+            if seconds is None and label == "start_timeout":
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
                 raise ConfigError(f"MCP server {self.name!r}: {label} must be a positive number of seconds")
         for key, value in (*self.env.items(), *self.headers.items()):
             if not isinstance(key, str) or not isinstance(value, str):
