@@ -78,10 +78,10 @@ def header(name: str, ctx: Context) -> str:
     return next((v for k, v in headers.items() if k.lower() == name.lower()), "<unset>")
 
 
-@server.tool()
-def pid() -> int:
+@server.tool(structured_output=False)
+def pid() -> str:
     """The server's process id."""
-    return os.getpid()
+    return str(os.getpid())
 
 
 def _late() -> str:
