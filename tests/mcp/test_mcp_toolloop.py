@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 from geppetto.engines import FunctionEngine
 from geppetto.engines.base import RunContext
-from geppetto.errors import ToolError
+from geppetto.errors import InferenceCancelled, ToolError
 from geppetto.events import CollectingSink
 from geppetto.mcp import MCPServer, MCPStartError
 from geppetto.session import EngineBuilder, Session
@@ -143,3 +144,26 @@ def test_sync_session_run_uses_the_runtime_loop_for_mcp() -> None:
         assert len(children_running()) == 1
     finally:
         toolset.close()
+
+
+async def test_cancelling_a_run_mid_mcp_call_keeps_the_server_usable() -> None:
+    registry = ToolRegistry()
+    toolset = registry.add_mcp(MCPServer.stdio("basic", sys.executable, [BASIC], include=["sleep", "pid"]))
+    session = Session(EngineBuilder(scripted(("c1", "basic_sleep", {"seconds": 60}))).with_tools(registry))
+    try:
+        handle = session.start(seed())
+        # Once the tools are registered the run goes straight on to the call (no await between),
+        # so when this task next runs the call is in flight.
+        for _ in range(2000):
+            if "basic_sleep" in registry:
+                break
+            await asyncio.sleep(0.01)
+        handle.cancel()
+        with pytest.raises(InferenceCancelled):
+            await handle
+        out = session.latest()
+        assert out is not None and tool_uses(out)[0]["error"] == "tool execution cancelled"
+        assert int(await toolset.call("basic", "pid", {})) in children_running()
+    finally:
+        await registry.aclose()
+    assert children_running() == []
