@@ -35,6 +35,7 @@ def children_running(marker: str = "mcp/servers/") -> list[int]:
 
 
 def pid_alive(pid: int) -> bool:
+    assert isinstance(pid, int) and pid > 0
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             state = fh.read().decode(errors="replace").rsplit(")", 1)[1].split()[0]

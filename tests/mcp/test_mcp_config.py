@@ -30,7 +30,8 @@ def test_stdio_and_http_constructors_keep_their_settings() -> None:
         (lambda: MCPServer.stdio("", "x"), "name"),
         (lambda: MCPServer.stdio("a", " "), "'command' is empty"),
         (lambda: MCPServer.stdio("a", "x", "one string"), "list of strings"),
-        (lambda: MCPServer.stdio("a", "x", timeout=0), "timeout"),
+        (lambda: MCPServer.stdio("a", "x", timeout=0), "timeout must be a positive"),
+        (lambda: MCPServer.stdio("a", "x", start_timeout=-1), "start_timeout must be a positive"),
         (lambda: MCPServer.http("a", "ftp://host/mcp"), "http:// or https://"),
     ],
 )
@@ -77,7 +78,8 @@ def test_load_mcp_config_reads_the_claude_desktop_format(tmp_path: Path) -> None
     servers = load_mcp_config(path)
     assert [(s.name, s.transport) for s in servers] == [("fs", "stdio"), ("api", "http"), ("git", "stdio")]
     assert servers[0].cwd == str(tmp_path / "sub") and servers[0].args == ("-y", "server-fs", "/tmp")
-    assert servers[1].timeout == 9.0 and dict(servers[1].headers) == {"Authorization": "Bearer ${T}"}
+    assert servers[1].timeout == 9.0 and servers[1].effective_start_timeout == 30.0
+    assert dict(servers[1].headers) == {"Authorization": "Bearer ${T}"}
     assert servers[2].exclude == ("git_push",)
     assert [s.name for s in load_mcp_config(str(path))] == ["fs", "api", "git"]
     assert [s.name for s in load_mcp_config(document)] == ["fs", "api", "git"]
@@ -94,6 +96,7 @@ def test_load_mcp_config_reads_the_claude_desktop_format(tmp_path: Path) -> None
         ({"mcpServers": {"a": {"command": "x", "args": "y"}}}, "'args' must be a list"),
         ({"mcpServers": {"a": {"url": "https://h/sse", "type": "sse"}}}, "SSE transport"),
         ({"mcpServers": {"a": {"command": "x", "env": {"K": 1}, "cwd": 3}}}, "'cwd' must be a string"),
+        ({"mcpServers": {"a": {"command": "x", "timeout": "5"}}}, "'timeout' must be a number"),
     ],
 )
 def test_bad_config_files_say_what_to_fix(document: object, message: str) -> None:

@@ -99,7 +99,7 @@ async def test_start_failures_are_typed_and_name_the_server() -> None:
     async with MCPToolset(quits) as toolset:
         with pytest.raises(MCPStartError, match="MCP server 'quits': failed to start"):
             await toolset.tools()
-    mute = MCPServer.stdio("mute", sys.executable, ["-c", "import time; time.sleep(60)"], timeout=1)
+    mute = MCPServer.stdio("mute", sys.executable, ["-c", "import time; time.sleep(60)"], start_timeout=1)
     async with MCPToolset(mute) as toolset:
         with pytest.raises(MCPStartError, match="no answer to initialize within 1s"):
             await toolset.tools()
@@ -108,18 +108,18 @@ async def test_start_failures_are_typed_and_name_the_server() -> None:
 
 async def test_exit_mid_call_is_server_exited_and_the_next_call_restarts() -> None:
     async with MCPToolset(basic()) as toolset:
-        first = await toolset.call("basic", "pid", {})
+        first = int(await toolset.call("basic", "pid", {}))
         with pytest.raises(MCPServerExited, match="MCP server 'basic'") as info:
             await toolset.call("basic", "crash", {})
         assert info.value.code == "mcp_server_exited"
         assert not pid_alive(first)
-        second = await toolset.call("basic", "pid", {})
+        second = int(await toolset.call("basic", "pid", {}))
         assert second != first
 
 
 async def test_hang_past_timeout_is_a_timeout_and_the_server_is_stopped() -> None:
     async with MCPToolset(basic(timeout=1)) as toolset:
-        pid = await toolset.call("basic", "pid", {})
+        pid = int(await toolset.call("basic", "pid", {}))
         with pytest.raises(MCPTimeoutError, match=r"no answer to tools/call sleep within 1s") as info:
             await toolset.call("basic", "sleep", {"seconds": 60})
         assert info.value.code == "mcp_timeout"

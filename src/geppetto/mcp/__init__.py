@@ -8,7 +8,7 @@ Needs the optional ``mcp`` extra (``pip install 'geppetto[mcp]'``); the SDK is i
 when a server is started, so importing this package is cheap.
 """
 
-from geppetto.mcp.config import MCPServer, load_mcp_config, parse_mcp_command
+from geppetto.mcp.config import MCPServer, load_mcp_config, parse_mcp_command, server_from_entry
 from geppetto.mcp.errors import (
     MCPError,
     MCPProtocolError,
@@ -30,4 +30,5 @@ __all__ = [
     "MCPToolset",
     "load_mcp_config",
     "parse_mcp_command",
+    "server_from_entry",
 ]

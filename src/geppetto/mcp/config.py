@@ -7,8 +7,8 @@ The format is the one Claude Desktop, Cursor and others use::
                 "env": {"DEBUG": "1"}, "cwd": "/tmp"},
         "api": {"url": "https://example.com/mcp", "headers": {"Authorization": "Bearer ${API_TOKEN}"}}}}
 
-plus our keys ``include``/``exclude`` (tool names or glob patterns, unprefixed), ``timeout``
-(seconds) and ``disabled``. ``${VAR}`` in ``env`` and ``headers`` values is replaced from our
+plus our keys ``include``/``exclude`` (tool names or glob patterns, unprefixed), ``timeout`` and
+``startTimeout`` (seconds) and ``disabled``. ``${VAR}`` in ``env`` and ``headers`` values is replaced from our
 environment when the server is started, so the config object (and its repr, and every error
 message) holds only the template, never the secret.
 """
@@ -50,7 +50,9 @@ class MCPServer:
 
     ``name`` prefixes the server's tools (``fs`` + ``read_file`` -> ``fs_read_file``).
     ``include``/``exclude`` filter the server's tool names (glob patterns allowed).
-    ``timeout`` bounds the start handshake and each request, in seconds.
+    ``timeout`` bounds each request, in seconds; ``start_timeout`` bounds starting the server
+    and its handshake (default: ``timeout``, but at least 30 s, since interpreters and ``npx``
+    downloads start slowly).
     """
 
     name: str
@@ -64,12 +66,16 @@ class MCPServer:
     include: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
+    start_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not sanitize_name(self.name):
             raise ConfigError(f"MCP server name {self.name!r} is empty: give each server a name")
-        if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float) or self.timeout <= 0:
-            raise ConfigError(f"MCP server {self.name!r}: timeout must be a positive number of seconds")
+        for label, seconds in (("timeout", self.timeout), ("start_timeout", self.start_timeout)):
+            if seconds is None and label == "start_timeout":
+                continue
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+                raise ConfigError(f"MCP server {self.name!r}: {label} must be a positive number of seconds")
         for key, value in (*self.env.items(), *self.headers.items()):
             if not isinstance(key, str) or not isinstance(value, str):
                 raise ConfigError(f"MCP server {self.name!r}: env and headers must map strings to strings")
@@ -98,6 +104,7 @@ class MCPServer:
         include: Iterable[str] | None = None,
         exclude: Iterable[str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        start_timeout: float | None = None,
     ) -> MCPServer:
         """A server we start as a child process and talk to over its stdin/stdout.
 
@@ -115,6 +122,7 @@ class MCPServer:
             include=_patterns(include),
             exclude=_patterns(exclude) or (),
             timeout=float(timeout),
+            start_timeout=None if start_timeout is None else float(start_timeout),
         )
 
     @classmethod
@@ -127,6 +135,7 @@ class MCPServer:
         include: Iterable[str] | None = None,
         exclude: Iterable[str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        start_timeout: float | None = None,
     ) -> MCPServer:
         """A Streamable HTTP server at ``url``; ``headers`` (e.g. a bearer token) may use ``${VAR}``."""
         return cls(
@@ -137,7 +146,12 @@ class MCPServer:
             include=_patterns(include),
             exclude=_patterns(exclude) or (),
             timeout=float(timeout),
+            start_timeout=None if start_timeout is None else float(start_timeout),
         )
+
+    @property
+    def effective_start_timeout(self) -> float:
+        return self.start_timeout if self.start_timeout is not None else max(self.timeout, DEFAULT_TIMEOUT)
 
     @property
     def prefix(self) -> str:
@@ -275,8 +289,9 @@ def server_from_entry(
         "include": _string_list(entry, "include", name, where, optional=True),
         "exclude": _string_list(entry, "exclude", name, where, optional=True),
     }
-    if "timeout" in entry:
-        common["timeout"] = entry["timeout"]
+    for key, field_name in (("timeout", "timeout"), ("startTimeout", "start_timeout")):
+        if key in entry:
+            common[field_name] = _number(entry[key], key, name, where)
     if kind == "sse":
         raise ConfigError(f"{where}: server {name!r} uses the SSE transport; use its Streamable HTTP URL")
     if "url" in entry or kind in ("http", "streamable-http", "streamable_http", "streamablehttp"):
@@ -320,6 +335,12 @@ def _string_map(entry: Mapping[str, Any], key: str, name: str, where: str) -> di
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise ConfigError(f"{where}: server {name!r}: '{key}' must be an object of strings")
     return {k: str(v) for k, v in value.items()}
+
+
+def _number(value: Any, key: str, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: server {name!r}: '{key}' must be a number of seconds")
+    return float(value)
 
 
 def _parse_json(text: str, where: str) -> Any:

@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from geppetto.errors import ConfigError
@@ -156,25 +156,40 @@ class MCPConnection:
     async def _request(self, send: Callable[[ClientSession], Awaitable[T]], what: str) -> T:
         session = await self._ensure()
         fault = self._fault
-        assert fault is not None
-        task = asyncio.ensure_future(send(session))
+        current = asyncio.current_task()
+        assert fault is not None and current is not None
+        # A fault (garbage line, connection closed) fails the request at once: it cancels this
+        # task, which is told apart from an outside cancel by ``tripped`` and the cancel count.
+        # (Cheaper per call than racing a separate task against the fault.)
+        tripped = active = False
+
+        def trip(_: object) -> None:
+            nonlocal tripped
+            if active:
+                tripped = True
+                current.cancel()
+
+        fault.add_done_callback(trip)
+        deadline = asyncio.timeout(self.server.timeout)
         try:
-            async with asyncio.timeout(self.server.timeout):
-                done, _ = await asyncio.wait((task, fault), return_when=asyncio.FIRST_COMPLETED)
+            active = True
+            try:
+                async with deadline:
+                    return await send(session)
+            finally:
+                active = False
+                fault.remove_done_callback(trip)
+        except asyncio.CancelledError:
+            if tripped and current.uncancel() == 0:
+                raise fault.result() from None
+            raise
         except TimeoutError:
-            await _cancel(task)
+            if not deadline.expired():
+                raise await self._translate(TimeoutError(), what) from None
             error = MCPTimeoutError(self.server.name, f"no answer to {what} within {self.server.timeout:g}s")
             self._fail(error)
             await self.aclose()
             raise error from None
-        except asyncio.CancelledError:
-            await _cancel(task)
-            raise
-        if task not in done:
-            await _cancel(task)
-            raise fault.result()
-        try:
-            return task.result()
         except Exception as exc:
             raise await self._translate(exc, what) from exc
 
@@ -263,7 +278,7 @@ class MCPConnection:
             read, write = await stack.enter_async_context(transport)
         client_session = ClientSession(read, write, message_handler=self._on_message)
         session = await stack.enter_async_context(client_session)
-        with anyio.fail_after(server.timeout):
+        with anyio.fail_after(server.effective_start_timeout):
             await session.initialize()
         return session
 
@@ -276,7 +291,7 @@ class MCPConnection:
         if fault is not None and fault.done() and isinstance(fault.result(), MCPProtocolError):
             return MCPStartError(self.server.name, f"failed to start: {fault.result().args[0]}")
         if _contains(exc, TimeoutError):
-            why = f"no answer to initialize within {self.server.timeout:g}s"
+            why = f"no answer to initialize within {self.server.effective_start_timeout:g}s"
         else:
             why = _describe(exc)
             if "Connection closed" in why:
@@ -336,13 +351,6 @@ def _describe(exc: BaseException) -> str:
 
 async def _call(make: Callable[[], Awaitable[T]]) -> T:
     return await make()
-
-
-async def _cancel(task: asyncio.Future[Any]) -> None:
-    if not task.done():
-        task.cancel()
-    with suppress(BaseException):  # the outcome is replaced by the caller's error
-        await task
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

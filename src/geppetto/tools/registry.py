@@ -143,9 +143,11 @@ class ToolRegistry:
             await toolset.aclose()
 
     def merge(self, other: ToolRegistry) -> ToolRegistry:
-        """Add every tool of ``other`` (replacing same-named ones); returns ``self``."""
+        """Add every tool of ``other`` (replacing same-named ones) and its MCP toolsets; returns ``self``."""
         for definition in other.list_tools():
             self.register(definition)
+        for toolset in other._sources:
+            self.add_mcp(toolset)
         return self
 
     def subset(self, names: Iterable[str]) -> ToolRegistry:

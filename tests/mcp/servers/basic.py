@@ -71,10 +71,17 @@ def getenv(name: str) -> str:
     return os.environ.get(name, "<unset>")
 
 
-@server.tool()
-def pid() -> int:
+@server.tool(structured_output=False)
+def header(name: str, ctx: Context) -> str:
+    """The value of an HTTP request header (Streamable HTTP only), or <unset>."""
+    headers = ctx.headers or {}
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), "<unset>")
+
+
+@server.tool(structured_output=False)
+def pid() -> str:
     """The server's process id."""
-    return os.getpid()
+    return str(os.getpid())
 
 
 def _late() -> str:
