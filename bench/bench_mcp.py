@@ -11,7 +11,9 @@ Rows (per tool call, medians over interleaved rounds):
   at a time) and then answers: the whole tool loop, its events and the model's two passes amortised
   over the calls.
 
-Both sides talk to their own copy of ``examples/mcp/server.py`` on the same event loop.
+Both sides talk to their own copy of ``examples/mcp/server.py`` on the same event loop. Many
+short interleaved rounds: a call is a process round trip, so a busy machine moves the figures
+more than geppetto does (``python -m bench mcp`` on a quiet machine for the budget).
 
     .venv/bin/python bench/bench_mcp.py [--calls N] [--rounds N] [--json PATH]
 """
@@ -129,15 +131,15 @@ def verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def measure(calls: int = 300, rounds: int = 3, per_turn: int = 10) -> dict[str, Any]:
+def measure(calls: int = 100, rounds: int = 9, per_turn: int = 10) -> dict[str, Any]:
     rows = asyncio.run(measure_async(calls, rounds, per_turn))
     return {"rows": rows, "verdicts": [verdict(rows)], "spec": {"calls": calls, "rounds": rounds}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=300, help="tool calls per row and round")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument("--calls", type=int, default=100, help="tool calls per row and round")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (median)")
     parser.add_argument("--per-turn", type=int, default=10, help="tool calls the model asks for per turn")
     parser.add_argument("--json", default=None, help="write the table here")
     args = parser.parse_args()
