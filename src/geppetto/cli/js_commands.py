@@ -6,6 +6,7 @@ import argparse
 import math
 import re
 
+from geppetto.cli.mcp_commands import add_mcp_options
 from geppetto.cli.profile_commands import add_profile_options
 from geppetto.cli.store_commands import add_store_options
 
@@ -81,6 +82,7 @@ def add_js_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     )
     add_profile_options(run, select=False)  # where fromProfile() looks profiles up
     add_store_options(run)
+    add_mcp_options(run)
     run.add_argument(
         "--print-result",
         action="store_true",

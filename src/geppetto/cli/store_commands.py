@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 
+from geppetto.cli.mcp_commands import add_mcp_options
+
 STORE_HELP = "turn store database (default: $GEPPETTO_STORE, else $XDG_DATA_HOME/geppetto/turns.db)"
 
 CHAT_EPILOG = """\
 input: a line is one message; end a line with \\ to continue it on the next one, or put \"\"\" on a
 line of its own before and after a multi-line message. Commands: /help, /exit, /fork [TURN],
-/system [TEXT|--clear], /save PATH, /session. Ctrl-C stops the current reply (it is kept, marked
+/system [TEXT|--clear], /save PATH, /session, /tools. Ctrl-C stops the current reply (it is kept, marked
 interrupted); Ctrl-C or Ctrl-D at the prompt quits."""
 
 
@@ -56,6 +58,7 @@ def add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     resume.add_argument("--session", metavar="ID", default=None, help="resume this session (id or prefix)")
     add_store_options(chat)
+    add_mcp_options(chat)
     chat.set_defaults(handler="geppetto.cli.chat:run")
 
     _add_sessions(commands)
@@ -68,6 +71,7 @@ def add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     _add_engine_options(rpc)
     add_store_options(rpc)
+    add_mcp_options(rpc)
     rpc.set_defaults(handler="geppetto.cli.rpc:run")
 
 

@@ -127,8 +127,34 @@ declare module "geppetto" {
     tags: string[];
   }
 
+  /**
+   * One MCP server, as an entry of the `mcpServers` config (Claude Desktop / Cursor format):
+   * `command` (+ `args`, `env`, `cwd`) for a stdio server we start, or `url` (+ `headers`) for a
+   * Streamable HTTP server. `${VAR}` in `env`/`headers` is read from the environment.
+   */
+  export interface MCPServerSpec {
+    /** Prefixes the server's tool names: `fs` makes `fs_read_file`. */
+    name: string;
+    command?: string;
+    args?: string[];
+    /** The only variables the child gets besides PATH and HOME (never our provider keys). */
+    env?: Record<string, string>;
+    cwd?: string;
+    url?: string;
+    headers?: Record<string, string>;
+    /** Only these tools (server names, without the prefix). */
+    include?: string[];
+    /** Every tool but these. */
+    exclude?: string[];
+  }
+
   export interface ToolRegistry {
     register(spec: ToolRegistration): ToolRegistry;
+    /**
+     * Start an MCP server and add its tools (named `<name>_<tool>`); a name that is already
+     * registered throws. The server stops when the script's runtime closes.
+     */
+    addMCP(server: MCPServerSpec): ToolRegistry;
     /** A `tool(name)...build()` spec or a plain tool object (reference HEAD). */
     add(tool: ToolSpec | ToolRegistration): ToolRegistry;
     /** Import host tools by name (all of them when none is given; arrays are flattened). */

@@ -7,6 +7,10 @@ always is); in geppetto's file they are errors. Known fields at the top level ar
 flat files). Pinocchio's file is the first existing of ``$XDG_CONFIG_HOME/pinocchio``,
 ``~/.pinocchio`` and ``/etc/pinocchio``; geppetto's values win over pinocchio's, and a file named
 with ``--config-file`` wins over both.
+
+An ``mcpServers`` key (the Claude Desktop / Cursor object) names MCP servers for ``infer``,
+``chat``, ``rpc`` and ``mcp list|call``; it is kept as read (:mod:`geppetto.mcp` checks it) and a
+server named in a later file replaces the same-named one of an earlier file.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from geppetto.profiles.sources import Locations, expand_path, split_sources
 from geppetto.profiles.yamlio import SourceError, read_yaml
 
 _SELECTION_KEYS = ("profile", "profile-file", "profile-registries")
+MCP_SERVERS_KEY = "mcpServers"
 
 
 @dataclass(slots=True)
@@ -32,6 +37,7 @@ class ConfigFile:
     profile: str = ""
     profile_file: str = ""
     profile_registries: list[str] = field(default_factory=list)
+    mcp_servers: dict[str, Any] = field(default_factory=dict)
 
 
 def read_config(path: Path, *, home: Path, strict: bool) -> ConfigFile | None:
@@ -49,7 +55,12 @@ def read_config(path: Path, *, home: Path, strict: bool) -> ConfigFile | None:
     selection = data.get("profile-settings")
     if selection is not None:
         _read_selection(config, selection, home)
-    rest = {key: value for key, value in data.items() if key != "profile-settings"}
+    servers = data.get(MCP_SERVERS_KEY)
+    if servers is not None:
+        if not isinstance(servers, Mapping):
+            raise SourceError(f"{path}: {MCP_SERVERS_KEY} must be a mapping of server name: settings")
+        config.mcp_servers = {str(name): entry for name, entry in servers.items()}
+    rest = {key: value for key, value in data.items() if key not in ("profile-settings", MCP_SERVERS_KEY)}
     config.fields, errors = layers_to_fields(rest, strict_sections=strict, allow_flat=True)
     if errors:
         raise SourceError(f"{path}: " + "; ".join(errors))
@@ -88,6 +99,27 @@ def _expand_source(spec: str, home: Path, base: Path) -> str:
     if spec.startswith("sqlite-dsn:"):
         return spec
     return str(expand_path(spec, home, base))
+
+
+def configured_mcp_servers(
+    config_file: str | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], list[Path]]:
+    """The merged ``mcpServers`` of the config files (later files win per name) and the files
+    that set any; reads the files only, imports nothing of ``mcp``."""
+    import os
+
+    from geppetto.profiles.sources import locations
+
+    env = os.environ if environ is None else environ
+    locs = locations(env)
+    explicit = expand_path(config_file, locs.home, Path.cwd()) if config_file else None
+    merged: dict[str, Any] = {}
+    files: list[Path] = []
+    for config in read_configs(locs, explicit):
+        if config.mcp_servers:
+            merged.update(config.mcp_servers)
+            files.append(config.path)
+    return merged, files
 
 
 def read_configs(locs: Locations, explicit: Path | None = None) -> list[ConfigFile]:

@@ -67,14 +67,18 @@ class ToolLoop:
         if not config.enabled:
             ctx.tools = None
             return await self._step(turn, ctx)
-        advertised = (
-            self.registry if config.allowed_tools is None else self.registry.subset(config.allowed_tools)
-        )
+        mcp = bool(self.registry.mcp_toolsets)
+        if mcp:  # MCP servers start here, when a run first needs their tools
+            await self.registry.aprepare(strict=config.tool_error_handling == "abort")
+        advertised = self._advertised()
         ctx.tools = advertised
         if config.tool_choice == "none":
             self._write_data(turn, advertised)
             return await self._step(turn, ctx)
-        for _ in range(config.max_iterations):
+        for iteration in range(config.max_iterations):
+            if mcp and iteration:  # a server may have changed its tools (tools/list_changed)
+                await self.registry.aprepare(strict=config.tool_error_handling == "abort")
+                advertised = ctx.tools = self._advertised()
             self._write_data(turn, advertised)
             out = await self._step(turn, ctx)
             if out is not turn:  # an engine that builds a new turn still carries the tool data
@@ -86,6 +90,10 @@ class ToolLoop:
             await self._execute(turn, pending, ctx)
         ctx.output = turn
         raise ToolError(f"max iterations ({config.max_iterations}) reached")
+
+    def _advertised(self) -> ToolRegistry:
+        allowed = self.config.allowed_tools
+        return self.registry if allowed is None else self.registry.subset(allowed)
 
     async def _step(self, turn: Turn, ctx: RunContext) -> Turn:
         out = await self.handler(turn, ctx)

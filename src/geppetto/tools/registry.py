@@ -10,22 +10,29 @@ import asyncio
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geppetto.engines.base import RunContext
 from geppetto.errors import ToolError
 from geppetto.tools.config import ToolConfig
 from geppetto.tools.definition import ToolDefinition, ToolFunction
 
+if TYPE_CHECKING:
+    from geppetto.mcp.config import MCPServer
+    from geppetto.mcp.toolset import MCPToolset
+
 
 class ToolRegistry:
     """Named :class:`ToolDefinition` objects. Safe to read and change from several threads."""
 
-    __slots__ = ("_lock", "_tools")
+    __slots__ = ("_lock", "_owned", "_sources", "_tools")
 
     def __init__(self, tools: Iterable[ToolDefinition | ToolFunction] = ()) -> None:
         self._tools: dict[str, ToolDefinition] = {}
         self._lock = threading.Lock()
+        # MCP toolsets whose tools join this registry (see add_mcp), and which names they own.
+        self._sources: list[MCPToolset] = []
+        self._owned: dict[str, ToolDefinition] = {}
         for item in tools:
             self.register(item)
 
@@ -68,15 +75,79 @@ class ToolRegistry:
             return list(self._tools)
 
     def clone(self) -> ToolRegistry:
-        """A registry with the same definitions; changes to either do not affect the other."""
+        """A registry with the same definitions; changes to either do not affect the other.
+
+        MCP toolsets are shared (one set of server connections), not copied.
+        """
         copy = ToolRegistry()
         copy._tools = dict(self._tools)
+        copy._sources = list(self._sources)
+        copy._owned = dict(self._owned)
         return copy
 
+    # -- MCP servers -----------------------------------------------------------------------
+
+    def add_mcp(self, source: MCPServer | MCPToolset | Iterable[MCPServer]) -> MCPToolset:
+        """Let an MCP server's (or toolset's) tools join this registry; returns the toolset.
+
+        Nothing starts here: :meth:`aprepare` (which the tool loop awaits before each model
+        call) starts the servers and registers their tools as ``<server>_<tool>``. A name that
+        collides with a local tool raises :class:`ConfigError` then. Stop the servers with
+        :meth:`aclose` (or the returned toolset's).
+        """
+        from geppetto.mcp.toolset import MCPToolset
+
+        toolset = source if isinstance(source, MCPToolset) else MCPToolset(source)
+        if toolset not in self._sources:
+            self._sources.append(toolset)
+        return toolset
+
+    @property
+    def mcp_toolsets(self) -> list[MCPToolset]:
+        return list(self._sources)
+
+    async def aprepare(self, *, strict: bool = True) -> None:
+        """Bring MCP tools up to date (first listing, or after ``tools/list_changed``).
+
+        Cheap when nothing changed. A server that cannot start raises its typed error, or with
+        ``strict=False`` is left out (its error stays in the toolset's ``errors``). A name
+        collision with a local tool always raises :class:`ConfigError`.
+        """
+        for toolset in self._sources:
+            if toolset.is_stale:
+                self._sync_owned(toolset, await toolset.tools(strict=strict))
+
+    def _sync_owned(self, toolset: MCPToolset, definitions: list[ToolDefinition]) -> None:
+        from geppetto.errors import ConfigError
+
+        prefixes = tuple(server.prefix for server in toolset.servers)
+        with self._lock:
+            for definition in definitions:
+                current = self._tools.get(definition.name)
+                if current is not None and self._owned.get(definition.name) is not current:
+                    raise ConfigError(
+                        f"MCP tool {definition.name} collides with a tool already registered under that "
+                        "name: rename the server (its name is the prefix) or exclude the tool"
+                    )
+            for name, old in list(self._owned.items()):
+                if name.startswith(prefixes) and self._tools.get(name) is old:
+                    del self._tools[name]
+                    del self._owned[name]
+            for definition in definitions:
+                self._tools[definition.name] = definition
+                self._owned[definition.name] = definition
+
+    async def aclose(self) -> None:
+        """Stop the MCP servers of every toolset added with :meth:`add_mcp`."""
+        for toolset in self._sources:
+            await toolset.aclose()
+
     def merge(self, other: ToolRegistry) -> ToolRegistry:
-        """Add every tool of ``other`` (replacing same-named ones); returns ``self``."""
+        """Add every tool of ``other`` (replacing same-named ones) and its MCP toolsets; returns ``self``."""
         for definition in other.list_tools():
             self.register(definition)
+        for toolset in other._sources:
+            self.add_mcp(toolset)
         return self
 
     def subset(self, names: Iterable[str]) -> ToolRegistry:
@@ -104,6 +175,8 @@ class ToolRegistry:
 
         if not isinstance(name, str) or not name:
             raise ToolError("call requires tool name")
+        if self._sources:
+            await self.aprepare(strict=False)
         executor = ToolExecutor(self, config)
         result = await executor.execute(ToolCall("direct-call", name, args if args is not None else {}), ctx)
         if result.error:
@@ -117,6 +190,12 @@ class ToolRegistry:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
+            if self._sources:
+                # MCP connections must outlive this call: run on the runtime's long-lived loop.
+                from geppetto.session.runtime import background_loop  # lazy: a layer above
+
+                call = self.acall(name, args, config=config)
+                return asyncio.run_coroutine_threadsafe(call, background_loop()).result()
             # Not asyncio.run(): it waits for worker threads at exit, so a sync tool abandoned
             # after its timeout would block the caller anyway. close() does not wait for them.
             loop = asyncio.new_event_loop()

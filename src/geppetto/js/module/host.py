@@ -255,7 +255,13 @@ def _receiver_class(kind: str) -> type:
 
 
 _METHODS: dict[str, dict[str, str]] = {
-    "Registry": {"register": "register", "useHostTools": "use_host_tools", "list": "list", "call": "call"},
+    "Registry": {
+        "register": "register",
+        "useHostTools": "use_host_tools",
+        "addMCP": "add_mcp",
+        "list": "list",
+        "call": "call",
+    },
     "Builder": {
         "withEngine": "with_engine",
         "useMiddleware": "use_middleware",

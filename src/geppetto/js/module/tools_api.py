@@ -57,7 +57,39 @@ class JSToolRegistry:
         for definition in definitions:
             self.registry.register(definition)
 
+    def add_mcp(self, spec: Any) -> None:
+        """``addMCP({name, command, args, env, cwd, url, headers, include, exclude})``: one entry of
+        an ``mcpServers`` config whose tools join this registry (``ToolRegistry.add_mcp``). The
+        server starts when a run, ``list()`` or ``call()`` first needs it and stops when the
+        runtime closes (the end of ``geppetto js run``, also on Ctrl-C)."""
+        from geppetto.mcp import MCPToolset, load_mcp_config
+
+        if not isinstance(spec, dict):
+            raise TypeError("addMCP requires an object such as {name, command, args} or {name, url}")
+        name = spec.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ModuleUsageError("addMCP: name is required (it prefixes the server's tool names)")
+        entry = {key: value for key, value in spec.items() if key != "name" and value is not None}
+        servers = load_mcp_config({"mcpServers": {name.strip(): entry}})
+        taken = {server.prefix for toolset in self.registry.mcp_toolsets for server in toolset.servers}
+        for server in servers:
+            if server.prefix in taken:
+                raise ModuleUsageError(
+                    f"addMCP: an MCP server named {server.name} is already registered; give this one "
+                    "another name (it prefixes the tool names)"
+                )
+        toolset = MCPToolset(servers)
+        self.runtime.add_close_hook(toolset.close)
+        self.registry.add_mcp(toolset)
+
+    def _prepare(self) -> None:
+        """Start ``addMCP`` servers not yet running, so their tools are listed (on the runtime loop)."""
+        if self.registry.mcp_toolsets:
+            prepare = self.registry.aprepare(strict=True)
+            self.runtime.wait_for(asyncio.run_coroutine_threadsafe(prepare, background_loop()))
+
     def list(self) -> list[dict[str, Any]]:
+        self._prepare()
         return [definition.info() for definition in self.registry.list_tools()]
 
     def call(self, name: str, args: Any) -> Any:

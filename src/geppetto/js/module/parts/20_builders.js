@@ -184,6 +184,14 @@ RegistryProto.addGo = function addGo(...names) {
   return this;
 };
 
+// addMCP({name, command, args, env, cwd, url, headers, include, exclude}): one mcpServers entry.
+RegistryProto.addMCP = function addMCP(spec) {
+  methodOf(this, 'ToolRegistry', 'addMCP');
+  if (!isObject(spec)) throw new TypeError('toolRegistry.addMCP requires {name, command, args} or {name, url}');
+  call('geppetto.registry.addMCP', this, spec);
+  return this;
+};
+
 function toolRegistry() {
   return call('geppetto.tools.createRegistry');
 }

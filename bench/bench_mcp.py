@@ -1,0 +1,152 @@
+"""MCP tool-call overhead: one stdio server, called through geppetto and through the ``mcp`` client.
+
+Target (issue 16): an MCP stdio tool call through the tool loop costs <= 1.1x the same call made
+with the ``mcp`` package's ``ClientSession`` directly, measured in the same process and run.
+Rows (per tool call, medians over interleaved rounds):
+
+* ``mcp ClientSession.call_tool`` — the floor: the SDK alone, its own connection to the server;
+* ``ToolRegistry.acall`` — geppetto's executor on an MCP tool (argument check, timeout, result
+  mapping), without the loop;
+* ``tool loop`` — a session whose scripted model asks for ``calls`` tool calls in one turn (run one
+  at a time) and then answers: the whole tool loop, its events and the model's two passes amortised
+  over the calls.
+
+Both sides talk to their own copy of ``examples/mcp/server.py`` on the same event loop. Many
+short interleaved rounds: a call is a process round trip, so a busy machine moves the figures
+more than geppetto does (``python -m bench mcp`` on a quiet machine for the budget).
+
+    .venv/bin/python bench/bench_mcp.py [--calls N] [--rounds N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._report import report
+
+SERVER = str(Path(__file__).resolve().parent.parent / "examples" / "mcp" / "server.py")
+TARGET = 1.1
+
+
+async def per_call(fn: Callable[[], Awaitable[int]], calls: int) -> float:
+    """Seconds per tool call: ``fn`` makes some calls and says how many."""
+    done = 0
+    started = time.perf_counter()
+    while done < calls:
+        done += await fn()
+    return (time.perf_counter() - started) / done
+
+
+def _scripted_model(tool: str, calls: int) -> Any:
+    from geppetto.engines import FunctionEngine
+    from geppetto.turns import Block, BlockKind
+
+    def model(turn: Any) -> Any:
+        if any(block.kind is BlockKind.TOOL_USE for block in turn.blocks):
+            turn.blocks.append(Block.assistant("done"))
+        else:
+            for index in range(calls):
+                turn.blocks.append(Block.tool_call(f"call-{index}", tool, {"a": index, "b": 1}))
+        return turn
+
+    return FunctionEngine(model)
+
+
+async def measure_async(calls: int, rounds: int, per_turn: int) -> list[dict[str, Any]]:
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    from geppetto.mcp import MCPServer, MCPToolset
+    from geppetto.session import EngineBuilder, Session
+    from geppetto.tools import ToolConfig, ToolRegistry
+    from geppetto.turns import Block, Turn
+
+    params = StdioServerParameters(command=sys.executable, args=[SERVER])
+    async with stdio_client(params) as streams, ClientSession(*streams) as client:
+        await client.initialize()
+        toolset = MCPToolset([MCPServer.stdio("calc", sys.executable, [SERVER])])
+        try:
+            registry = ToolRegistry(await toolset.tools())
+            config = ToolConfig(max_parallel_tools=1, max_iterations=3)
+            builder = EngineBuilder(_scripted_model("calc_add", per_turn)).with_tools(registry, config)
+            session = Session(builder)
+
+            async def direct() -> int:
+                result = await client.call_tool("add", {"a": 1, "b": 2})
+                assert not result.is_error
+                return 1
+
+            async def executor() -> int:
+                await registry.acall("calc_add", {"a": 1, "b": 2}, config=config)
+                return 1
+
+            async def loop() -> int:
+                await session.arun(Turn([Block.user("add")]))
+                return per_turn
+
+            samples: dict[str, list[float]] = {"direct": [], "executor": [], "loop": []}
+            for fn in (direct, executor, loop):  # warm-up: connections, caches, first-call imports
+                await per_call(fn, max(20, per_turn))
+            for _ in range(rounds):  # interleaved, so drift hits every row alike
+                samples["direct"].append(await per_call(direct, calls))
+                samples["executor"].append(await per_call(executor, calls))
+                samples["loop"].append(await per_call(loop, calls))
+        finally:
+            await toolset.aclose()
+    floor = statistics.median(samples["direct"])
+    labels = {
+        "direct": "mcp ClientSession.call_tool (floor)",
+        "executor": "geppetto ToolRegistry.acall",
+        "loop": f"geppetto tool loop ({per_turn} calls per turn, one at a time)",
+    }
+    rows = []
+    for key, label in labels.items():
+        median = statistics.median(samples[key])
+        rows.append(
+            {
+                "path": label,
+                "us/call": median * 1e6,
+                "extra us/call": (median - floor) * 1e6,
+                "vs floor": median / floor,
+            }
+        )
+    return rows
+
+
+def verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ratio = float(rows[-1]["vs floor"])
+    return {
+        "check": f"tool loop <= {TARGET}x the mcp client",
+        "ratio": ratio,
+        "ok": "yes" if ratio <= TARGET else "NO",
+    }
+
+
+def measure(calls: int = 100, rounds: int = 9, per_turn: int = 10) -> dict[str, Any]:
+    rows = asyncio.run(measure_async(calls, rounds, per_turn))
+    return {"rows": rows, "verdicts": [verdict(rows)], "spec": {"calls": calls, "rounds": rounds}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=100, help="tool calls per row and round")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (median)")
+    parser.add_argument("--per-turn", type=int, default=10, help="tool calls the model asks for per turn")
+    parser.add_argument("--json", default=None, help="write the table here")
+    args = parser.parse_args()
+    result = measure(args.calls, args.rounds, args.per_turn)
+    report(f"MCP stdio tool call ({args.calls} calls x {args.rounds} rounds)", result["rows"], args.json)
+    report("MCP budget", result["verdicts"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,369 @@
+"""``MCPConnection``: one live client session to one MCP server.
+
+The ``mcp`` SDK is built on anyio task groups and context managers that must be entered and
+left by the same task, so each connection is owned by one task (``_serve``) on the event loop
+that first needed it: it starts the transport, runs the handshake, then waits until it is told
+to stop; leaving its ``async with`` blocks stops the child process (the SDK closes stdin, then
+terminates and kills the process group). Requests are sent from the callers' own tasks. A
+caller on another loop (another thread) is served by hopping onto the owner's loop.
+
+Faults end the connection, so the next request starts a fresh one: the process exiting or the
+stream closing (:class:`MCPServerExited`), a line that is not JSON-RPC
+(:class:`MCPProtocolError`), no answer within ``timeout`` (:class:`MCPTimeoutError`; a hung
+server is stopped, not left running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+from geppetto.errors import ConfigError
+from geppetto.mcp.config import MCPServer
+from geppetto.mcp.errors import (
+    MCPError,
+    MCPProtocolError,
+    MCPServerExited,
+    MCPStartError,
+    MCPTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
+
+log = logging.getLogger("geppetto.mcp")
+
+T = TypeVar("T")
+# JSON-RPC / MCP error code the SDK uses when the connection closed under a pending request.
+_CONNECTION_CLOSED = -32000
+
+
+class MCPConnection:
+    """A lazily started connection to ``server``. Not shared between event loops at once."""
+
+    __slots__ = (
+        "_fault",
+        "_loop",
+        "_on_tools_changed",
+        "_owner",
+        "_session",
+        "_starting",
+        "_stop",
+        "errlog",
+        "outbound_policy",
+        "server",
+    )
+
+    def __init__(
+        self,
+        server: MCPServer,
+        *,
+        outbound_policy: str = "permissive",
+        on_tools_changed: Callable[[], None] | None = None,
+        errlog: IO[str] | None = None,
+    ) -> None:
+        self.server = server
+        self.outbound_policy = outbound_policy
+        self.errlog = errlog
+        self._on_tools_changed = on_tools_changed
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._session: ClientSession | None = None
+        self._starting: asyncio.Future[ClientSession] | None = None
+        self._owner: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+        self._fault: asyncio.Future[MCPError] | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self._owner is not None and not self._owner.done()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def list_tools(self) -> list[Any]:
+        """Every tool the server offers (``mcp.types.Tool``), following pagination."""
+
+        async def fetch(session: ClientSession) -> list[Any]:
+            from mcp.types import PaginatedRequestParams
+
+            tools: list[Any] = []
+            cursor: str | None = None
+            while True:
+                params = PaginatedRequestParams(cursor=cursor) if cursor else None
+                page = await session.list_tools(params=params)
+                tools.extend(page.tools)
+                cursor = page.next_cursor
+                if not cursor:
+                    return tools
+
+        return await self._on_owner_loop(lambda: self._request(fetch, "tools/list"))
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        """``tools/call``; returns the ``mcp.types.CallToolResult``."""
+
+        async def call(session: ClientSession) -> Any:
+            return await session.call_tool(name, arguments)
+
+        return await self._on_owner_loop(lambda: self._request(call, f"tools/call {name}"))
+
+    async def aclose(self) -> None:
+        """Stop the server (idempotent). Safe to call from any loop while the owner loop runs."""
+        loop = self._loop
+        if loop is None or self._owner is None:
+            return
+        if loop.is_closed():
+            self._reset()
+            return
+        if _running_loop() is not loop:
+            if not loop.is_running():
+                self._reset()
+                return
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.aclose(), loop))
+            return
+        owner = self._owner
+        if self._stop is not None:
+            self._stop.set()
+        await asyncio.shield(owner)
+
+    def close_threadsafe(self, timeout: float = 10.0) -> None:
+        """Blocking close for code outside the owner loop (exit handlers)."""
+        loop = self._loop
+        if loop is None or self._owner is None or loop.is_closed() or not loop.is_running():
+            return
+        if _running_loop() is loop:
+            raise RuntimeError("close_threadsafe() called on the connection's own loop; await aclose()")
+        future = asyncio.run_coroutine_threadsafe(self.aclose(), loop)
+        try:
+            future.result(timeout)
+        except Exception as exc:  # an exit handler must not raise
+            log.warning("stopping MCP server %r failed: %s", self.server.name, exc)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _on_owner_loop(self, make: Callable[[], Awaitable[T]]) -> T:
+        loop = self._loop
+        current = asyncio.get_running_loop()
+        if loop is not None and loop is not current:
+            if loop.is_running():
+                return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_call(make), loop))
+            self._reset()  # the old loop is gone; its process was stopped when its tasks were
+        return await make()
+
+    async def _request(self, send: Callable[[ClientSession], Awaitable[T]], what: str) -> T:
+        session = await self._ensure()
+        fault = self._fault
+        current = asyncio.current_task()
+        assert fault is not None and current is not None
+        # A fault (garbage line, connection closed) fails the request at once: it cancels this
+        # task, which is told apart from an outside cancel by ``tripped`` and the cancel count.
+        # (Cheaper per call than racing a separate task against the fault.)
+        tripped = active = False
+
+        def trip(_: object) -> None:
+            nonlocal tripped
+            if active:
+                tripped = True
+                current.cancel()
+
+        fault.add_done_callback(trip)
+        deadline = asyncio.timeout(self.server.timeout)
+        try:
+            active = True
+            try:
+                async with deadline:
+                    return await send(session)
+            finally:
+                active = False
+                fault.remove_done_callback(trip)
+        except asyncio.CancelledError:
+            if tripped and current.uncancel() == 0:
+                raise fault.result() from None
+            raise
+        except TimeoutError:
+            if not deadline.expired():
+                raise await self._translate(TimeoutError(), what) from None
+            error = MCPTimeoutError(self.server.name, f"no answer to {what} within {self.server.timeout:g}s")
+            self._fail(error)
+            await self.aclose()
+            raise error from None
+        except Exception as exc:
+            raise await self._translate(exc, what) from exc
+
+    async def _translate(self, exc: Exception, what: str) -> MCPError:
+        if isinstance(exc, MCPError):
+            return exc
+        from mcp.shared.exceptions import MCPError as SDKError
+
+        fault = self._fault
+        if fault is not None and fault.done():
+            return fault.result()
+        if isinstance(exc, SDKError) and exc.code == _CONNECTION_CLOSED:
+            error: MCPError = MCPServerExited(self.server.name, f"connection closed during {what}")
+            self._fail(error)
+            await self.aclose()
+            return error
+        if isinstance(exc, SDKError):
+            return MCPError(self.server.name, f"{what} failed: {exc.message}")
+        return MCPProtocolError(self.server.name, f"{what} failed: {type(exc).__name__}: {exc}")
+
+    async def _ensure(self) -> ClientSession:
+        if self._session is not None and self.is_running and not _failed(self._fault):
+            return self._session
+        if self._owner is not None and (self._starting is None or self._starting.done()):
+            await self.aclose()  # a failed connection: reap it before starting a new one
+        if self._starting is None:
+            loop = asyncio.get_running_loop()
+            self._loop = loop
+            self._starting = loop.create_future()
+            self._fault = loop.create_future()
+            self._stop = asyncio.Event()
+            self._owner = loop.create_task(self._serve(self._starting), name=f"mcp-{self.server.name}")
+            _live.add(self)
+        return await asyncio.shield(self._starting)
+
+    async def _serve(self, ready: asyncio.Future[ClientSession]) -> None:
+        stop = self._stop
+        assert stop is not None
+        try:
+            async with AsyncExitStack() as stack:
+                session = await self._connect(stack)
+                self._session = session
+                ready.set_result(session)
+                await stop.wait()
+        except BaseException as exc:  # everything becomes the start error or a log line
+            if not ready.done():
+                ready.set_exception(self._start_error(exc))
+            elif not isinstance(exc, asyncio.CancelledError):
+                log.debug("MCP server %r connection ended: %r", self.server.name, exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            self._fail(MCPServerExited(self.server.name, "connection closed"))
+            self._session = None
+            self._starting = None
+            _live.discard(self)
+
+    async def _connect(self, stack: AsyncExitStack) -> ClientSession:
+        try:
+            import anyio
+
+            from mcp import ClientSession
+        except ModuleNotFoundError:
+            raise ConfigError(
+                "MCP servers need the 'mcp' package: pip install 'geppetto[mcp]'"
+            ) from None
+
+        server = self.server
+        if server.transport == "stdio":
+            from mcp.client.stdio import StdioServerParameters, stdio_client
+
+            params = StdioServerParameters(
+                command=server.command, args=list(server.args), env=server.resolved_env(), cwd=server.cwd
+            )
+            read, write = await stack.enter_async_context(stdio_client(params, errlog=self._errlog()))
+        else:
+            from mcp.client.streamable_http import streamable_http_client
+            from mcp.shared._httpx_utils import create_mcp_http_client
+
+            from geppetto.settings.outbound import acheck_outbound_url
+
+            await acheck_outbound_url(server.url, self.outbound_policy)
+            client = create_mcp_http_client(headers=server.resolved_headers())
+            await stack.enter_async_context(client)
+            transport = streamable_http_client(server.url, http_client=client)
+            read, write = await stack.enter_async_context(transport)
+        client_session = ClientSession(read, write, message_handler=self._on_message)
+        session = await stack.enter_async_context(client_session)
+        with anyio.fail_after(server.effective_start_timeout):
+            await session.initialize()
+        return session
+
+    def _start_error(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, asyncio.CancelledError):
+            return exc
+        if isinstance(exc, MCPError | ConfigError):
+            return exc
+        fault = self._fault
+        if fault is not None and fault.done() and isinstance(fault.result(), MCPProtocolError):
+            return MCPStartError(self.server.name, f"failed to start: {fault.result().args[0]}")
+        if _contains(exc, TimeoutError):
+            why = f"no answer to initialize within {self.server.effective_start_timeout:g}s"
+        else:
+            why = _describe(exc)
+            if "Connection closed" in why:
+                why = "the server exited or closed the connection before the handshake completed"
+        where = self.server.describe()
+        return MCPStartError(self.server.name, f"failed to start ({where}): {why}")
+
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(message, Exception):
+            text = str(message)
+            text = text if len(text) <= 200 else text[:200] + "..."
+            self._fail(MCPProtocolError(self.server.name, f"malformed message from server: {text}"))
+            if self._stop is not None:
+                self._stop.set()
+            return
+        if getattr(message, "method", "") == "notifications/tools/list_changed" and self._on_tools_changed:
+            self._on_tools_changed()
+
+    def _fail(self, error: MCPError) -> None:
+        fault = self._fault
+        if fault is not None and not fault.done():
+            fault.set_result(error)
+
+    def _reset(self) -> None:
+        self._loop = self._owner = self._stop = self._starting = self._fault = None
+        self._session = None
+        _live.discard(self)
+
+    def _errlog(self) -> Any:
+        target = self.errlog if self.errlog is not None else sys.stderr
+        try:
+            target.fileno()
+        except (AttributeError, OSError, ValueError):
+            return open(os.devnull, "w")  # lives as long as the child
+        return target
+
+
+def _failed(fault: asyncio.Future[MCPError] | None) -> bool:
+    return fault is None or fault.done()
+
+
+def _contains(exc: BaseException, kind: type[BaseException]) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_contains(e, kind) for e in exc.exceptions)
+    return isinstance(exc, kind)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    if isinstance(exc, FileNotFoundError):
+        return f"command not found: {exc.filename or exc}"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc) or type(exc).__name__
+
+
+async def _call(make: Callable[[], Awaitable[T]]) -> T:
+    return await make()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+_live: set[MCPConnection] = set()
+
+
+def close_all_threadsafe() -> None:
+    """Stop every connection whose loop runs in another thread (the exit handler)."""
+    for connection in list(_live):
+        connection.close_threadsafe()
