@@ -130,11 +130,22 @@ async def test_hang_past_timeout_is_a_timeout_and_the_server_is_stopped() -> Non
 async def test_garbage_and_malformed_replies_are_protocol_errors(mode: str, message: str) -> None:
     raw = MCPServer.stdio("raw", sys.executable, [RAW, mode], timeout=20)
     async with MCPToolset(raw) as toolset:
-        assert [d.name for d in await toolset.tools()] == ["raw_answer"]
+        assert [d.name for d in await toolset.tools()] == ["raw_answer", "raw_files_read"]
         with pytest.raises(MCPProtocolError, match=f"MCP server 'raw': .*{message}") as info:
             await toolset.call("raw", "answer", {})
         assert info.value.code == "mcp_protocol_error"
     assert children_running("servers/raw.py") == []
+
+
+async def test_tool_names_providers_refuse_are_sanitized_but_called_by_their_own_name() -> None:
+    registry = ToolRegistry()
+    registry.add_mcp(MCPServer.stdio("raw", sys.executable, [RAW, "garbage"], include=["files.*"]))
+    try:
+        await registry.aprepare()
+        assert registry.names() == ["raw_files_read"]
+        assert await registry.acall("raw_files_read", {"path": "/etc/motd"}) == "read /etc/motd"
+    finally:
+        await registry.aclose()
 
 
 async def test_collision_with_a_local_tool_is_a_config_error() -> None:
