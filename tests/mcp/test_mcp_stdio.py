@@ -188,3 +188,20 @@ def test_sync_registry_call_runs_servers_on_the_runtime_loop() -> None:
     finally:
         toolset.close()
     assert children_running() == []
+
+
+def test_a_server_started_on_one_loop_serves_callers_on_another() -> None:
+    registry = ToolRegistry()
+    toolset = registry.add_mcp(basic(include=["pid", "echo"]))
+    try:
+        pid = int(registry.call("basic_pid", {}))  # starts it on the runtime's background loop
+
+        async def elsewhere() -> tuple[int, str]:
+            same = int(await registry.acall("basic_pid", {}))
+            return same, await toolset.call("basic", "echo", {"text": "hop"})
+
+        assert asyncio.run(elsewhere()) == (pid, "hop")  # same process, reached from another loop
+        asyncio.run(toolset.aclose())  # closing from another loop stops it too
+        assert not pid_alive(pid)
+    finally:
+        toolset.close()
