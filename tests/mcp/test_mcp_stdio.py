@@ -163,9 +163,17 @@ async def test_collision_with_a_local_tool_is_a_config_error() -> None:
         await registry.aclose()
 
 
-def test_two_servers_with_one_prefix_are_refused() -> None:
+async def test_two_servers_with_one_prefix_are_refused() -> None:
     with pytest.raises(ConfigError, match="share the tool prefix"):
         MCPToolset([basic("a-b"), basic("a_b")])
+    registry = ToolRegistry()
+    registry.add_mcp(basic(include=["echo"]))
+    registry.add_mcp(basic(include=["echo"]))  # another toolset, same server name
+    try:
+        with pytest.raises(ConfigError, match="MCP tool basic_echo collides"):
+            await registry.aprepare()
+    finally:
+        await registry.aclose()
 
 
 async def test_cancelling_a_call_leaves_the_connection_usable() -> None:
