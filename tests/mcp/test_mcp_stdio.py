@@ -130,11 +130,22 @@ async def test_hang_past_timeout_is_a_timeout_and_the_server_is_stopped() -> Non
 async def test_garbage_and_malformed_replies_are_protocol_errors(mode: str, message: str) -> None:
     raw = MCPServer.stdio("raw", sys.executable, [RAW, mode], timeout=20)
     async with MCPToolset(raw) as toolset:
-        assert [d.name for d in await toolset.tools()] == ["raw_answer"]
+        assert [d.name for d in await toolset.tools()] == ["raw_answer", "raw_files_read"]
         with pytest.raises(MCPProtocolError, match=f"MCP server 'raw': .*{message}") as info:
             await toolset.call("raw", "answer", {})
         assert info.value.code == "mcp_protocol_error"
     assert children_running("servers/raw.py") == []
+
+
+async def test_tool_names_providers_refuse_are_sanitized_but_called_by_their_own_name() -> None:
+    registry = ToolRegistry()
+    registry.add_mcp(MCPServer.stdio("raw", sys.executable, [RAW, "garbage"], include=["files.*"]))
+    try:
+        await registry.aprepare()
+        assert registry.names() == ["raw_files_read"]
+        assert await registry.acall("raw_files_read", {"path": "/etc/motd"}) == "read /etc/motd"
+    finally:
+        await registry.aclose()
 
 
 async def test_collision_with_a_local_tool_is_a_config_error() -> None:
@@ -152,9 +163,17 @@ async def test_collision_with_a_local_tool_is_a_config_error() -> None:
         await registry.aclose()
 
 
-def test_two_servers_with_one_prefix_are_refused() -> None:
+async def test_two_servers_with_one_prefix_are_refused() -> None:
     with pytest.raises(ConfigError, match="share the tool prefix"):
         MCPToolset([basic("a-b"), basic("a_b")])
+    registry = ToolRegistry()
+    registry.add_mcp(basic(include=["echo"]))
+    registry.add_mcp(basic(include=["echo"]))  # another toolset, same server name
+    try:
+        with pytest.raises(ConfigError, match="MCP tool basic_echo collides"):
+            await registry.aprepare()
+    finally:
+        await registry.aclose()
 
 
 async def test_cancelling_a_call_leaves_the_connection_usable() -> None:
@@ -177,3 +196,20 @@ def test_sync_registry_call_runs_servers_on_the_runtime_loop() -> None:
     finally:
         toolset.close()
     assert children_running() == []
+
+
+def test_a_server_started_on_one_loop_serves_callers_on_another() -> None:
+    registry = ToolRegistry()
+    toolset = registry.add_mcp(basic(include=["pid", "echo"]))
+    try:
+        pid = int(registry.call("basic_pid", {}))  # starts it on the runtime's background loop
+
+        async def elsewhere() -> tuple[int, str]:
+            same = int(await registry.acall("basic_pid", {}))
+            return same, await toolset.call("basic", "echo", {"text": "hop"})
+
+        assert asyncio.run(elsewhere()) == (pid, "hop")  # same process, reached from another loop
+        asyncio.run(toolset.aclose())  # closing from another loop stops it too
+        assert not pid_alive(pid)
+    finally:
+        toolset.close()

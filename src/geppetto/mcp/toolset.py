@@ -2,8 +2,9 @@
 
 A toolset owns one :class:`MCPConnection` per server. Nothing starts until the tools are first
 listed (:meth:`MCPToolset.tools`) or called. Each server tool becomes a definition named
-``<server>_<tool>`` whose handler sends ``tools/call``, so the tool loop's hooks, timeouts,
-retries, parallelism and events apply to it unchanged. A server's
+``<server>_<tool>`` (characters providers refuse in tool names become ``_``) whose handler
+sends ``tools/call``, so the tool loop's hooks, timeouts, retries, parallelism and events apply
+to it unchanged. A server's
 ``notifications/tools/list_changed`` marks its listing stale; the next :meth:`tools` lists
 again. Tool descriptions and schemas are data from the server: they are passed to the model
 and shown, never evaluated.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import re
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import IO, Any
@@ -22,6 +24,9 @@ from geppetto.mcp.config import MCPServer
 from geppetto.mcp.connection import MCPConnection, close_all_threadsafe
 from geppetto.mcp.results import result_value
 from geppetto.tools.definition import ToolDefinition
+
+# What provider APIs accept in tool names; the server-side name is kept for the call itself.
+_TOOL_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class MCPToolset:
@@ -123,7 +128,7 @@ class MCPToolset:
         parameters = dict(schema) or {"type": "object", "properties": {}}
         parameters.setdefault("type", "object")
         return ToolDefinition(
-            server.prefix + tool_name,
+            server.prefix + _TOOL_CHARS.sub("_", tool_name),
             handler,
             description=remote.description or "",
             parameters=parameters,

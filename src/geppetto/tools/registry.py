@@ -32,7 +32,7 @@ class ToolRegistry:
         self._lock = threading.Lock()
         # MCP toolsets whose tools join this registry (see add_mcp), and which names they own.
         self._sources: list[MCPToolset] = []
-        self._owned: dict[str, ToolDefinition] = {}
+        self._owned: dict[str, tuple[MCPToolset, ToolDefinition]] = {}
         for item in tools:
             self.register(item)
 
@@ -120,22 +120,22 @@ class ToolRegistry:
     def _sync_owned(self, toolset: MCPToolset, definitions: list[ToolDefinition]) -> None:
         from geppetto.errors import ConfigError
 
-        prefixes = tuple(server.prefix for server in toolset.servers)
         with self._lock:
             for definition in definitions:
                 current = self._tools.get(definition.name)
-                if current is not None and self._owned.get(definition.name) is not current:
+                owner, owned = self._owned.get(definition.name, (None, None))
+                if current is not None and (owned is not current or owner is not toolset):
                     raise ConfigError(
                         f"MCP tool {definition.name} collides with a tool already registered under that "
                         "name: rename the server (its name is the prefix) or exclude the tool"
                     )
-            for name, old in list(self._owned.items()):
-                if name.startswith(prefixes) and self._tools.get(name) is old:
+            for name, (owner, old) in list(self._owned.items()):
+                if owner is toolset and self._tools.get(name) is old:
                     del self._tools[name]
                     del self._owned[name]
             for definition in definitions:
                 self._tools[definition.name] = definition
-                self._owned[definition.name] = definition
+                self._owned[definition.name] = (toolset, definition)
 
     async def aclose(self) -> None:
         """Stop the MCP servers of every toolset added with :meth:`add_mcp`."""

@@ -17,6 +17,13 @@ TOOL = {
     "inputSchema": {"type": "object", "properties": {}},
 }
 
+# A name with a dot, which provider APIs refuse in tool names; this tool answers correctly.
+DOTTED = {
+    "name": "files.read",
+    "description": "Reads a file.",
+    "inputSchema": {"type": "object", "properties": {"path": {"type": "string"}}},
+}
+
 
 def send(message: dict[str, object]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
@@ -35,7 +42,10 @@ for line in sys.stdin:
             "serverInfo": {"name": "raw", "version": "0"},
         }})
     elif method == "tools/list":
-        send({"jsonrpc": "2.0", "id": rid, "result": {"tools": [TOOL]}})
+        send({"jsonrpc": "2.0", "id": rid, "result": {"tools": [TOOL, DOTTED]}})
+    elif method == "tools/call" and request["params"]["name"] == "files.read":
+        text = f"read {request['params'].get('arguments', {}).get('path')}"
+        send({"jsonrpc": "2.0", "id": rid, "result": {"content": [{"type": "text", "text": text}]}})
     elif method == "tools/call" and MODE == "garbage":
         sys.stdout.write("<html>this is not json-rpc</html>\n")
         sys.stdout.flush()
