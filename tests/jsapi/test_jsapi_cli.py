@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from tests.signals import default_sigint
 
-REPO = Path(__file__).resolve().parents[2]
+from .conftest import REPO
+
 EXAMPLES = REPO / "examples" / "js"
 
 
