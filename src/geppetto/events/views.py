@@ -156,6 +156,11 @@ def _delta(event: Any) -> Payload:
     return out
 
 
+def _tool_call(event: Any) -> Payload:
+    call = event.tool_call
+    return {"toolCall": {"id": call.id, "name": call.name, "input": call.input}}
+
+
 def _provider_finished(event: Any) -> Payload:
     out: Payload = {
         "stopReason": event.stop_reason,
@@ -204,15 +209,9 @@ _RENDERERS: dict[type[Event], Callable[[Event], list[Payload]]] = {
     PartialEvent: _one(_T.TEXT_DELTA, _delta),
     PartialThinkingEvent: _one(_T.REASONING_DELTA, _delta),
     FinalEvent: _none,
-    ToolCallEvent: _one(
-        _T.TOOL_CALL_REQUESTED,
-        lambda e: {"toolCall": {"id": e.tool_call.id, "name": e.tool_call.name, "input": e.tool_call.input}},
-    ),
+    ToolCallEvent: _one(_T.TOOL_CALL_REQUESTED, _tool_call),
     ToolResultEvent: _none,
-    ToolCallExecuteEvent: _one(
-        _T.TOOL_EXECUTION_STARTED,
-        lambda e: {"toolCall": {"id": e.tool_call.id, "name": e.tool_call.name, "input": e.tool_call.input}},
-    ),
+    ToolCallExecuteEvent: _one(_T.TOOL_EXECUTION_STARTED, _tool_call),
     ToolCallExecutionResultEvent: _execution_result,
     ErrorEvent: _one(_T.ERROR, lambda e: {"error": e.error_string, "message": e.error_string}),
     InterruptEvent: _one(_T.INTERRUPT, lambda e: {"text": e.text}),
