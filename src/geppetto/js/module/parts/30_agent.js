@@ -2,18 +2,9 @@
 // The substance is in Python (geppetto.agent, mapped by geppetto.js.module.agent_api); this file
 // checks arguments, turns emitters into event dispatchers and wraps turns into TurnWrappers.
 
-// One TurnWrapper implementation for the module: parts/05_turn_wrapper.js's `turnWrapper` when
-// present, else this minimal one ({toJSON(), clone()} over a private plain turn).
-const wrapTurn = typeof turnWrapper === 'function' ? turnWrapper : function localTurnWrapper(plain) {
-  const own = JSON.parse(JSON.stringify(plain));
-  return {
-    toJSON() { return JSON.parse(JSON.stringify(own)); },
-    clone() { return localTurnWrapper(own); },
-  };
-};
-
+// Turns come back as TurnWrappers (parts/05_turn_wrapper.js).
 function wrapOrNull(plain) {
-  return plain === undefined || plain === null ? null : wrapTurn(plain);
+  return plain === undefined || plain === null ? null : turnWrapper(plain);
 }
 
 // A TurnWrapper (or anything with toJSON() returning a turn) as the plain turn Python decodes.
@@ -23,18 +14,6 @@ function turnArgOf(v) {
     if (isObject(plain) && (plain.blocks === undefined || Array.isArray(plain.blocks))) return plain;
   }
   return undefined;
-}
-
-// One run's deltas: the host sends deltas without their `text` (the segment's text so far;
-// event_emitters.py); rebuild it here, per segment, so listeners see the reference payload.
-function deltaTexts() {
-  const texts = new Map();
-  return (p) => {
-    if (p.delta === undefined || (p.type !== 'text-delta' && p.type !== 'reasoning-delta')) return;
-    const key = p.type + '\u0000' + ((p.correlation && p.correlation.segment_id) || '');
-    if (p.text === undefined) p.text = (texts.get(key) || '') + p.delta;
-    texts.set(key, p.text);
-  };
 }
 
 // An event dispatcher for one run: called with batches of reference payloads, it emits each one
@@ -356,9 +335,9 @@ function resultOf(r, method) {
 }
 
 const RunResultProto = {
-  inputTurn() { return wrapTurn(call('geppetto.agent.runResult.inputTurn', resultOf(this, 'inputTurn'))); },
-  effectiveTurn() { return wrapTurn(call('geppetto.agent.runResult.effectiveTurn', resultOf(this, 'effectiveTurn'))); },
-  outputTurn() { return wrapTurn(call('geppetto.agent.runResult.outputTurn', resultOf(this, 'outputTurn'))); },
+  inputTurn() { return turnWrapper(call('geppetto.agent.runResult.inputTurn', resultOf(this, 'inputTurn'))); },
+  effectiveTurn() { return turnWrapper(call('geppetto.agent.runResult.effectiveTurn', resultOf(this, 'effectiveTurn'))); },
+  outputTurn() { return turnWrapper(call('geppetto.agent.runResult.outputTurn', resultOf(this, 'outputTurn'))); },
   text() { return call('geppetto.agent.runResult.text', resultOf(this, 'text')); },
   usage() { return call('geppetto.agent.runResult.usage', resultOf(this, 'usage')) ?? null; },
   stopReason() { return call('geppetto.agent.runResult.stopReason', resultOf(this, 'stopReason')) ?? null; },
