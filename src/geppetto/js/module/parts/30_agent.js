@@ -16,16 +16,20 @@ function turnArgOf(v) {
   return undefined;
 }
 
+// A throwing listener is reported and the delivery goes on: a broken listener never breaks the run.
+function listenerThrew(what, err) {
+  console.error('geppetto events: ' + what + ' threw: ' + (err && err.message !== undefined ? err.message : String(err)));
+}
+
 // An event dispatcher for one run: called with batches of reference payloads, it emits each one
-// as "event" and then under its own type ("error" as "inference-error"). A throwing listener is
-// reported and the delivery goes on: a broken listener never breaks the run.
+// as "event" and then under its own type ("error" as "inference-error").
 function emitterDispatcher(emitter) {
   const restore = deltaTexts();
   const emitSafely = (name, payload) => {
     try {
       emitter.emit(name, payload);
     } catch (err) {
-      console.error('geppetto events: "' + name + '" listener threw: ' + (err && err.message !== undefined ? err.message : String(err)));
+      listenerThrew('"' + name + '" listener', err);
     }
   };
   return (payloads) => {
@@ -45,7 +49,7 @@ function functionDispatcher(fn) {
       try {
         fn(payload);
       } catch (err) {
-        console.error('geppetto events: listener threw: ' + (err && err.message !== undefined ? err.message : String(err)));
+        listenerThrew('listener', err);
       }
     }
   };
