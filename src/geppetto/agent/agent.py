@@ -55,7 +55,7 @@ class AgentBuilder:
     def inference(self, settings: Any) -> AgentBuilder:
         """Build the engine from resolved inference settings (used when no ``engine`` is given)."""
         if settings is None:
-            raise TypeError("agent().inference requires a registry-resolved InferenceSettings wrapper")
+            raise TypeError("AgentBuilder.inference() requires settings, e.g. a profile registry's resolve()")
         self._settings = settings
         return self
 
@@ -72,7 +72,7 @@ class AgentBuilder:
         """Offer only these tools: picked from :meth:`tools`' registry, else the host's."""
         for name in names:
             if not name.strip():
-                raise ValueError("agent().goTool name must not be empty")
+                raise ValueError("AgentBuilder.host_tool() names must not be empty")
             self._host_tools.append(name.strip())
         return self
 

@@ -80,7 +80,7 @@ class SessionBuilder:
     def store(self, store: TurnPersister) -> SessionBuilder:
         """Persist runs to ``store`` (and resume from it, when it can be read)."""
         if store is None:
-            raise TypeError("session().store requires a TurnStore wrapper")
+            raise TypeError("SessionBuilder.store() requires a store; persist(False) turns persistence off")
         self._persist = PersistChoice.to(store)
         return self
 
