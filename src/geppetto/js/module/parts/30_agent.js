@@ -67,7 +67,7 @@ const AgentBuilderProto = {
   },
   inference(settings) {
     methodOf(this, 'AgentBuilder', 'inference');
-    if (settings === undefined || settings === null || !host.isHostObject(settings)) {
+    if (!isInferenceSettings(settings)) {
       throw new TypeError('agent().inference requires a registry-resolved InferenceSettings wrapper');
     }
     call('geppetto.agent.agentBuilder.inference', this, settings);
