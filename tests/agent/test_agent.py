@@ -267,3 +267,14 @@ def test_resume_latest(store: TurnStore) -> None:
         agent.session().base(Turn()).resume_latest().build()
     with pytest.raises(ConfigError, match="geppetto default turn persistence is not configured"):
         agent.session().default_store()
+
+
+def test_python_argument_errors_name_the_python_methods() -> None:
+    """The Python builders speak Python; the JS wording is the JS module's own (it checks first)."""
+    with pytest.raises(TypeError, match=r"^AgentBuilder\.inference\(\) requires settings"):
+        Agent.builder().inference(None)
+    with pytest.raises(ValueError, match=r"^AgentBuilder\.host_tool\(\) names must not be empty"):
+        Agent.builder().host_tool(" ")
+    agent = Agent.builder().engine(EchoEngine()).build()
+    with pytest.raises(TypeError, match=r"^SessionBuilder\.store\(\) requires a store; persist\(False\)"):
+        agent.session().store(None)  # type: ignore[arg-type]

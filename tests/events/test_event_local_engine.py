@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from tests.local_model import require_local_model
 
 from geppetto.engines.base import RunContext
 from geppetto.engines.local import create_local_engine
-from geppetto.engines.local_model import LocalModelNotInstalled, bundled_model_path, import_runtime
 from geppetto.events import CollectingSink, check_correlation, reference_view
 from geppetto.turns import Turn
 
-try:
-    import_runtime()
-    bundled_model_path()
-except LocalModelNotInstalled as exc:  # pragma: no cover - CI installs both
-    pytest.skip(f"local model not installed: {exc}", allow_module_level=True)
+require_local_model()
 
 
 async def test_local_model_reference_events() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,18 @@ from geppetto.js.module.lab import install_lab_globals
 from geppetto.tools import ToolRegistry, tool
 
 PRELUDE = "const g = require('geppetto');\n"
+
+REPO = Path(__file__).resolve().parents[2]
+# The reference's current declarations, examples and fixtures: ``shared/`` lies beside the
+# repository (CI lays a copy beside its clone). Read from there, never copied.
+REFERENCE_HEAD = REPO.parent / "shared" / "spec" / "reference-head"
+
+
+def reference_head(relative: str) -> Path:
+    """``shared/spec/reference-head/<relative>``; fails saying what is missing when it is not there."""
+    path = REFERENCE_HEAD / relative
+    assert path.exists(), f"missing from the shared folder: {path} (CI lays ../shared beside its clone)"
+    return path
 
 
 class JSHarness:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from tests.signals import default_sigint
 
-REPO = Path(__file__).resolve().parents[2]
+from .conftest import REPO
+
 EXAMPLES = REPO / "examples" / "js"
 
 
@@ -45,6 +46,29 @@ def geppetto_js(
         cwd=cwd or REPO,
         env=env,
     )
+
+
+def interrupt_js_run(script: Path, *args: str, timeout: float = 30) -> tuple[int, str, str]:
+    """Run ``geppetto js run SCRIPT ARGS``, wait for its first line ``started``, press Ctrl-C
+    (SIGINT) and return the exit code, the rest of stdout and stderr."""
+    proc = subprocess.Popen(
+        [*js_command(), "run", str(script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        preexec_fn=default_sigint,  # a suite run in the background would otherwise ignore SIGINT
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, out, err
 
 
 def example_args(script: Path, tmp: Path) -> list[str]:
@@ -236,24 +260,8 @@ def test_ctrl_c_cancels_and_exits(tmp_path: Path) -> None:
         "setTimeout(() => console.log('started'), 0);\n"
         "s.run({blocks: [{kind: 'user'}]});\n"
     )
-    proc = subprocess.Popen(
-        [*js_command(), "run", str(script)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        preexec_fn=default_sigint,  # a suite run in the background would otherwise ignore SIGINT
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "started"
-        time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
+    code, _, err = interrupt_js_run(script)
+    assert code == 130
     assert "interrupted" in err
 
 
@@ -351,24 +359,8 @@ def test_ctrl_c_stops_a_script_blocked_in_a_host_call_before_it_runs_on(tmp_path
         "try { sleep(600000); } catch (e) { console.log('woken: ' + e.message); }\n"
         "for (;;) {}\n"
     )
-    proc = subprocess.Popen(
-        [*js_command(), "run", str(script)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        preexec_fn=default_sigint,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "started"
-        time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
+    code, out, err = interrupt_js_run(script)
+    assert code == 130
     assert out == ""  # neither the catch block nor anything after the call ran
     assert err.strip() == "interrupted"
 

@@ -10,22 +10,18 @@ this runtime's extras). That our declarations match the real module is checked b
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
+from .conftest import reference_head
 from .test_jsapi_dts import MODULE, _block, _top_level, const_members, interface_members, members_of
 
-REPO = Path(__file__).resolve().parents[2]
-REFERENCE_DTS = Path("spec") / "reference-head" / "types" / "geppetto.d.ts"
-
-# What other parts of issue 14 still have to declare (agent, engine builder, inference profiles,
-# events vocabulary, embeddings, reranker). Each entry is "export NAME", "interface NAME",
-# "interface NAME.MEMBER", "const NAME.MEMBER" or "type NAME". The lead empties this set as those
-# parts land; test_pending_entries_are_still_missing says which entries became stale.
-PENDING_FROM_OTHER_HELPERS: frozenset[str] = frozenset(
+# What the reference declares and this runtime does not have yet (embeddings and the reranker are
+# a separate issue). Each entry is "export NAME", "interface NAME", "interface NAME.MEMBER",
+# "const NAME.MEMBER" or "type NAME"; test_not_yet_ours_entries_are_still_missing says which became
+# stale once declared.
+NOT_YET_OURS: frozenset[str] = frozenset(
     {
-        # embeddings and reranker (a separate issue)
         "export embeddings",
         "export reranker",
         "interface EmbeddingModel",
@@ -41,16 +37,8 @@ PENDING_FROM_OTHER_HELPERS: frozenset[str] = frozenset(
 )
 
 
-def shared_file(relative: Path) -> Path:
-    """``shared/<relative>`` beside the repository, where CI lays it beside its clone."""
-    path = REPO.parent / "shared" / relative
-    if path.exists():
-        return path
-    raise AssertionError(f"missing from the shared folder: ../shared/{relative} (CI has it)")
-
-
 def reference_dts() -> str:
-    return shared_file(REFERENCE_DTS).read_text(encoding="utf-8")
+    return reference_head("types/geppetto.d.ts").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +95,17 @@ def test_every_reference_declaration_is_ours(reference: str) -> None:
     missing = {
         key
         for key in missing_from_ours(reference)
-        if key not in PENDING_FROM_OTHER_HELPERS and key.rsplit(".", 1)[0] not in PENDING_FROM_OTHER_HELPERS
+        if key not in NOT_YET_OURS and key.rsplit(".", 1)[0] not in NOT_YET_OURS
     }
     assert missing == set(), f"declared by the reference, not by our geppetto.d.ts: {sorted(missing)}"
 
 
-def test_pending_entries_are_still_missing(reference: str) -> None:
-    """An entry here that is now declared should leave PENDING_FROM_OTHER_HELPERS."""
+def test_not_yet_ours_entries_are_still_missing(reference: str) -> None:
+    """An entry here that is now declared should leave NOT_YET_OURS."""
     missing = missing_from_ours(reference)
     parents = {key.rsplit(".", 1)[0] for key in missing}
-    stale = {key for key in PENDING_FROM_OTHER_HELPERS if key not in missing and key not in parents}
-    assert stale == set(), f"now declared: remove from PENDING_FROM_OTHER_HELPERS: {sorted(stale)}"
+    stale = {key for key in NOT_YET_OURS if key not in missing and key not in parents}
+    assert stale == set(), f"now declared: remove from NOT_YET_OURS: {sorted(stale)}"
 
 
 def test_the_reference_parser_sees_what_it_should(reference: str) -> None:

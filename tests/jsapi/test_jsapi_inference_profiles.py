@@ -1,8 +1,7 @@
 """``inferenceProfiles``, ``InferenceSettings`` and ``engine()`` (reference HEAD, spec §9).
 
 Written from the reference's Go tests (api_engine_builder_test.go, module_hardcut_test.go,
-api_agent_profile_test.go) and its example scripts, which run here unchanged from
-``../shared/spec/reference-head/examples`` (never copied).
+api_agent_profile_test.go); its example scripts run unchanged in ``test_reference_examples.py``.
 """
 
 from __future__ import annotations
@@ -25,9 +24,8 @@ from geppetto.js.module.profiles_api import JSInferenceSettings, settings_of
 from geppetto.js.runtime import JSRuntime
 from geppetto.profiles import InferenceSettings
 
-from .conftest import JSHarness, make_harness
+from .conftest import REPO, JSHarness, make_harness
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "example-secret"
 
 STACKED = """\

@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.signals import default_sigint
 
 from geppetto.store import TurnStore
 
 from .conftest import JSHarness, make_harness
-from .test_jsapi_cli import REPO, geppetto_js, js_command
+from .test_jsapi_cli import geppetto_js, interrupt_js_run
 
 # ``run(seed)`` appends the seed as the next turn: ``next`` carries the history on, like a chat would
 ASK = (
@@ -431,22 +428,7 @@ def test_js_run_ctrl_c_persists_the_cancelled_run(tmp_path: Path) -> None:
         "setTimeout(() => console.log('started'), 0);\n"
         "s.run(ask('wait'));\n",
     )
-    proc = subprocess.Popen(
-        [*js_command(), "run", str(script), "--store", str(db)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        preexec_fn=default_sigint,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "started"
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
+    code, _, _ = interrupt_js_run(script, "--store", str(db))
+    assert code == 130
     with TurnStore(db) as store:
         assert [t.outcome for t in store.list_turns("interrupted")] == ["cancelled"]

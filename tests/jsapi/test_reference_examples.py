@@ -19,18 +19,19 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-REFERENCE_EXAMPLES = REPO.parent / "shared" / "spec" / "reference-head" / "examples"
+from .conftest import REFERENCE_HEAD, REPO, reference_head
+
+REFERENCE_EXAMPLES = REFERENCE_HEAD / "examples"
 REGISTRIES = REPO / "tests" / "fixtures" / "registries"
 
 
 @pytest.fixture(scope="module")
 def reference_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory where ``examples/js/geppetto`` is the shared reference examples folder."""
-    assert REFERENCE_EXAMPLES.is_dir(), f"the shared reference examples are missing: {REFERENCE_EXAMPLES}"
+    examples = reference_head("examples")
     root = tmp_path_factory.mktemp("reference-root")
     (root / "examples" / "js").mkdir(parents=True)
-    (root / "examples" / "js" / "geppetto").symlink_to(REFERENCE_EXAMPLES, target_is_directory=True)
+    (root / "examples" / "js" / "geppetto").symlink_to(examples, target_is_directory=True)
     return root
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
+from tests.local_model import require_local_model
 
 from geppetto.engines.base import RunContext
 from geppetto.engines.local import LocalEngine, create_local_engine
@@ -21,10 +22,7 @@ from geppetto.engines.local_model import (
     BUNDLED_NAME,
     ContextOverflowError,
     LoadedModel,
-    LocalModelNotInstalled,
-    bundled_model_path,
     cached_models,
-    import_runtime,
 )
 from geppetto.errors import ConfigError, InferenceCancelled
 from geppetto.events import CallbackSink, CollectingSink, EventType
@@ -32,11 +30,7 @@ from geppetto.events.types import Event
 from geppetto.session import EngineBuilder, Session
 from geppetto.turns import Block, BlockKind, DataKeys, Turn, TurnMetaKeys
 
-try:
-    import_runtime()
-    bundled_model_path()
-except LocalModelNotInstalled as exc:  # pragma: no cover - CI installs both
-    pytest.skip(f"local model not installed: {exc}", allow_module_level=True)
+require_local_model()
 
 RESULT = TurnMetaKeys.INFERENCE_RESULT.id
 CITY_SCHEMA: dict[str, Any] = {

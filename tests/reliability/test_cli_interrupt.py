@@ -17,15 +17,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.local_model import require_local_model
 from tests.signals import default_sigint
 
-from geppetto.engines.local_model import LocalModelNotInstalled, bundled_model_path, import_runtime
-
-try:
-    import_runtime()
-    bundled_model_path()
-except LocalModelNotInstalled as exc:  # pragma: no cover - CI installs both
-    pytest.skip(f"local model not installed: {exc}", allow_module_level=True)
+require_local_model()
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 PROMPT = "Write a very long story about a dragon."

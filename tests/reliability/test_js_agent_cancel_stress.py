@@ -7,11 +7,10 @@ nothing running, no task left on the background loop, no extra thread, and the s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.jsapi.conftest import JSHarness, make_harness
+from tests.jsapi.conftest import JSHarness
 from tests.reliability.test_cancel_stress import background_tasks, eventually, threads_besides_executors
 
 from geppetto.session.runtime import background_loop
@@ -57,14 +56,6 @@ const out = await s.next().user('after').runAsync({tags: {quick: true}}).promise
 report(out.outputTurn().toJSON().blocks.slice(-2).map((b) => b.payload.text));
 report(s.turnCount());
 """
-
-
-@pytest.fixture
-def js(monkeypatch: pytest.MonkeyPatch) -> Iterator[JSHarness]:
-    monkeypatch.delenv("PINOCCHIO_PROFILE", raising=False)
-    runtime, harness = make_harness()
-    yield harness
-    runtime.close()
 
 
 def test_agent_run_async_cancel_cycles_leave_nothing_behind(js: JSHarness) -> None:

@@ -9,11 +9,10 @@ running, no task left on the runtime's background loop, no extra thread, and the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.jsapi.conftest import JSHarness, make_harness
+from tests.jsapi.conftest import JSHarness
 from tests.reliability.test_cancel_stress import background_tasks, eventually, threads_besides_executors
 
 from geppetto.session.runtime import background_loop
@@ -59,14 +58,6 @@ const out = await s.runAsync({blocks: [g.turns.newUserBlock('after')]}, {tags: {
 report(out.blocks.map((b) => b.payload.text));
 report(s.turnCount());
 """
-
-
-@pytest.fixture
-def js(monkeypatch: pytest.MonkeyPatch) -> Iterator[JSHarness]:
-    monkeypatch.delenv("PINOCCHIO_PROFILE", raising=False)
-    runtime, harness = make_harness()
-    yield harness
-    runtime.close()
 
 
 def test_js_start_cancel_wait_cycles_leave_nothing_behind(js: JSHarness) -> None:

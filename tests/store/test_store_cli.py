@@ -22,8 +22,6 @@ from geppetto.session import EngineBuilder, Session
 from geppetto.store import TurnStore
 from geppetto.turns import BlockKind, Turn, from_yaml
 
-# The CLI with the store commands registered (also before the lead wires them into build_parser)
-# and a slow echo engine whose reply takes long enough to interrupt.
 # The CLI with echo as the default engine (so replies are a predictable READY) and a slow echo
 # engine whose reply takes long enough to interrupt.
 CLI = textwrap.dedent(

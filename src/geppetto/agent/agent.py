@@ -17,7 +17,7 @@ from geppetto.session.builder import EngineBuilder
 
 if TYPE_CHECKING:
     from geppetto.agent.session import SessionBuilder
-    from geppetto.engines.base import Engine, Handler
+    from geppetto.engines.base import Engine
     from geppetto.middleware.chain import Middleware
     from geppetto.session.persist import TurnPersister
     from geppetto.tools.config import ToolConfig
@@ -55,7 +55,7 @@ class AgentBuilder:
     def inference(self, settings: Any) -> AgentBuilder:
         """Build the engine from resolved inference settings (used when no ``engine`` is given)."""
         if settings is None:
-            raise TypeError("agent().inference requires a registry-resolved InferenceSettings wrapper")
+            raise TypeError("AgentBuilder.inference() requires settings, e.g. a profile registry's resolve()")
         self._settings = settings
         return self
 
@@ -72,7 +72,7 @@ class AgentBuilder:
         """Offer only these tools: picked from :meth:`tools`' registry, else the host's."""
         for name in names:
             if not name.strip():
-                raise ValueError("agent().goTool name must not be empty")
+                raise ValueError("AgentBuilder.host_tool() names must not be empty")
             self._host_tools.append(name.strip())
         return self
 
@@ -127,12 +127,9 @@ class AgentBuilder:
 
 
 def _engine_from_settings(settings: Any) -> Engine:
-    from geppetto import engines
+    from geppetto.engines.from_settings import engine_from_settings
 
-    build: Callable[[Any], Engine] | None = getattr(engines, "engine_from_settings", None)
-    if build is None:
-        raise ConfigError("inference(settings) is not available in this build: use engine(...)")
-    return build(settings)
+    return engine_from_settings(settings)
 
 
 class Agent:
@@ -212,22 +209,3 @@ class Agent:
             builder.with_tools(registry, config, self.tool_hooks)
         return builder
 
-
-class RunTags:
-    """The tags of a session's active run, put on ``ctx.tags`` by the outermost middleware."""
-
-    __slots__ = ("tags",)
-
-    def __init__(self) -> None:
-        self.tags: dict[str, Any] = {}
-
-    def middleware(self, inner: Handler) -> Handler:
-        from geppetto.engines.base import RunContext
-        from geppetto.turns.model import Turn
-
-        async def handler(turn: Turn, ctx: RunContext) -> Turn:
-            if self.tags:
-                ctx.tags.update(self.tags)
-            return await inner(turn, ctx)
-
-        return handler

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from geppetto.agent.agent import Agent, RunTags
+from geppetto.agent.agent import Agent
 from geppetto.agent.options import Persist, PersistChoice, ReadableStore, RunOptions, runtime_metadata
 from geppetto.agent.run import AgentRun, RunResult
 from geppetto.agent.turn_builder import TurnBuilder
@@ -26,6 +26,7 @@ from geppetto.errors import (
     SessionEmptyTurn,
     SessionError,
 )
+from geppetto.middleware.run_tags import RunTags
 from geppetto.session.runtime import background_loop
 from geppetto.session.session import Session
 from geppetto.turns.jsonvalue import copy_json
@@ -79,7 +80,7 @@ class SessionBuilder:
     def store(self, store: TurnPersister) -> SessionBuilder:
         """Persist runs to ``store`` (and resume from it, when it can be read)."""
         if store is None:
-            raise TypeError("session().store requires a TurnStore wrapper")
+            raise TypeError("SessionBuilder.store() requires a store; persist(False) turns persistence off")
         self._persist = PersistChoice.to(store)
         return self
 

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     prompt = read_prompt(args)
     if not prompt.strip():
         raise ConfigError("the prompt is empty: pass a non-empty PROMPT")
-    images = load_image_args(getattr(args, "images", None))
+    images = load_image_args(args.images)
     try:
         engine = engine_from_args(args)
     except GeppettoError as exc:

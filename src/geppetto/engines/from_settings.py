@@ -62,7 +62,7 @@ def engine_for(resolved: ResolvedSettings) -> Engine:
     api_type = engine_api_type(resolved)
     model = resolved.settings.chat.engine.strip()
     if not api_type:
-        api_type = str(getattr(factory, "DEFAULT_API_TYPE", "")).strip().lower()
+        api_type = factory.DEFAULT_API_TYPE
     try:
         if api_type == "echo":
             return factory.create_engine("echo", model=model)

@@ -66,6 +66,20 @@ from geppetto.events.types import (
 Payload = dict[str, Any]
 _T = CanonicalEventType
 
+
+def _head(event: Event, kind: str) -> Payload:
+    """What both views start with: the type, the timestamp and the ids the event has."""
+    meta = event.meta
+    out: Payload = {"type": kind, "timestampMs": event.timestamp_ms}
+    if meta.session_id:
+        out["sessionId"] = meta.session_id
+    if meta.inference_id:
+        out["inferenceId"] = meta.inference_id
+    if meta.turn_id:
+        out["turnId"] = meta.turn_id
+    return out
+
+
 # -- seed view --------------------------------------------------------------------------------
 
 _SEED_RENAMES = {"tool_call": "toolCall", "tool_result": "toolResult", "error_string": "error"}
@@ -78,13 +92,7 @@ def seed_view(event: Event) -> Payload | None:
     if not event.seed:
         return None
     meta = event.meta
-    out: Payload = {"type": event.type.value, "timestampMs": event.timestamp_ms}
-    if meta.session_id:
-        out["sessionId"] = meta.session_id
-    if meta.inference_id:
-        out["inferenceId"] = meta.inference_id
-    if meta.turn_id:
-        out["turnId"] = meta.turn_id
+    out = _head(event, event.type.value)
     if meta.model:
         out["model"] = meta.model
     if meta.usage is not None:
@@ -105,13 +113,7 @@ def seed_view(event: Event) -> Payload | None:
 
 def _base(event: Event, kind: CanonicalEventType) -> Payload:
     meta = event.meta
-    out: Payload = {"type": kind.value, "timestampMs": event.timestamp_ms}
-    if meta.session_id:
-        out["sessionId"] = meta.session_id
-    if meta.inference_id:
-        out["inferenceId"] = meta.inference_id
-    if meta.turn_id:
-        out["turnId"] = meta.turn_id
+    out = _head(event, kind.value)
     if meta.extra:
         out["metaExtra"] = _plain(meta.extra)
     if event.corr is not None:
@@ -152,6 +154,11 @@ def _delta(event: Any) -> Payload:
     if event.source:
         out["source"] = event.source
     return out
+
+
+def _tool_call(event: Any) -> Payload:
+    call = event.tool_call
+    return {"toolCall": {"id": call.id, "name": call.name, "input": call.input}}
 
 
 def _provider_finished(event: Any) -> Payload:
@@ -202,15 +209,9 @@ _RENDERERS: dict[type[Event], Callable[[Event], list[Payload]]] = {
     PartialEvent: _one(_T.TEXT_DELTA, _delta),
     PartialThinkingEvent: _one(_T.REASONING_DELTA, _delta),
     FinalEvent: _none,
-    ToolCallEvent: _one(
-        _T.TOOL_CALL_REQUESTED,
-        lambda e: {"toolCall": {"id": e.tool_call.id, "name": e.tool_call.name, "input": e.tool_call.input}},
-    ),
+    ToolCallEvent: _one(_T.TOOL_CALL_REQUESTED, _tool_call),
     ToolResultEvent: _none,
-    ToolCallExecuteEvent: _one(
-        _T.TOOL_EXECUTION_STARTED,
-        lambda e: {"toolCall": {"id": e.tool_call.id, "name": e.tool_call.name, "input": e.tool_call.input}},
-    ),
+    ToolCallExecuteEvent: _one(_T.TOOL_EXECUTION_STARTED, _tool_call),
     ToolCallExecutionResultEvent: _execution_result,
     ErrorEvent: _one(_T.ERROR, lambda e: {"error": e.error_string, "message": e.error_string}),
     InterruptEvent: _one(_T.INTERRUPT, lambda e: {"text": e.text}),

@@ -210,8 +210,3 @@ def attach(context: Any) -> NativeContext | None:
     if usage.get("malloc_count") != count or usage.get("malloc_size") != size:
         return None
     return NativeContext(context, rt_ptr, ctx_ptr)
-
-
-def is_interrupted_error(exc: BaseException) -> bool:
-    """Whether a binding ``JSException`` is the engine's interrupt (not a script's own error)."""
-    return str(exc).split("\n", 1)[0].strip() == "InternalError: interrupted"

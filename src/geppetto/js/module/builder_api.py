@@ -8,10 +8,9 @@ that was already built.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from geppetto.engines.base import Engine, Handler, RunContext
+from geppetto.engines.base import Engine
 from geppetto.js.module.callbacks import js_middleware
 from geppetto.js.module.engines_api import engine_of
 from geppetto.js.module.errors import ModuleUsageError
@@ -19,31 +18,14 @@ from geppetto.js.module.session_store import SessionOptions, apply_session_optio
 from geppetto.js.values import JSCallback
 from geppetto.middleware.chain import Middleware
 from geppetto.middleware.registry import MiddlewareFactory, build_middleware
+from geppetto.middleware.run_tags import RunTags
 from geppetto.session.builder import EngineBuilder
-from geppetto.turns.model import Turn
 
 if TYPE_CHECKING:
     from geppetto.js.module.tools_api import LoopOptions
     from geppetto.js.runtime import JSRuntime
     from geppetto.tools.hooks import ToolHooks
     from geppetto.tools.registry import ToolRegistry
-
-
-@dataclass(slots=True)
-class RunTags:
-    """Per-run tags of one session (at most one run is active, so one slot is enough)."""
-
-    tags: dict[str, Any] = field(default_factory=dict)
-
-    def middleware(self, inner: Handler) -> Handler:
-        """Outermost middleware: puts the run's tags on the context before anything reads them."""
-
-        async def handler(turn: Turn, ctx: RunContext) -> Turn:
-            if self.tags:
-                ctx.tags.update(self.tags)
-            return await inner(turn, ctx)
-
-        return handler
 
 
 def middleware_from_spec(

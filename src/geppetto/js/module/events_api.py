@@ -10,19 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from geppetto.events.types import Event, EventType
-from geppetto.events.views import reference_types, reference_view, seed_view
+from geppetto.events.views import reference_types, reference_view
 
 SEED_NAMES = frozenset(kind.value for kind in EventType)
-
-
-def event_payload(event: Event) -> dict[str, Any]:
-    """The seed listener payload for ``event`` (seed-view events only)."""
-    payload = seed_view(event)
-    if payload is None:
-        raise ValueError(f"{event.type.value} events have no seed payload")
-    return payload
-
-
 _DELTAS = frozenset(("text-delta", "reasoning-delta"))
 
 
@@ -49,17 +39,3 @@ def reference_payloads(
             return reference_view(event, delta_text=not lean)
     return [payload for payload in reference_view(event) if payload["type"] in wanted]
 
-
-def emitter_names(payload: dict[str, Any]) -> list[str]:
-    """The ``EventEmitter`` event names one reference payload is emitted under, in order: always
-    ``"event"``, then its type, except ``error``, emitted as ``"inference-error"`` (Node gives
-    ``"error"`` special semantics: an unheard one throws)."""
-    names = ["event"]
-    kind = payload.get("type")
-    if not isinstance(kind, str) or not kind:
-        return names
-    if kind == "error":
-        kind = "inference-error"
-    if kind != "event":
-        names.append(kind)
-    return names

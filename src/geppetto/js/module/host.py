@@ -159,9 +159,9 @@ class GeppettoHost:
         return session.run(None, None)
 
     def build_session(self, builder: JSBuilder) -> JSSession:
-        from geppetto.js.module.builder_api import RunTags
         from geppetto.js.module.session_api import JSSession
         from geppetto.js.module.session_store import open_session_store
+        from geppetto.middleware.run_tags import RunTags
         from geppetto.session.session import Session
 
         tags = RunTags()

@@ -199,13 +199,35 @@ function seedArg(fnName, seed) {
   return seed;
 }
 
+// Freezes v and everything under it (already frozen objects are taken as done); returns v.
+function deepFreeze(v) {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze(v[k]);
+  }
+  return v;
+}
+
+// One run's deltas: the host sends a text-delta/reasoning-delta without its `text` (the segment's
+// text so far) when this side can rebuild it from the previous delta of the same segment; the
+// returned function fills it in, so listeners always see the reference payload.
+function deltaTexts() {
+  const texts = new Map();
+  return (p) => {
+    if (p.delta === undefined || (p.type !== 'text-delta' && p.type !== 'reasoning-delta')) return;
+    const key = p.type + '\u0000' + ((p.correlation && p.correlation.segment_id) || '');
+    if (p.text === undefined) p.text = (texts.get(key) || '') + p.delta;
+    texts.set(key, p.text);
+  };
+}
+
 // A RunHandle: {promise, cancel(), on(type, fn)}; events queue in `dispatch` order, so listeners
 // added in the same tick as start() see the first event, and all events precede settlement.
 // `event` is the seed payload (or null); `extra` the reference-vocabulary payloads
 // (run-started, text-delta, ...) for the names a listener asked for (never for "*").
 function runHandle(session, seed, opts) {
   const listeners = new Map();
-  const segmentText = new Map();
+  const restore = deltaTexts();
   const dispatch = (event, extra) => {
     if (event !== null) {
       for (const key of [event.type, '*']) {
@@ -215,12 +237,7 @@ function runHandle(session, seed, opts) {
     }
     if (extra !== undefined) {
       for (const ev of extra) {
-        if (ev.type === 'text-delta' || ev.type === 'reasoning-delta') {
-          // Python sends `text` only when this side cannot rebuild it from the previous delta.
-          const key = ev.correlation !== undefined ? ev.correlation.segment_id : ev.type;
-          if (ev.text === undefined) ev.text = (segmentText.get(key) || '') + ev.delta;
-          segmentText.set(key, ev.text);
-        }
+        restore(ev);
         const fns = listeners.get(ev.type);
         if (fns !== undefined) for (const fn of fns.slice()) fn(ev);
       }
@@ -430,9 +447,5 @@ exports.tools = tools;
 exports.consts = info.consts;
 exports.turnStores = turnStores;
 
-function deepFreeze(o) {
-  for (const v of Object.values(o)) if (v !== null && typeof v === 'object') deepFreeze(v);
-  return Object.freeze(o);
-}
 deepFreeze(exports.consts);
 for (const ns of [turns, engines, middlewares, tools, turnStores]) Object.freeze(ns);

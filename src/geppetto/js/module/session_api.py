@@ -31,11 +31,11 @@ from geppetto.errors import InferenceCancelled, SessionAlreadyActive
 from geppetto.events.sinks import CallbackSink, EventSink
 from geppetto.events.types import Event
 from geppetto.events.views import seed_view
-from geppetto.js.module.builder_api import RunTags
 from geppetto.js.module.errors import InferenceTimeout
 from geppetto.js.module.events_api import SEED_NAMES, reference_payloads
 from geppetto.js.module.turns_api import to_turn
 from geppetto.js.values import HostPromise, JSCallback
+from geppetto.middleware.run_tags import RunTags
 from geppetto.session.runtime import background_loop
 from geppetto.session.session import ExecutionHandle, Session
 from geppetto.turns.codec import encode_turn

@@ -8,14 +8,6 @@
 
 const TURN = Symbol('geppetto.turn');
 
-function deepFreezeValue(v) {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const k of Object.keys(v)) deepFreezeValue(v[k]);
-  }
-  return v;
-}
-
 function copyJSON(v) {
   if (v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map(copyJSON);
@@ -41,7 +33,7 @@ Object.freeze(TurnWrapperProto);
 
 function turnWrapper(plainTurn) {
   if (!isObject(plainTurn)) throw new TypeError('turnWrapper: turn must be an object');
-  return wrapFrozen(deepFreezeValue(copyJSON(plainTurn)));
+  return wrapFrozen(deepFreeze(copyJSON(plainTurn)));
 }
 
 function wrapFrozen(frozenTurn) {

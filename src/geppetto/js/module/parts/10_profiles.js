@@ -1,6 +1,6 @@
 // ---- inference profiles and engine builder (reference HEAD): inferenceProfiles, InferenceRegistry,
 // InferenceSettings, engine(). A thin mapping onto geppetto.profiles (js/module/profiles_api.py and
-// engine_builder_api.py). Later parts may use isInferenceSettings(v) to accept a settings wrapper.
+// engine_builder_api.py). isInferenceSettings(v) is the check every part uses for a settings wrapper.
 
 function isInferenceSettings(v) {
   return host.isHostObject(v) && v[CLASS] === 'InferenceSettings';

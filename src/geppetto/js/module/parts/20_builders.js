@@ -58,7 +58,7 @@ Object.freeze(SchemaProto);
 
 function wrapSchema(proto, plain) {
   const o = Object.create(proto);
-  Object.defineProperty(o, SCHEMA, { value: deepFreezeValue(plain), enumerable: false });
+  Object.defineProperty(o, SCHEMA, { value: deepFreeze(plain), enumerable: false });
   return Object.freeze(o);
 }
 const schemaBuilder = (plain) => wrapSchema(SchemaBuilderProto, plain);
@@ -94,7 +94,7 @@ const ToolBuilderProto = {
   input(input) {
     if (arguments.length < 1) throw new TypeError('tool.input requires schema');
     const next = toolState(this);
-    next.parameters = deepFreezeValue(schemaOf(input));
+    next.parameters = deepFreeze(schemaOf(input));
     return toolBuilder(next);
   },
   handler(fn) {

@@ -2,18 +2,9 @@
 // The substance is in Python (geppetto.agent, mapped by geppetto.js.module.agent_api); this file
 // checks arguments, turns emitters into event dispatchers and wraps turns into TurnWrappers.
 
-// One TurnWrapper implementation for the module: parts/05_turn_wrapper.js's `turnWrapper` when
-// present, else this minimal one ({toJSON(), clone()} over a private plain turn).
-const wrapTurn = typeof turnWrapper === 'function' ? turnWrapper : function localTurnWrapper(plain) {
-  const own = JSON.parse(JSON.stringify(plain));
-  return {
-    toJSON() { return JSON.parse(JSON.stringify(own)); },
-    clone() { return localTurnWrapper(own); },
-  };
-};
-
+// Turns come back as TurnWrappers (parts/05_turn_wrapper.js).
 function wrapOrNull(plain) {
-  return plain === undefined || plain === null ? null : wrapTurn(plain);
+  return plain === undefined || plain === null ? null : turnWrapper(plain);
 }
 
 // A TurnWrapper (or anything with toJSON() returning a turn) as the plain turn Python decodes.
@@ -25,28 +16,20 @@ function turnArgOf(v) {
   return undefined;
 }
 
-// One run's deltas: the host sends deltas without their `text` (the segment's text so far;
-// event_emitters.py); rebuild it here, per segment, so listeners see the reference payload.
-function deltaTexts() {
-  const texts = new Map();
-  return (p) => {
-    if (p.delta === undefined || (p.type !== 'text-delta' && p.type !== 'reasoning-delta')) return;
-    const key = p.type + '\u0000' + ((p.correlation && p.correlation.segment_id) || '');
-    if (p.text === undefined) p.text = (texts.get(key) || '') + p.delta;
-    texts.set(key, p.text);
-  };
+// A throwing listener is reported and the delivery goes on: a broken listener never breaks the run.
+function listenerThrew(what, err) {
+  console.error('geppetto events: ' + what + ' threw: ' + (err && err.message !== undefined ? err.message : String(err)));
 }
 
 // An event dispatcher for one run: called with batches of reference payloads, it emits each one
-// as "event" and then under its own type ("error" as "inference-error"). A throwing listener is
-// reported and the delivery goes on: a broken listener never breaks the run.
+// as "event" and then under its own type ("error" as "inference-error").
 function emitterDispatcher(emitter) {
   const restore = deltaTexts();
   const emitSafely = (name, payload) => {
     try {
       emitter.emit(name, payload);
     } catch (err) {
-      console.error('geppetto events: "' + name + '" listener threw: ' + (err && err.message !== undefined ? err.message : String(err)));
+      listenerThrew('"' + name + '" listener', err);
     }
   };
   return (payloads) => {
@@ -66,7 +49,7 @@ function functionDispatcher(fn) {
       try {
         fn(payload);
       } catch (err) {
-        console.error('geppetto events: listener threw: ' + (err && err.message !== undefined ? err.message : String(err)));
+        listenerThrew('listener', err);
       }
     }
   };
@@ -84,7 +67,7 @@ const AgentBuilderProto = {
   },
   inference(settings) {
     methodOf(this, 'AgentBuilder', 'inference');
-    if (settings === undefined || settings === null || !host.isHostObject(settings)) {
+    if (!isInferenceSettings(settings)) {
       throw new TypeError('agent().inference requires a registry-resolved InferenceSettings wrapper');
     }
     call('geppetto.agent.agentBuilder.inference', this, settings);
@@ -356,9 +339,9 @@ function resultOf(r, method) {
 }
 
 const RunResultProto = {
-  inputTurn() { return wrapTurn(call('geppetto.agent.runResult.inputTurn', resultOf(this, 'inputTurn'))); },
-  effectiveTurn() { return wrapTurn(call('geppetto.agent.runResult.effectiveTurn', resultOf(this, 'effectiveTurn'))); },
-  outputTurn() { return wrapTurn(call('geppetto.agent.runResult.outputTurn', resultOf(this, 'outputTurn'))); },
+  inputTurn() { return turnWrapper(call('geppetto.agent.runResult.inputTurn', resultOf(this, 'inputTurn'))); },
+  effectiveTurn() { return turnWrapper(call('geppetto.agent.runResult.effectiveTurn', resultOf(this, 'effectiveTurn'))); },
+  outputTurn() { return turnWrapper(call('geppetto.agent.runResult.outputTurn', resultOf(this, 'outputTurn'))); },
   text() { return call('geppetto.agent.runResult.text', resultOf(this, 'text')); },
   usage() { return call('geppetto.agent.runResult.usage', resultOf(this, 'usage')) ?? null; },
   stopReason() { return call('geppetto.agent.runResult.stopReason', resultOf(this, 'stopReason')) ?? null; },
