@@ -458,7 +458,9 @@ def _two_sessions(cli: list[str], db: Path) -> list[str]:
 
 def test_delete_without_a_terminal_needs_yes(cli: list[str], db: Path) -> None:
     ids = _two_sessions(cli, db)
-    refused = run_cli(cli, "sessions", "delete", ids[0][:1], "--store", str(db), stdin="y\n")
+    # the shortest prefix naming only the first session (one character unless the ids share it)
+    prefix = next(ids[0][:n] for n in range(1, len(ids[0]) + 1) if not ids[1].startswith(ids[0][:n]))
+    refused = run_cli(cli, "sessions", "delete", prefix, "--store", str(db), stdin="y\n")
     assert refused.returncode == 1
     assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
     assert len(orjson.loads(run_cli(cli, "sessions", "list", "--json", "--store", str(db)).stdout)) == 2
