@@ -4,16 +4,17 @@ Target (issue 16): an MCP stdio tool call through the tool loop costs <= 1.1x th
 with the ``mcp`` package's ``ClientSession`` directly, measured in the same process and run.
 Rows (per tool call, medians over interleaved rounds):
 
-* ``mcp ClientSession.call_tool`` — the floor: the SDK alone, its own connection to the server;
+* ``mcp ClientSession.call_tool`` — the floor: the SDK's session called directly;
 * ``ToolRegistry.acall`` — geppetto's executor on an MCP tool (argument check, timeout, result
   mapping), without the loop;
 * ``tool loop`` — a session whose scripted model asks for ``calls`` tool calls in one turn (run one
   at a time) and then answers: the whole tool loop, its events and the model's two passes amortised
   over the calls.
 
-Both sides talk to their own copy of ``examples/mcp/server.py`` on the same event loop. Many
-short interleaved rounds: a call is a process round trip, so a busy machine moves the figures
-more than geppetto does (``python -m bench mcp`` on a quiet machine for the budget).
+Every row talks to the same ``examples/mcp/server.py`` process through the same SDK session (the
+floor calls ``MCPConnection.client_session()`` directly), so the rows differ only by what geppetto
+adds: two server processes would differ by their own scheduling more than geppetto does. Rounds
+are interleaved so that drift hits every row alike.
 
     .venv/bin/python bench/bench_mcp.py [--calls N] [--rounds N] [--json PATH]
 """
@@ -62,46 +63,41 @@ def _scripted_model(tool: str, calls: int) -> Any:
 
 
 async def measure_async(calls: int, rounds: int, per_turn: int) -> list[dict[str, Any]]:
-    from mcp.client.session import ClientSession
-    from mcp.client.stdio import StdioServerParameters, stdio_client
-
     from geppetto.mcp import MCPServer, MCPToolset
     from geppetto.session import EngineBuilder, Session
     from geppetto.tools import ToolConfig, ToolRegistry
     from geppetto.turns import Block, Turn
 
-    params = StdioServerParameters(command=sys.executable, args=[SERVER])
-    async with stdio_client(params) as streams, ClientSession(*streams) as client:
-        await client.initialize()
-        toolset = MCPToolset([MCPServer.stdio("calc", sys.executable, [SERVER])])
-        try:
-            registry = ToolRegistry(await toolset.tools())
-            config = ToolConfig(max_parallel_tools=1, max_iterations=3)
-            builder = EngineBuilder(_scripted_model("calc_add", per_turn)).with_tools(registry, config)
-            session = Session(builder)
+    toolset = MCPToolset([MCPServer.stdio("calc", sys.executable, [SERVER])])
+    try:
+        registry = ToolRegistry(await toolset.tools())
+        client = await toolset.connection("calc").client_session()
+        config = ToolConfig(max_parallel_tools=1, max_iterations=3)
+        builder = EngineBuilder(_scripted_model("calc_add", per_turn)).with_tools(registry, config)
+        session = Session(builder)
 
-            async def direct() -> int:
-                result = await client.call_tool("add", {"a": 1, "b": 2})
-                assert not result.is_error
-                return 1
+        async def direct() -> int:
+            result = await client.call_tool("add", {"a": 1, "b": 2})
+            assert not result.is_error
+            return 1
 
-            async def executor() -> int:
-                await registry.acall("calc_add", {"a": 1, "b": 2}, config=config)
-                return 1
+        async def executor() -> int:
+            await registry.acall("calc_add", {"a": 1, "b": 2}, config=config)
+            return 1
 
-            async def loop() -> int:
-                await session.arun(Turn([Block.user("add")]))
-                return per_turn
+        async def loop() -> int:
+            await session.arun(Turn([Block.user("add")]))
+            return per_turn
 
-            samples: dict[str, list[float]] = {"direct": [], "executor": [], "loop": []}
-            for fn in (direct, executor, loop):  # warm-up: connections, caches, first-call imports
-                await per_call(fn, max(20, per_turn))
-            for _ in range(rounds):  # interleaved, so drift hits every row alike
-                samples["direct"].append(await per_call(direct, calls))
-                samples["executor"].append(await per_call(executor, calls))
-                samples["loop"].append(await per_call(loop, calls))
-        finally:
-            await toolset.aclose()
+        samples: dict[str, list[float]] = {"direct": [], "executor": [], "loop": []}
+        for fn in (direct, executor, loop):  # warm-up: connections, caches, first-call imports
+            await per_call(fn, max(20, per_turn))
+        for _ in range(rounds):  # interleaved, so drift hits every row alike
+            samples["direct"].append(await per_call(direct, calls))
+            samples["executor"].append(await per_call(executor, calls))
+            samples["loop"].append(await per_call(loop, calls))
+    finally:
+        await toolset.aclose()
     floor = statistics.median(samples["direct"])
     labels = {
         "direct": "mcp ClientSession.call_tool (floor)",

@@ -23,3 +23,17 @@ async def test_driver_answers_a_call_and_a_stream(name: str) -> None:
         finally:
             await as_json.aclose()
             await streamed.aclose()
+
+
+def test_mcp_bench_measures_three_paths_against_one_server() -> None:
+    """``python -m bench mcp``: the floor and both geppetto paths answer (a tiny run, no timing)."""
+    from bench.bench_mcp import measure
+
+    result = measure(calls=2, rounds=1, per_turn=2)
+    assert [row["path"].split(" (")[0] for row in result["rows"]] == [
+        "mcp ClientSession.call_tool",
+        "geppetto ToolRegistry.acall",
+        "geppetto tool loop",
+    ]
+    assert all(row["us/call"] > 0 for row in result["rows"])
+    assert result["verdicts"][0]["ok"] in ("yes", "NO")

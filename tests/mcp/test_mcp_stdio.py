@@ -57,6 +57,16 @@ async def test_results_map_text_structured_image_and_is_error() -> None:
         assert await toolset.call("basic", "echo", {"text": "still here"}) == "still here"
 
 
+async def test_client_session_is_the_running_servers_sdk_session() -> None:
+    """For requests geppetto does not wrap: the same server process answers both ways."""
+    async with MCPToolset(basic()) as toolset:
+        session = await toolset.connection("basic").client_session()
+        direct = await session.call_tool("pid", {})
+        wrapped = await toolset.call("basic", "pid", {})
+        assert direct.content[0].text == wrapped
+        assert await toolset.connection("basic").client_session() is session
+
+
 async def test_child_gets_only_its_configured_env_never_our_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-canary-should-not-leak")
     monkeypatch.setenv("GEPPETTO_TEST_TOKEN", "tok-123")

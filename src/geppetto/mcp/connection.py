@@ -84,6 +84,11 @@ class MCPConnection:
 
     # -- requests ----------------------------------------------------------------------------
 
+    async def client_session(self) -> ClientSession:
+        """The SDK's ``ClientSession`` of the running server (started if needed), for requests
+        geppetto does not wrap (resources, prompts). Use it on the loop that owns the server."""
+        return await self._ensure()
+
     async def list_tools(self) -> list[Any]:
         """Every tool the server offers (``mcp.types.Tool``), following pagination."""
 
