@@ -15,7 +15,7 @@ from geppetto.cli.chat import _attach_args
 from geppetto.cli.images import load_image_args, split_image_args
 from geppetto.errors import ConfigError
 from geppetto.store import TurnStore
-from geppetto.turns import BlockKind
+from geppetto.turns import BlockKind, Turn
 
 GEPPETTO = [sys.executable, "-m", "geppetto"]
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
@@ -34,15 +34,15 @@ def _png(tmp_path: Path, name: str = "cat.png") -> Path:
     return path
 
 
-def _stored_user_images(db: Path) -> list[object]:
-    store = TurnStore(db)
-    try:
+def _latest_stored_turn(db: Path) -> Turn:
+    with TurnStore(db) as store:
         session_id = store.latest_session_id()
         assert session_id is not None
-        turn = store.load_turns(session_id)[-1]
-    finally:
-        store.close()
-    [user] = [block for block in turn.blocks if block.kind is BlockKind.USER]
+        return store.load_turns(session_id)[-1]
+
+
+def _stored_user_images(db: Path) -> list[object]:
+    [user] = [block for block in _latest_stored_turn(db).blocks if block.kind is BlockKind.USER]
     return list(user.payload.get("images") or [])
 
 
@@ -138,14 +138,7 @@ def test_chat_attach_goes_with_the_next_message_only(tmp_path: Path) -> None:
     assert "attachments dropped" in out
     assert "/attach FILE|URL" in out  # listed in /help
     assert result.stderr == f"error: /attach: image file '{tmp_path / 'missing.png'}' does not exist\n"
-    store = TurnStore(db)
-    try:
-        session_id = store.latest_session_id()
-        assert session_id is not None
-        turn = store.load_turns(session_id)[-1]
-    finally:
-        store.close()
-    users = [block.payload for block in turn.blocks if block.kind is BlockKind.USER]
+    users = [block.payload for block in _latest_stored_turn(db).blocks if block.kind is BlockKind.USER]
     assert users == [
         {"text": "what is this?", "images": [{"media_type": "image/png", "content": PNG_B64}]},
         {"text": "and now?"},
