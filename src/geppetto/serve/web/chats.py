@@ -1,0 +1,152 @@
+"""Runs of the web chat: one per session at a time, on the server's loop, stored as they end.
+
+A message continues the session's latest stored turn (or starts a new session) in a
+:class:`~geppetto.session.Session` that persists to the store; its events go to an asyncio queue
+the HTTP handler streams from. Cancelling the handle (the browser went away, Stop, shutdown)
+stores the partial turn as a cancelled run, as the CLI's Ctrl-C does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from geppetto.errors import ConfigError, GeppettoError, SessionAlreadyActive
+from geppetto.events.sinks import CallbackSink
+from geppetto.events.types import Event
+from geppetto.serve.web.profiles import WebProfiles
+from geppetto.serve.web.views import PROFILE_KEY, event_record
+from geppetto.session import ExecutionHandle, Session
+from geppetto.store import FORKED_AT_MS, FORKED_FROM_SESSION_ID, FORKED_FROM_TURN_ID, TurnStore
+from geppetto.turns import Block, Turn, TurnMetaKeys, new_id
+
+# Facts of the previous run that must not be carried into the next turn (it has not run yet).
+_RUN_FACTS = (
+    TurnMetaKeys.INFERENCE_ID.id,
+    TurnMetaKeys.INFERENCE_RESULT.id,
+    TurnMetaKeys.USAGE.id,
+    TurnMetaKeys.STOP_REASON.id,
+    TurnMetaKeys.MODEL.id,
+    TurnMetaKeys.PROVIDER.id,
+    FORKED_FROM_SESSION_ID,
+    FORKED_FROM_TURN_ID,
+    FORKED_AT_MS,
+)
+
+
+def next_turn(latest: Turn | None, prompt: str, system: str, profile: str) -> Turn:
+    """History plus the new user block; a new conversation starts with ``system`` (if any)."""
+    if latest is None:
+        turn = Turn()
+        if system:
+            turn.blocks.append(Block.system(system))
+    else:
+        turn = Turn(list(latest.blocks), dict(latest.metadata), dict(latest.data))
+        for key in _RUN_FACTS:
+            turn.metadata.pop(key, None)
+    turn.id = new_id()
+    turn.metadata[PROFILE_KEY] = profile
+    turn.blocks.append(Block.user(prompt))
+    return turn
+
+
+@dataclass(slots=True)
+class ChatRun:
+    """A started run: its session id, handle, and the queue of page records (``None`` ends it)."""
+
+    session_id: str
+    profile: str
+    handle: ExecutionHandle
+    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+
+    def outcome(self) -> dict[str, Any]:
+        """The closing record: how the run ended and what it produced."""
+        handle = self.handle
+        record: dict[str, Any] = {"type": "done", "session_id": self.session_id, "outcome": "completed"}
+        try:
+            turn = handle.wait(0)
+        except GeppettoError as exc:
+            record["outcome"] = "cancelled" if exc.code == "cancelled" else "failed"
+            record["error"] = "" if exc.code == "cancelled" else str(exc)
+            return record
+        record["turn_id"] = turn.id
+        record["stop_reason"] = turn.metadata.get(TurnMetaKeys.STOP_REASON.id, "")
+        usage = turn.metadata.get(TurnMetaKeys.USAGE.id)
+        if isinstance(usage, dict):
+            record["usage"] = usage
+        return record
+
+
+class ChatRuns:
+    """The running replies of one web chat, keyed by session id."""
+
+    def __init__(self, store: TurnStore, profiles: WebProfiles, *, system_prompt: str) -> None:
+        self.store = store
+        self.profiles = profiles
+        self.system_prompt = system_prompt
+        self._active: dict[str, ChatRun] = {}
+
+    def is_running(self, session_id: str) -> bool:
+        return session_id in self._active
+
+    def running(self) -> set[str]:
+        return set(self._active)
+
+    async def start(self, session_id: str | None, profile: str, message: str) -> ChatRun:
+        """Start a reply on the running loop (a new session when ``session_id`` is ``None``)."""
+        if session_id is not None and session_id in self._active:
+            raise SessionAlreadyActive(
+                f"session {session_id} is still answering; stop that reply before sending another"
+            )
+        builder = await asyncio.to_thread(self.profiles.builder, profile)
+        latest: Turn | None = None
+        if session_id is not None:
+            turns = await asyncio.to_thread(self.store.load_turns, session_id, last=1)
+            latest = turns[-1] if turns else None
+        sid = session_id or new_id()
+        if sid in self._active:  # started meanwhile (the awaits above yield)
+            raise SessionAlreadyActive(f"session {sid} is still answering; stop that reply first")
+        session = Session(builder, session_id=sid, store=self.store)
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        sink = CallbackSink(_forward(queue))
+        handle = session.start(next_turn(latest, message, self.system_prompt, profile), sinks=[sink])
+        run = ChatRun(sid, profile, handle, queue)
+        self._active[sid] = run
+        handle.add_done_callback(lambda _: self._ended(run))
+        return run
+
+    def _ended(self, run: ChatRun) -> None:
+        if self._active.get(run.session_id) is run:
+            del self._active[run.session_id]
+        run.queue.put_nowait(None)
+
+    async def cancel_all(self) -> None:
+        """Stop every reply and wait until each is stored (server shutdown)."""
+        runs = list(self._active.values())
+        for run in runs:
+            run.handle.cancel()
+        for run in runs:
+            with contextlib.suppress(GeppettoError):
+                await run.handle
+
+
+def _forward(queue: asyncio.Queue[dict[str, Any] | None]) -> Callable[[Event], None]:
+    def publish(event: Event) -> None:
+        record = event_record(event)
+        if record is not None:
+            queue.put_nowait(record)
+
+    return publish
+
+
+def check_profile(profiles: WebProfiles, name: str) -> str:
+    """``name`` when the picker offers it; a :class:`ConfigError` naming the choices otherwise."""
+    names = [choice.name for choice in profiles.choices()]
+    if name not in names:
+        shown = ", ".join(repr(n) for n in names) or "none"
+        raise ConfigError(f"unknown profile {name!r}; the server offers {shown}")
+    return name
+

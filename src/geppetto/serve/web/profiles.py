@@ -1,0 +1,140 @@
+"""Which profiles the web chat offers, and the engine pipeline each one runs.
+
+:class:`WebProfiles` is the seam: the page lists ``choices()`` and every run asks ``builder(name)``
+for a fresh :class:`~geppetto.session.EngineBuilder`. :class:`CatalogProfiles` resolves them exactly
+as the CLI does (profile files, registries, config files, environment; ``--profile`` as the
+default); an application or a test can pass any other implementation (scripted engines, tools).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from geppetto.errors import ConfigError
+
+if TYPE_CHECKING:
+    from geppetto.engines.base import Engine
+    from geppetto.profiles.catalog import Catalog
+    from geppetto.profiles.model import ProfileEntry
+    from geppetto.session import EngineBuilder
+
+# The choice that runs what a run without --profile would: the default profile if one is
+# configured, else the factory default (the embedded local model).
+DEFAULT_CHOICE = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChoice:
+    """One entry of the page's profile picker (no settings values: those may hold keys)."""
+
+    name: str
+    provider: str = ""
+    model: str = ""
+    error: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "provider": self.provider, "model": self.model, "error": self.error}
+
+
+class WebProfiles(Protocol):
+    """What the web chat needs from profile resolution."""
+
+    def choices(self) -> list[ProfileChoice]:
+        """The profiles to offer, in display order."""
+        ...
+
+    def default(self) -> str:
+        """The name preselected in the picker (``""``: the default settings)."""
+        ...
+
+    def builder(self, name: str) -> EngineBuilder:
+        """A pipeline for one run of profile ``name``; :class:`ConfigError` when it cannot be built."""
+        ...
+
+
+class CatalogProfiles:
+    """Profiles from the same sources the CLI reads; engines are built once per profile and shared
+    by the runs that use it (they hold provider clients)."""
+
+    def __init__(
+        self,
+        *,
+        default_profile: str | None = None,
+        profile_file: str | os.PathLike[str] | None = None,
+        profile_registries: str | Sequence[str] | None = None,
+        config_file: str | os.PathLike[str] | None = None,
+        flags: Mapping[str, object] | None = None,
+    ) -> None:
+        self._default = (default_profile or "").strip()
+        self._sources: dict[str, Any] = {
+            "profile_file": profile_file,
+            "profile_registries": profile_registries,
+            "config_file": config_file,
+        }
+        self._flags = dict(flags or {})
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def choices(self) -> list[ProfileChoice]:
+        from geppetto.profiles.resolve import load_catalog
+
+        catalog = load_catalog(**self._sources)
+        listed = [_choice(catalog, name, entry) for name, entry in catalog.listing()]
+        names = {choice.name for choice in listed}
+        if self._default and self._default not in names:
+            listed.insert(0, ProfileChoice(self._default))
+        if not self._default:
+            listed.insert(0, ProfileChoice(DEFAULT_CHOICE, "(default settings)"))
+        return listed
+
+    def default(self) -> str:
+        return self._default
+
+    def engine(self, name: str) -> Engine:
+        """The shared engine of profile ``name`` (``""``: the default selection)."""
+        from geppetto.engines.from_settings import engine_for
+        from geppetto.profiles.resolve import resolve_run_settings
+
+        key = name.strip() or self._default
+        with self._lock:
+            engine = self._engines.get(key)
+        if engine is not None:
+            return engine
+        resolved = resolve_run_settings(profile=key or None, flags=self._flags, **self._sources)
+        try:
+            engine = engine_for(resolved)
+        except ConfigError as exc:
+            raise ConfigError(f"profile {key or '(default)'} cannot run: {exc}") from None
+        with self._lock:
+            return self._engines.setdefault(key, engine)
+
+    def builder(self, name: str) -> EngineBuilder:
+        from geppetto.session import EngineBuilder
+
+        return EngineBuilder(self.engine(name))
+
+
+def _choice(catalog: Catalog, name: str, entry: ProfileEntry) -> ProfileChoice:
+    """Provider and model of a profile with its stack merged (what ``profiles list`` shows)."""
+    from geppetto.settings.apitypes import infer_api_type, normalize_api_type
+
+    try:
+        layers = catalog.expand(entry)
+    except ConfigError as exc:
+        return ProfileChoice(name, "invalid", "", str(exc))
+    fields: dict[str, Any] = {}
+    for layer in layers:
+        fields.update(layer.fields)
+    model = str(fields.get("ai-engine") or "")
+    api_type = str(fields.get("ai-api-type") or "")
+    if api_type:
+        provider = normalize_api_type(api_type)
+    elif model:
+        provider = "local" if model.lower().endswith(".gguf") else infer_api_type(model)
+    else:
+        provider = "(default)"
+    return ProfileChoice(name, provider, model, entry.error)

@@ -1,0 +1,115 @@
+"""Shared pieces of the web chat tests: scripted profiles and engines, and a server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+
+from geppetto.engines.accumulator import StreamAccumulator
+from geppetto.engines.base import RunContext
+from geppetto.engines.echo import EchoEngine
+from geppetto.serve.web import ProfileChoice
+from geppetto.session import EngineBuilder
+from geppetto.tools import ToolRegistry, tool
+from geppetto.turns import BlockKind, Turn
+
+# Model output that tries to inject markup: the page must show it as text.
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+MARKDOWN_REPLY = (
+    "## Result\n\nThe **sum** is `5`, see [docs](https://example.com/sum) and [bad](javascript:alert(1)).\n\n"
+    "- one\n- two\n\n```python\nprint(2 + 3)\n```\n\n" + HOSTILE
+)
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two numbers.
+
+    Args:
+        a: the first number
+        b: the second number
+    """
+    return a + b
+
+
+class ScriptedEngine:
+    """Reasoning and a tool call first; once the tool answered, ``reply`` word by word."""
+
+    name = "scripted"
+
+    def __init__(self, reply: str = MARKDOWN_REPLY, *, delay_ms: float = 0) -> None:
+        self.reply = reply
+        self.delay = delay_ms / 1000
+
+    async def run(self, turn: Turn, ctx: RunContext) -> Turn:
+        last_user = max(i for i, b in enumerate(turn.blocks) if b.kind is BlockKind.USER)
+        answered = any(b.kind is BlockKind.TOOL_USE for b in turn.blocks[last_user:])
+        with StreamAccumulator(turn, ctx, provider="scripted", model="scripted-1") as acc:
+            acc.start()
+            if not answered:
+                acc.add_reasoning("I should call <b>add</b>.")
+                acc.add_complete_tool_call(id="call-1", name="add", args={"a": 2, "b": 3})
+                acc.set_stop_reason("tool_calls")
+                return acc.finish()
+            for piece in split_words(self.reply):
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                acc.add_text(piece)
+            acc.set_stop_reason("stop")
+            return acc.finish()
+
+
+def split_words(text: str) -> list[str]:
+    """Pieces that join back to ``text`` exactly (whitespace kept), one word each."""
+    pieces = re.findall(r"\S+\s*|\s+", text)
+    assert "".join(pieces) == text
+    return pieces
+
+
+class ScriptedProfiles:
+    """Profiles for tests: name -> a builder factory."""
+
+    def __init__(self, builders: dict[str, Callable[[], EngineBuilder]], default: str) -> None:
+        self.builders = builders
+        self._default = default
+        self.built: list[str] = []
+
+    def choices(self) -> list[ProfileChoice]:
+        return [ProfileChoice(name, "test", name) for name in self.builders]
+
+    def default(self) -> str:
+        return self._default
+
+    def builder(self, name: str) -> EngineBuilder:
+        self.built.append(name)
+        return self.builders[name]()
+
+
+def make_profiles(slow_delay_ms: float = 150) -> ScriptedProfiles:
+    """``fast`` (echo), ``slow`` (a long echo reply, one word per ``slow_delay_ms``) and ``tools``
+    (scripted reasoning, a tool call and a Markdown reply)."""
+    registry = ToolRegistry()
+    registry.register(add)
+    long_reply = " ".join(f"word{i}" for i in range(400))
+    return ScriptedProfiles(
+        {
+            "fast": lambda: EngineBuilder(EchoEngine("Hello from the fast profile.")),
+            "slow": lambda: EngineBuilder(EchoEngine(long_reply, delay_ms=slow_delay_ms)),
+            "tools": lambda: EngineBuilder(ScriptedEngine()).with_tools(registry),
+        },
+        default="fast",
+    )
+
+
+def sse_records(body: bytes) -> list[dict[str, Any]]:
+    import orjson
+
+    out = []
+    for chunk in body.decode().split("\n\n"):
+        for line in chunk.splitlines():
+            if line.startswith("data: "):
+                out.append(orjson.loads(line[6:]))
+    return out
+
