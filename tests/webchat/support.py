@@ -10,7 +10,7 @@ from typing import Any
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
 from geppetto.engines.echo import EchoEngine
-from geppetto.serve.web import ProfileChoice
+from geppetto.serve.web import WEB_CHAT_RUNS, ChatRuns, ProfileChoice
 from geppetto.session import EngineBuilder
 from geppetto.tools import ToolRegistry, tool
 from geppetto.turns import BlockKind, Turn
@@ -113,3 +113,9 @@ def sse_records(body: bytes) -> list[dict[str, Any]]:
                 out.append(orjson.loads(line[6:]))
     return out
 
+
+
+def runs_of(client: Any) -> ChatRuns:
+    """The runs of the web chat a test client serves."""
+    runs: ChatRuns = client.app[WEB_CHAT_RUNS]
+    return runs

@@ -151,7 +151,9 @@ class WebChatRoutes:
         return _json(await asyncio.to_thread(read))
 
     async def delete_session(self, request: web.Request) -> web.Response:
-        sid = await asyncio.to_thread(self.store.resolve_session, request.match_info["id"])
+        sid = request.match_info["id"]
+        if not self.runs.is_running(sid):  # a running new session is not stored yet
+            sid = await asyncio.to_thread(self.store.resolve_session, sid)
         if self.runs.is_running(sid):
             raise ApiError(409, f"session {sid} is answering; stop the reply before deleting it", "busy")
         count = await asyncio.to_thread(self.store.delete_session, sid)
@@ -179,7 +181,8 @@ class WebChatRoutes:
         if session is not None:
             if not isinstance(session, str):
                 raise ApiError(400, "'session' must be a session id (string) or null", "bad_request")
-            session = await asyncio.to_thread(self.store.resolve_session, session)
+            if not self.runs.is_running(session):  # else start() refuses it below
+                session = await asyncio.to_thread(self.store.resolve_session, session)
         profile = body.get("profile", self.profiles.default())
         if not isinstance(profile, str):
             raise ApiError(400, "'profile' must be a profile name (string)", "bad_request")

@@ -132,7 +132,9 @@
         }
       }
       if (ch === "*" || ch === "_" || ch === "~") {
-        const double = text[i + 1] === ch;
+        const run = new RegExp("^\\" + ch + "+").exec(rest)[0];
+        if (run.length > 2) { buffer += run; i += run.length; continue; }
+        const double = run.length === 2;
         const delim = double ? ch + ch : ch;
         const openOk = !/\s/.test(text[i + delim.length] || " ") && !(ch === "_" && isWordChar(text[i - 1]));
         if (openOk && (ch !== "~" || double)) {
@@ -147,6 +149,9 @@
             continue;
           }
         }
+        buffer += run;
+        i += run.length;
+        continue;
       }
       buffer += ch;
       i += 1;
