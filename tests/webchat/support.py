@@ -119,3 +119,63 @@ def runs_of(client: Any) -> ChatRuns:
     """The runs of the web chat a test client serves."""
     runs: ChatRuns = client.app[WEB_CHAT_RUNS]
     return runs
+
+
+class BackgroundServer:
+    """The web chat on 127.0.0.1 (a free port) served from its own event-loop thread, for a browser."""
+
+    def __init__(self, app: Any) -> None:
+        import threading
+
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="webchat-server", daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> BackgroundServer:
+        from aiohttp import web
+
+        self._thread.start()
+        self.runner = web.AppRunner(self.app)
+        asyncio.run_coroutine_threadsafe(self.runner.setup(), self.loop).result()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        asyncio.run_coroutine_threadsafe(site.start(), self.loop).result()
+        port = self.runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def chromium(width: int = 1280, height: int = 860) -> Any:
+    """Headless Debian Chromium under Selenium; fails (never skips) with what to install."""
+    import os
+
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if missing:
+        raise RuntimeError(
+            f"the browser tests need {', '.join(missing)}: install Debian's packages with "
+            "'apt-get install chromium chromium-driver'"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={width},{height}",
+    ):
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

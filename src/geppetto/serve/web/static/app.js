@@ -330,6 +330,12 @@
     if (state.controller) state.controller.abort();
   }
 
+  // The address names the open session (#session=<id>), so reload and bookmarks come back to it.
+  async function openFromAddress() {
+    const m = /^#session=(.+)$/.exec(window.location.hash);
+    if (m && decodeURIComponent(m[1]) !== state.session) await openSession(decodeURIComponent(m[1]));
+  }
+
   async function init() {
     $("composer").addEventListener("submit", send);
     $("stop").addEventListener("click", stop);
@@ -337,11 +343,11 @@
     $("input").addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) send(e);
     });
+    window.addEventListener("hashchange", () => openFromAddress().catch((err) => status(err.message)));
     try {
       await loadProfiles();
       await loadSessions();
-      const m = /^#session=(.+)$/.exec(window.location.hash);
-      if (m) await openSession(decodeURIComponent(m[1]));
+      await openFromAddress();
     } catch (err) {
       status(err.message);
     }
