@@ -28,11 +28,11 @@ def write_screenshot(out: Path) -> Path:
     from aiohttp import web
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
+    from tests.webchat.support import BackgroundServer, ScriptedEngine, chromium, make_profiles
 
     from geppetto.serve.web import add_web_chat
     from geppetto.session import EngineBuilder
     from geppetto.store import TurnStore
-    from tests.webchat.support import BackgroundServer, ScriptedEngine, chromium, make_profiles
 
     profiles = make_profiles(slow_delay_ms=20)
     registry_builder = profiles.builders["tools"]

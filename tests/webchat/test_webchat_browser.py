@@ -55,9 +55,13 @@ def until(browser: Any, check: Callable[[Any], Any], what: str) -> Any:
     return WebDriverWait(browser, WAIT_S, poll_frequency=0.05).until(check, f"waiting for {what}")
 
 
+def ready(browser: Any) -> bool:
+    return bool(browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+
+
 def open_page(browser: Any, url: str) -> None:
     browser.get(url)
-    until(browser, lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1", "the page")
+    until(browser, ready, "the page")
 
 
 def send(browser: Any, text: str) -> None:
@@ -117,8 +121,8 @@ def test_reload_finds_the_session_and_opens_it(
 ) -> None:
     sid = shared["stopped"]
     browser.refresh()  # the address keeps #session=<id>: the page reopens it
-    until(browser, lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1", "reload")
-    until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, f'#sessions li[data-id="{sid}"]'), "the session")
+    until(browser, ready, "the reloaded page")
+    until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, f'#sessions li[data-id="{sid}"]'), "session")
     assert current_session(browser) == sid
     assert "stopped" in last_reply(browser).text
     open_page(browser, server.url)  # a fresh page: find it in the list and open it
@@ -129,7 +133,8 @@ def test_reload_finds_the_session_and_opens_it(
     until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#messages .msg.user"), "the conversation")
     assert browser.find_element(By.CSS_SELECTOR, "#messages .msg.user .body").text == "count slowly"
     assert last_reply(browser).find_element(By.CSS_SELECTOR, ".body").text.startswith("word0 word1")
-    assert Select(browser.find_element(By.ID, "profile")).first_selected_option.get_attribute("value") == "slow"
+    picker = Select(browser.find_element(By.ID, "profile"))
+    assert picker.first_selected_option.get_attribute("value") == "slow"
 
 
 def test_fork_continues_in_a_new_session(
@@ -137,13 +142,14 @@ def test_fork_continues_in_a_new_session(
 ) -> None:
     sid = shared["stopped"]
     open_page(browser, server.url + f"/#session={sid}")
-    until(browser, lambda b: current_session(b) == sid if b.find_elements(By.CSS_SELECTOR, ".msg") else None, "open")
+    until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#messages .msg.user"), "the session")
+    assert current_session(browser) == sid
     before = len(browser.find_elements(By.CSS_SELECTOR, "#sessions li"))
     browser.find_element(By.CSS_SELECTOR, f'#sessions li[data-id="{sid}"] .fork').click()
     until(browser, lambda b: current_session(b) != sid, "the fork to open")
     fork = current_session(browser)
     shared["fork"] = fork
-    until(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#sessions li")) == before + 1, "the fork listed")
+    until(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#sessions li")) == before + 1, "listing")
     item = browser.find_element(By.CSS_SELECTOR, f'#sessions li[data-id="{fork}"]')
     assert "fork" in item.text and "active" in item.get_attribute("class")
     assert browser.find_element(By.CSS_SELECTOR, "#messages .msg.user .body").text == "count slowly"
@@ -242,7 +248,8 @@ def test_delete_removes_the_session_after_a_confirming_second_click(
     assert button.text == "Sure?"
     assert fork in [i.id for i in store.list_sessions()]
     button.click()
-    until(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, f'#sessions li[data-id="{fork}"]'), "removal")
+    gone = f'#sessions li[data-id="{fork}"]'
+    until(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, gone), "the session to leave the list")
     assert fork not in [i.id for i in store.list_sessions()]
     assert browser.find_element(By.ID, "session-label").text == "new session"
     assert browser.find_elements(By.CSS_SELECTOR, "#messages .msg") == []
