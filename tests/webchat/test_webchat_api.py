@@ -340,3 +340,29 @@ async def test_other_sites_cannot_use_the_api(client: Client) -> None:
 async def test_list_limit_is_checked(client: Client) -> None:
     assert "whole number" in await error_of(await client.get("/api/sessions?limit=abc"), 400)
     assert "between" in await error_of(await client.get("/api/sessions?limit=0"), 400)
+
+
+async def test_long_bursts_and_concurrent_sessions_arrive_complete_and_in_order(tmp_path: Path) -> None:
+    from geppetto.engines.echo import EchoEngine
+
+    reply = " ".join(f"w{i}" for i in range(3000))
+    profiles = ScriptedProfiles(
+        {
+            "burst": lambda: EngineBuilder(EchoEngine(reply)),
+            "paced": lambda: EngineBuilder(EchoEngine(reply[:600], delay_ms=1)),
+        },
+        default="burst",
+    )
+    app = web.Application()
+    add_web_chat(app, store=tmp_path / "t.db", profiles=profiles)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        results = await asyncio.gather(
+            *(chat(client, message=f"m{n}", profile=("burst", "paced")[n % 2]) for n in range(6))
+        )
+        for n, records in enumerate(results):
+            text = "".join(r["delta"] for r in records if r["type"] == "text")
+            assert text == (reply, reply[:600].strip())[n % 2]
+            assert records[-1]["type"] == "done" and records[-1]["outcome"] == "completed"
+        assert len({records[0]["session_id"] for records in results}) == 6
+        listed = (await (await client.get("/api/sessions")).json())["sessions"]
+        assert len(listed) == 6

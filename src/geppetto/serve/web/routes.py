@@ -201,24 +201,38 @@ async def _stream(request: web.Request, run: ChatRun, *, new: bool) -> web.Strea
             "X-Content-Type-Options": "nosniff",
         }
     )
+    getter: asyncio.Future[dict[str, Any] | None] | None = None
     try:
         await response.prepare(request)
         opening = {"type": "session", "session_id": run.session_id, "profile": run.profile, "new": new}
         await _send(response, opening)
-        while True:
-            try:
-                record = await asyncio.wait_for(run.queue.get(), DISCONNECT_POLL_S)
-            except TimeoutError:
+        queue = run.queue
+        ended = False
+        while not ended:
+            if getter is None:  # kept across polls: cancelling a get() could lose its item
+                getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter}, timeout=DISCONNECT_POLL_S)
+            if not done:
                 if _gone(request):
                     break
                 continue
-            if record is None:
-                await _send(response, run.outcome())
-                break
-            await _send(response, record)
+            records = [getter.result()]
+            getter = None
+            while not queue.empty():  # everything queued so far goes out in one write
+                records.append(queue.get_nowait())
+            chunk: list[bytes] = []
+            for record in records:
+                if record is None:
+                    chunk.append(_frame(run.outcome()))
+                    ended = True
+                    break
+                chunk.append(_frame(record))
+            await response.write(b"".join(chunk))
     except ConnectionError:
         pass  # the browser went away (Stop, reload, closed tab): cancelled below
     finally:
+        if getter is not None:
+            getter.cancel()
         if not run.handle.done():
             run.handle.cancel()
             with contextlib.suppress(GeppettoError, asyncio.CancelledError):
@@ -226,8 +240,13 @@ async def _stream(request: web.Request, run: ChatRun, *, new: bool) -> web.Strea
     return response
 
 
+def _frame(record: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(record) + b"\n\n"
+
+
 async def _send(response: web.StreamResponse, record: dict[str, Any]) -> None:
-    await response.write(b"data: " + orjson.dumps(record) + b"\n\n")
+    await response.write(_frame(record))
+
 
 
 def _gone(request: web.Request) -> bool:
