@@ -366,3 +366,11 @@ async def test_long_bursts_and_concurrent_sessions_arrive_complete_and_in_order(
         assert len({records[0]["session_id"] for records in results}) == 6
         listed = (await (await client.get("/api/sessions")).json())["sessions"]
         assert len(listed) == 6
+
+
+async def test_a_rebound_dns_name_cannot_read_the_sessions(client: Client) -> None:
+    rebound = await client.get("/api/sessions", headers={"Host": f"evil.example:{client.port}"})
+    assert "only answers to localhost" in await error_of(rebound, 403)
+    for host in ("localhost", "app.localhost", "127.0.0.1", "[::1]"):
+        response = await client.get("/api/sessions", headers={"Host": f"{host}:{client.port}"})
+        assert response.status == 200, host

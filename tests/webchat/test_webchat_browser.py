@@ -255,6 +255,34 @@ def test_delete_removes_the_session_after_a_confirming_second_click(
     assert browser.find_elements(By.CSS_SELECTOR, "#messages .msg") == []
 
 
+def test_a_server_that_needs_a_key_gets_it_from_the_user(browser: Any, store: TurnStore) -> None:
+    @web.middleware
+    async def needs_key(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/api/") and request.headers.get("Authorization") != "Bearer s3cret":
+            refusal = {"error": {"message": "invalid API key", "code": "unauthorized"}}
+            return web.json_response(refusal, status=401)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    app = web.Application(middlewares=[needs_key])
+    add_web_chat(app, store=store, profiles=make_profiles())
+    with BackgroundServer(app) as keyed:
+        open_page(browser, keyed.url)
+        assert browser.find_element(By.ID, "key-form").is_displayed()
+        assert "API key" in browser.find_element(By.ID, "status").text
+        assert browser.find_elements(By.CSS_SELECTOR, "#profile option") == []
+        browser.find_element(By.ID, "api-key").send_keys("s3cret")
+        browser.find_element(By.ID, "key-save").click()
+        until(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#profile option")) == 3, "profiles")
+        assert not browser.find_element(By.ID, "key-form").is_displayed()
+        send(browser, "with a key")
+        until(browser, lambda b: "Hello from the fast profile." in last_reply(b).text, "the reply")
+        browser.refresh()  # the key stays for this tab
+        until(browser, ready, "the reloaded page")
+        assert not browser.find_element(By.ID, "key-form").is_displayed()
+        until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#sessions li"), "the sessions")
+
+
 def test_screenshot_script_writes_a_png(tmp_path: Path) -> None:
     from scripts.screenshot_webchat import write_screenshot
 

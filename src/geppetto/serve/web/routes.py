@@ -13,13 +13,17 @@ API (JSON bodies; errors are ``{"error": {"message", "code"}}`` with a 4xx/5xx s
   Closing the connection cancels the run; the partial reply is stored as a cancelled turn.
 
 State-changing requests must be ``application/json`` and, when the browser sends an ``Origin``,
-come from this server's own origin: another site's page cannot post to the chat.
+come from this server's own origin: another site's page cannot post to the chat. On a loopback
+socket the API answers only to loopback host names (no DNS rebinding). Authentication is the
+embedding server's: the page sends ``Authorization: Bearer KEY`` on ``/api/`` requests once the
+user has entered the key after a 401 (``/`` and ``/static/`` hold no data and need none).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from importlib import resources
 from typing import Any
 
@@ -101,6 +105,7 @@ class WebChatRoutes:
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             try:
+                _check_host(request)
                 if request.method not in ("GET", "HEAD"):
                     _check_origin(request)
                 result: web.StreamResponse = await handler(request)
@@ -252,6 +257,27 @@ async def _send(response: web.StreamResponse, record: dict[str, Any]) -> None:
 def _gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+def _check_host(request: web.Request) -> None:
+    """On a loopback socket, answer only to loopback names: another site whose DNS name rebinds to
+    127.0.0.1 must not read the sessions (beyond loopback, the server's API key guards them)."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    if not isinstance(sockname, tuple) or not _is_loopback(str(sockname[0])):
+        return
+    name = (request.url.host or "").lower()
+    if not (_is_loopback(name) or name == "localhost" or name.endswith(".localhost")):
+        raise ApiError(
+            403, f"this server only answers to localhost and loopback addresses, not {name!r}", "forbidden"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_origin(request: web.Request) -> None:

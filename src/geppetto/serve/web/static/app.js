@@ -16,10 +16,45 @@
 
   function status(text) { $("status").textContent = text || ""; }
 
+  // A server bound beyond loopback wants its API key (Authorization: Bearer) on /api/ requests.
+  // The key is asked for after the first 401 and kept for this tab only (sessionStorage).
+  const KEY_STORAGE = "geppetto.apiKey";
+
+  function withKey(headers) {
+    const key = sessionStorage.getItem(KEY_STORAGE);
+    if (key) headers["Authorization"] = "Bearer " + key;
+    return headers;
+  }
+
+  function askForKey() {
+    $("key-form").hidden = false;
+    $("api-key").focus();
+    return new Error("this server needs its API key: enter it above");
+  }
+
+  async function useKey(event) {
+    event.preventDefault();
+    const key = $("api-key").value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY_STORAGE, key);
+    $("api-key").value = "";
+    $("key-form").hidden = true;
+    status("");
+    try {
+      await loadProfiles();
+      await loadSessions();
+      await openFromAddress();
+    } catch (err) {
+      status(err.message);
+    }
+  }
+
   async function api(path, options) {
     const opts = Object.assign({ headers: {} }, options || {});
     if (opts.body !== undefined) opts.headers["Content-Type"] = "application/json";
+    withKey(opts.headers);
     const response = await fetch(path, opts);
+    if (response.status === 401) throw askForKey();
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
       const message = (body.error && body.error.message) || response.status + " " + response.statusText;
@@ -282,10 +317,11 @@
     try {
       const response = await fetch("/api/chat", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: withKey({ "Content-Type": "application/json" }),
         body: JSON.stringify(payload),
         signal: controller.signal,
       });
+      if (response.status === 401) throw askForKey();
       if (!response.ok) {
         const body = await response.json().catch(() => ({}));
         throw new Error((body.error && body.error.message) || "the server answered " + response.status);
@@ -309,7 +345,11 @@
       }
     } catch (err) {
       if (err.name === "AbortError") reply.badge("stopped");
-      else { reply.badge("failed: " + err.message, true); status(err.message); }
+      else {
+        reply.badge("failed: " + err.message, true);
+        status(err.message);
+        if (!input.value) input.value = message;  // not sent: keep it for another try
+      }
     } finally {
       reply.render();
       reply.node.classList.remove("streaming");
@@ -340,6 +380,7 @@
     $("composer").addEventListener("submit", send);
     $("stop").addEventListener("click", stop);
     $("new-chat").addEventListener("click", newChat);
+    $("key-form").addEventListener("submit", useKey);
     $("input").addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) send(e);
     });
