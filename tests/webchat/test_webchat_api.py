@@ -374,3 +374,20 @@ async def test_a_rebound_dns_name_cannot_read_the_sessions(client: Client) -> No
     for host in ("localhost", "app.localhost", "127.0.0.1", "[::1]"):
         response = await client.get("/api/sessions", headers={"Host": f"{host}:{client.port}"})
         assert response.status == 200, host
+
+
+def test_without_a_default_profile_the_picker_offers_the_default_settings_first(tmp_path: Path) -> None:
+    from geppetto.serve.web import CatalogProfiles
+
+    profiles_file = tmp_path / "profiles.yaml"
+    profiles_file.write_text("echo-one:\n  ai-chat:\n    ai-api-type: echo\n", encoding="utf-8")
+    profiles = CatalogProfiles(profile_file=profiles_file)
+    choices = profiles.choices()
+    names = [c.name for c in choices]
+    assert names[0] == "" and {"echo-one", "echo", "local"} <= set(names)  # the built-ins too
+    assert profiles.default() == ""
+    assert choices[0].provider == "(default settings)"
+    engine = profiles.engine("echo-one")
+    assert engine.name == "echo" and profiles.engine("echo-one") is engine  # built once, shared
+    with pytest.raises(ConfigError, match="not found"):
+        profiles.engine("missing")
