@@ -51,6 +51,12 @@ def shared() -> dict[str, str]:
     return {}
 
 
+def earlier(shared: dict[str, str], key: str) -> str:
+    if key not in shared:
+        pytest.fail(f"this test continues an earlier one in this module (no {key!r} session): run the module")
+    return shared[key]
+
+
 def until(browser: Any, check: Callable[[Any], Any], what: str) -> Any:
     return WebDriverWait(browser, WAIT_S, poll_frequency=0.05).until(check, f"waiting for {what}")
 
@@ -119,7 +125,7 @@ def test_a_reply_streams_and_stop_keeps_the_partial_reply(
 def test_reload_finds_the_session_and_opens_it(
     browser: Any, server: BackgroundServer, shared: dict[str, str]
 ) -> None:
-    sid = shared["stopped"]
+    sid = earlier(shared, "stopped")
     browser.refresh()  # the address keeps #session=<id>: the page reopens it
     until(browser, ready, "the reloaded page")
     until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, f'#sessions li[data-id="{sid}"]'), "session")
@@ -140,7 +146,7 @@ def test_reload_finds_the_session_and_opens_it(
 def test_fork_continues_in_a_new_session(
     browser: Any, server: BackgroundServer, store: TurnStore, shared: dict[str, str]
 ) -> None:
-    sid = shared["stopped"]
+    sid = earlier(shared, "stopped")
     open_page(browser, server.url + f"/#session={sid}")
     until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#messages .msg.user"), "the session")
     assert current_session(browser) == sid
@@ -240,7 +246,7 @@ def test_markdown_renderer_builds_only_safe_nodes(browser: Any, server: Backgrou
 def test_delete_removes_the_session_after_a_confirming_second_click(
     browser: Any, server: BackgroundServer, store: TurnStore, shared: dict[str, str]
 ) -> None:
-    fork = shared["fork"]
+    fork = earlier(shared, "fork")
     open_page(browser, server.url + f"/#session={fork}")
     until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#messages .msg.user"), "the fork")
     button = browser.find_element(By.CSS_SELECTOR, f'#sessions li[data-id="{fork}"] .delete')
