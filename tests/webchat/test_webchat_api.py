@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from geppetto.engines.function import FunctionEngine
 from geppetto.errors import ConfigError
-from geppetto.serve.web import add_web_chat
+from geppetto.serve.web import ChatRuns, add_web_chat
 from geppetto.serve.web.views import PROFILE_KEY
 from geppetto.session import EngineBuilder
 from geppetto.store import TurnStore
@@ -203,10 +203,9 @@ async def test_a_failing_engine_ends_the_stream_with_the_error_and_is_stored_fai
         assert store.get_turn(done["session_id"]).outcome == "failed"
 
 
-async def test_closing_the_connection_cancels_the_run_and_stores_the_partial_reply(
-    client: Client, store: TurnStore
-) -> None:
-    url = client.make_url("/api/chat")
+async def read_then_disconnect(url: str, runs: ChatRuns, store: TurnStore) -> None:
+    """Start a slow reply, read three words, close the connection: the run must be cancelled
+    server-side and stored with its partial reply."""
     received: list[dict[str, Any]] = []
     async with aiohttp.ClientSession() as http:
         response = await http.post(url, json={"message": "go", "profile": "slow"})
@@ -216,17 +215,40 @@ async def test_closing_the_connection_cancels_the_run_and_stores_the_partial_rep
             *complete, buffer = buffer.split(b"\n\n")
             received.extend(sse_records(b"\n\n".join(complete) + b"\n\n"))
         sid = received[0]["session_id"]
-        assert runs_of(client).is_running(sid)
+        assert runs.is_running(sid)
         response.close()  # what the browser's Stop (AbortController) does
-    runs = runs_of(client)
     await eventually(lambda: not runs.is_running(sid), "the run to stop")
     stored = store.get_turn(sid)
     assert stored.outcome == "cancelled" and stored.finish_class == "interrupted"
     assert stored.turn is not None
     partial = stored.turn.assistant_text()
     assert partial.startswith("word0 word1 word2") and len(partial.split()) < 400
+
+
+async def test_closing_the_connection_cancels_the_run_and_stores_the_partial_reply(
+    client: Client, store: TurnStore
+) -> None:
+    # aiohttp's test server cancels handlers when their client goes away
+    await read_then_disconnect(str(client.make_url("/api/chat")), runs_of(client), store)
+    sid = store.list_sessions()[0].id
     document = await (await client.get(f"/api/sessions/{sid}")).json()
     assert document["outcome"] == "cancelled" and document["session"]["running"] is False
+
+
+async def test_disconnects_cancel_the_run_without_handler_cancellation_too(tmp_path: Path) -> None:
+    # web.run_app's default: the handler is not cancelled, the stream notices the closed connection
+    store = TurnStore(tmp_path / "t.db")
+    app = web.Application()
+    runs = add_web_chat(app, store=store, profiles=make_profiles(slow_delay_ms=50))
+    runner = web.AppRunner(app, handler_cancellation=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        await read_then_disconnect(f"http://127.0.0.1:{port}/api/chat", runs, store)
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_second_message_while_answering_is_refused(client: Client) -> None:
