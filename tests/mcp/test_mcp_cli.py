@@ -315,3 +315,22 @@ def test_ctrl_c_in_js_run_stops_add_mcp_servers(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert_no_server_left(tag)
+
+
+def test_profile_mcp_servers_key(cli: list[str], tmp_path: Path) -> None:
+    """A registry profile's ``mcpServers`` (merged along its stack) gives infer its servers."""
+    tag = new_tag()
+    entry = {"command": sys.executable, "args": [SERVER, tag], "include": ["add"]}
+    registry = tmp_path / "profiles.yaml"
+    registry.write_text(json.dumps({
+        "slug": "work",
+        "profiles": {
+            "base": {"mcpServers": {"calc": {"command": "not-run", "args": []}}},
+            "tools": {"stack": [{"profile_slug": "base"}], "mcpServers": {"calc": entry}},
+        },
+    }))  # fmt: skip
+    result = run(cli, "infer", "add", "--ai-api-type", "mcp-scripted", "--no-store", "--output", "json",
+                 "--profile-registries", str(registry), "--profile", "tools")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["blocks"][-3]["payload"]["name"] == "calc_add"
+    assert_no_server_left(tag)

@@ -57,9 +57,13 @@ def servers_from_args(
 
 
 def _configured_entries(args: argparse.Namespace) -> dict[str, Any]:
+    """The config files' ``mcpServers``, then the selected profile's (which win per name)."""
     from geppetto.profiles.config import configured_mcp_servers
 
     entries, _ = configured_mcp_servers(getattr(args, "config_file", None))
+    resolved = getattr(args, "resolved_settings", None)
+    if resolved is not None:
+        entries = {**entries, **resolved.mcp_servers}
     return entries
 
 

@@ -48,6 +48,7 @@ def engine_from_args(args: argparse.Namespace) -> Engine:
     resolved = resolve_from_args(args)
     for warning in resolved.warnings:
         print(f"warning: {resolved.redact(warning)}", file=sys.stderr)
+    args.resolved_settings = resolved  # the command's MCP servers read the profile's mcpServers
     return engine_for(resolved)
 
 

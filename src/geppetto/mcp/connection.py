@@ -32,6 +32,7 @@ from geppetto.mcp.errors import (
     MCPStartError,
     MCPTimeoutError,
 )
+from geppetto.tools.watchdog import Deadline, watchdog
 
 if TYPE_CHECKING:
     from mcp import ClientSession
@@ -54,6 +55,8 @@ class MCPConnection:
         "_session",
         "_starting",
         "_stop",
+        "_tripped",
+        "_waiting",
         "errlog",
         "outbound_policy",
         "server",
@@ -77,6 +80,9 @@ class MCPConnection:
         self._owner: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._fault: asyncio.Future[MCPError] | None = None
+        # Requests in flight: the fault they wait on and their task's cancel count at the start.
+        self._waiting: dict[asyncio.Task[Any], tuple[asyncio.Future[MCPError], int]] = {}
+        self._tripped: set[asyncio.Task[Any]] = set()
 
     @property
     def is_running(self) -> bool:
@@ -161,42 +167,47 @@ class MCPConnection:
     async def _request(self, send: Callable[[ClientSession], Awaitable[T]], what: str) -> T:
         session = await self._ensure()
         fault = self._fault
-        current = asyncio.current_task()
-        assert fault is not None and current is not None
-        # A fault (garbage line, connection closed) fails the request at once: it cancels this
-        # task, which is told apart from an outside cancel by ``tripped`` and the cancel count.
-        # (Cheaper per call than racing a separate task against the fault.)
-        tripped = active = False
-
-        def trip(_: object) -> None:
-            nonlocal tripped
-            if active:
-                tripped = True
-                current.cancel()
-
-        fault.add_done_callback(trip)
-        deadline = asyncio.timeout(self.server.timeout)
+        task = asyncio.current_task()
+        assert fault is not None and task is not None
+        # Both ways a request ends early cancel the caller's task, which tells them apart from
+        # an outside cancel afterwards: the timeout through the watchdog, a fault (garbage line,
+        # connection closed) through ``_trip_waiting``. Per call that is two dict entries, no timer.
+        cancelling = task.cancelling()
+        self._waiting[task] = (fault, cancelling)
+        deadline = watchdog().watch(task, self.server.timeout)
         try:
-            active = True
-            try:
-                async with deadline:
-                    return await send(session)
-            finally:
-                active = False
-                fault.remove_done_callback(trip)
+            return await send(session)
         except asyncio.CancelledError:
-            if tripped and current.uncancel() == 0:
+            timed_out = deadline.expired()
+            tripped = task in self._tripped and task.uncancel() <= cancelling
+            self._release(task, deadline)
+            if timed_out:
+                error = MCPTimeoutError(
+                    self.server.name, f"no answer to {what} within {self.server.timeout:g}s"
+                )
+                self._fail(error)
+                await self.aclose()
+                raise error from None
+            if tripped:
                 raise fault.result() from None
             raise
-        except TimeoutError:
-            if not deadline.expired():
-                raise await self._translate(TimeoutError(), what) from None
-            error = MCPTimeoutError(self.server.name, f"no answer to {what} within {self.server.timeout:g}s")
-            self._fail(error)
-            await self.aclose()
-            raise error from None
         except Exception as exc:
+            self._release(task, deadline)  # before translating, which may close the connection
             raise await self._translate(exc, what) from exc
+        finally:
+            self._release(task, deadline)
+
+    def _release(self, task: asyncio.Task[Any], deadline: Deadline) -> None:
+        deadline.forget()
+        self._waiting.pop(task, None)
+        self._tripped.discard(task)
+
+    def _trip_waiting(self, fault: asyncio.Future[MCPError]) -> None:
+        """A fault fails at once every request still waiting on the connection it ended."""
+        for task, (their_fault, _) in list(self._waiting.items()):
+            if their_fault is fault and task not in self._tripped:
+                self._tripped.add(task)
+                task.cancel()
 
     async def _translate(self, exc: Exception, what: str) -> MCPError:
         if isinstance(exc, MCPError):
@@ -225,6 +236,7 @@ class MCPConnection:
             self._loop = loop
             self._starting = loop.create_future()
             self._fault = loop.create_future()
+            self._fault.add_done_callback(self._trip_waiting)
             self._stop = asyncio.Event()
             self._owner = loop.create_task(self._serve(self._starting), name=f"mcp-{self.server.name}")
             _live.add(self)

@@ -44,6 +44,7 @@ _PROFILE_KEYS = (
     "metadata",
     "extensions",
     "runtime",
+    "mcpServers",
 )
 _PROFILE_HINTS = frozenset({"inference_settings", "stack", "display_name", "description", "extensions"})
 
@@ -163,6 +164,7 @@ def _parse_profile(key: str, body: Any, registry: str, label: str) -> ProfileEnt
     if isinstance(metadata, Mapping) and metadata.get("version") is not None:
         entry.version = str(metadata["version"])
     entry.stack = _parse_stack(body.get("stack"), errors)
+    entry.mcp_servers = _parse_mcp_servers(body.get("mcpServers"), errors)
     settings = body.get("inference_settings")
     if isinstance(settings, Mapping):
         entry.fields, problems = inference_settings_to_fields(settings)
@@ -188,6 +190,17 @@ def _carried_sections(entry: ProfileEntry, settings: Mapping[Any, Any], errors: 
         value = settings.get(name)
         if isinstance(value, Mapping):
             entry.extra_sections[name] = copy.deepcopy(dict(value))
+
+
+def _parse_mcp_servers(servers: Any, errors: list[str]) -> dict[str, Any]:
+    """A profile's ``mcpServers`` (the config files' object): checked for shape here, each entry
+    in full by :func:`geppetto.mcp.load_mcp_config` when a run starts the servers."""
+    if servers is None:
+        return {}
+    if not isinstance(servers, Mapping) or not all(isinstance(v, Mapping) for v in servers.values()):
+        errors.append('mcpServers must map server names to {"command": ...} or {"url": ...} objects')
+        return {}
+    return {str(name): copy.deepcopy(dict(entry)) for name, entry in servers.items()}
 
 
 def _parse_stack(stack: Any, errors: list[str]) -> tuple[StackRef, ...]:

@@ -144,6 +144,15 @@ class InferenceSettings:
         """Sections carried for other APIs (``embeddings``, ``rerank``, ``inference``), copied."""
         return copy.deepcopy(self._resolved.extra_sections)
 
+    def mcp_servers(self) -> list[Any]:
+        """The profile's ``mcpServers`` as :class:`~geppetto.mcp.MCPServer` objects (for
+        ``ToolRegistry.add_mcp``); checked in full here, so a bad entry is a clear ``ConfigError``."""
+        if not self._resolved.mcp_servers:
+            return []
+        from geppetto.mcp import load_mcp_config
+
+        return list(load_mcp_config({"mcpServers": copy.deepcopy(self._resolved.mcp_servers)}))
+
     @property
     def metadata(self) -> dict[str, Any]:
         """The provenance map engines built from these settings expose (``registrySlug``, ...)."""

@@ -74,6 +74,8 @@ class ProfileEntry:
     model_info: dict[str, Any] | None = None
     extra_sections: dict[str, Any] = field(default_factory=dict)
     document: dict[str, Any] = field(default_factory=dict)
+    # registry format only: the profile's own ``mcpServers`` (name -> entry, as in config files)
+    mcp_servers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:

@@ -262,9 +262,11 @@ def _resolve(
     entries = [*lower, *_env_entries(setup.environ, lower), *_flag_entries(flags)]
     settings, origins = _apply(entries)
     extra: dict[str, Any] = {}
+    mcp_servers: dict[str, Any] = {}
     for layer in layers:
         for name, section in layer.extra_sections.items():
             extra[name] = deep_merge(extra.get(name, {}), section)
+        mcp_servers.update(layer.mcp_servers)
     read = [c.path for c in setup.configs]
     files = [str(p) for p in read] + [s.label for s in setup.catalog.priority if s.exists and s.registries]
     return ResolvedSettings(
@@ -280,6 +282,7 @@ def _resolve(
         environ=setup.environ,
         model_info=merge_model_info(layer.model_info for layer in layers),
         extra_sections=extra,
+        mcp_servers=mcp_servers,
     )
 
 

@@ -39,6 +39,8 @@ class ResolvedSettings:
     # the stack's merged model_info and carried sections (registry format; see profiles.model_info)
     model_info: dict[str, Any] | None = None
     extra_sections: dict[str, Any] = field(default_factory=dict)
+    # the stack's ``mcpServers``, base to leaf: a layer's entry replaces a lower one of that name
+    mcp_servers: dict[str, Any] = field(default_factory=dict)
 
     def origin(self, name: str) -> Origin:
         return self.origins.get(name, DEFAULT_ORIGIN)

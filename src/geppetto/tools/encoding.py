@@ -3,6 +3,11 @@
 Results are stored in ``tool_use`` blocks as compact JSON (no spaces, sorted keys), the reference's
 ``json.Marshal`` form, because scripts and tests search them for substrings like ``"attempts":2``.
 Non-ASCII text is kept as it is (as Go does) rather than ``\\u`` escaped.
+
+Encoding runs several times per tool call, so it uses orjson and falls back to the stdlib only
+where orjson would answer differently: integers beyond 64 bits, non-string keys, lone
+surrogates, and NaN or infinity (which orjson writes as ``null``; the stdlib refuses them, and so
+do we). Floats are written in orjson's shortest form (``1e16``, ``1e-5``).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pydantic_core
 
 from geppetto.errors import ToolError
@@ -22,7 +28,7 @@ def to_json_value(value: Any, what: str = "value") -> Any:
     """
     try:
         plain = pydantic_core.to_jsonable_python(value)
-        json.dumps(plain, allow_nan=False)
+        _encode(plain, sort=False)
     except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
         raise ToolError(f"{what} is not JSON-serializable: {exc}") from exc
     return plain
@@ -30,7 +36,18 @@ def to_json_value(value: Any, what: str = "value") -> Any:
 
 def compact_json(value: Any) -> str:
     """``value`` as compact JSON with sorted keys (``{"a":1,"b":[true]}``)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return _encode(value, sort=True)
+
+
+def _encode(value: Any, *, sort: bool) -> str:
+    """Compact JSON; raises ``TypeError``/``ValueError`` exactly where the stdlib would."""
+    try:
+        out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort else 0)
+    except orjson.JSONEncodeError:
+        out = b""  # beyond orjson (big integers, int keys, surrogates): the stdlib decides
+    if out and b"null" not in out:  # no null, so no NaN or infinity turned into one
+        return out.decode()
+    return json.dumps(value, separators=(",", ":"), sort_keys=sort, ensure_ascii=False, allow_nan=False)
 
 
 def decode_arguments(raw: Any) -> tuple[Any, str]:

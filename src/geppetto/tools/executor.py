@@ -49,6 +49,7 @@ from geppetto.tools.hooks import (
 )
 from geppetto.tools.registry import ToolRegistry
 from geppetto.tools.scope import ToolCallScope, tool_call_scope
+from geppetto.tools.watchdog import watchdog
 from geppetto.turns.jsonvalue import copy_json
 
 log = logging.getLogger("geppetto.tools")
@@ -197,17 +198,20 @@ class ToolExecutor:
         if timeout is None:
             with scope:
                 value = await definition.invoke(args, ctx)
-        else:
-            deadline = asyncio.timeout(timeout)
-            try:
-                async with deadline:
-                    with scope:
-                        value = await definition.invoke(args, ctx)
-            except TimeoutError:
-                if deadline.expired():
-                    ms = _format_ms(self.config.execution_timeout_ms)
-                    raise ToolTimeoutError(f"tool {call.name} timed out after {ms}ms") from None
-                raise
+            return to_json_value(value, f"tool {call.name} result")
+        task = asyncio.current_task()
+        assert task is not None
+        deadline = watchdog().watch(task, timeout)
+        try:
+            with scope:
+                value = await definition.invoke(args, ctx)
+        except asyncio.CancelledError:
+            if deadline.expired():
+                ms = _format_ms(self.config.execution_timeout_ms)
+                raise ToolTimeoutError(f"tool {call.name} timed out after {ms}ms") from None
+            raise
+        finally:
+            deadline.forget()
         return to_json_value(value, f"tool {call.name} result")
 
     async def _should_retry(
