@@ -1,0 +1,67 @@
+"""Running the app: bind checks, SIGINT/SIGTERM -> graceful shutdown, the address it listens on.
+
+Shutdown order (aiohttp's runner): stop listening, then the app's ``on_shutdown`` drains in-flight
+runs (finish within the grace period, else cancel, and wait until each is stored), then the
+handlers finish, then ``on_cleanup`` closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+from geppetto.serve.security import check_bind
+
+
+async def serve_async(
+    app: web.Application,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    api_key: str | None = None,
+    ready: Callable[[str], object] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve ``app`` until ``stop`` is set or SIGINT/SIGTERM arrives; ``ready(url)`` once listening.
+
+    ``api_key`` is only checked for presence here (the app enforces it): a non-loopback ``host``
+    without one is refused before anything listens.
+    """
+    check_bind(host, api_key)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+            pass
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        if ready is not None:
+            ready(_url(runner, host))
+        await stop.wait()
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
+
+
+def serve(app: web.Application, host: str = "127.0.0.1", port: int = 8080, **options: object) -> None:
+    """Blocking :func:`serve_async` on a new event loop."""
+    asyncio.run(serve_async(app, host, port, **options))  # type: ignore[arg-type]
+
+
+def _url(runner: web.AppRunner, host: str) -> str:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            shown = f"[{address[0]}]" if ":" in str(address[0]) else str(address[0])
+            return f"http://{shown}:{address[1]}"
+    return f"http://{host}"
