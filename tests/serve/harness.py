@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,8 @@ class Running:
         self._stop = stop
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self._stop.set)
+        with contextlib.suppress(RuntimeError):  # the loop has already closed
+            self.loop.call_soon_threadsafe(self._stop.set)
 
     def call(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(*args)`` on the server's loop and return its result (for inspecting state)."""
@@ -34,7 +36,9 @@ async def _call(fn: Any, *args: Any) -> Any:
 
 
 @contextmanager
-def running(app: web.Application, *, api_key: str | None = None) -> Iterator[Running]:
+def running(
+    app: web.Application, *, api_key: str | None = None, handler_cancellation: bool = True
+) -> Iterator[Running]:
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
@@ -48,7 +52,15 @@ def running(app: web.Application, *, api_key: str | None = None) -> Iterator[Run
                 holder["url"] = url
                 ready.set()
 
-            await serve_async(app, "127.0.0.1", 0, api_key=api_key, ready=on_ready, stop=stop)
+            await serve_async(
+                app,
+                "127.0.0.1",
+                0,
+                api_key=api_key,
+                ready=on_ready,
+                stop=stop,
+                handler_cancellation=handler_cancellation,
+            )
 
         try:
             asyncio.run(go())

@@ -99,7 +99,7 @@ def cors_middleware(
     return cors
 
 
-CORS_KEY = "geppetto.serve.cors"
+CORS_KEY = web.RequestKey("geppetto.serve.cors", str)
 
 
 async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:

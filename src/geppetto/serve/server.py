@@ -24,11 +24,13 @@ async def serve_async(
     api_key: str | None = None,
     ready: Callable[[str], object] | None = None,
     stop: asyncio.Event | None = None,
+    handler_cancellation: bool = True,
 ) -> None:
     """Serve ``app`` until ``stop`` is set or SIGINT/SIGTERM arrives; ``ready(url)`` once listening.
 
     ``api_key`` is only checked for presence here (the app enforces it): a non-loopback ``host``
-    without one is refused before anything listens.
+    without one is refused before anything listens. ``handler_cancellation`` lets aiohttp cancel a
+    handler whose client left (runs notice without it too, by polling their connection).
     """
     check_bind(host, api_key)
     stop = stop or asyncio.Event()
@@ -40,7 +42,7 @@ async def serve_async(
             installed.append(signum)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
             pass
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    runner = web.AppRunner(app, handler_cancellation=handler_cancellation, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
