@@ -8,11 +8,8 @@ environment variable ``--api-key-env`` names, never from the command line (proce
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-
-from geppetto.errors import ConfigError
 
 
 def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,6 +76,8 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _api_key(args: argparse.Namespace) -> str | None:
+    from geppetto.errors import ConfigError
+
     if not args.api_key_env:
         return None
     value = os.environ.get(args.api_key_env, "").strip()
@@ -88,8 +87,11 @@ def _api_key(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     from geppetto.cli import settings_options
     from geppetto.cli.mcp import command_tools
+    from geppetto.errors import ConfigError
     from geppetto.serve import create_app
     from geppetto.serve.security import check_bind
     from geppetto.serve.server import serve

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,8 @@ from geppetto.serve.errors import APIError
 from geppetto.serve.response import ChunkWriter, completion, pending_tool_calls, reply_text
 from geppetto.session.session import ExecutionHandle, Session
 from geppetto.turns.model import Turn
+
+log = logging.getLogger("geppetto.serve")
 
 SESSION_HEADER = "X-Geppetto-Session-Id"
 _POLL_S = 0.2  # how often a run checks that its client is still connected
@@ -62,6 +65,7 @@ async def _settled(handle: ExecutionHandle) -> None:
 def run_error(exc: BaseException, redact: Callable[[str], str]) -> APIError:
     """A failed run as an OpenAI error (the message scrubbed of the profile's keys)."""
     message = redact(str(exc))
+    log.warning("run failed: %s", message)
     code = getattr(exc, "code", "")
     if code == "context_overflow":
         return APIError(400, message, param="messages", code="context_length_exceeded")
