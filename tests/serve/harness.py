@@ -27,7 +27,7 @@ class Running:
 
     def call(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(*args)`` on the server's loop and return its result (for inspecting state)."""
-        future: asyncio.Future[Any] = asyncio.run_coroutine_threadsafe(_call(fn, *args), self.loop)  # type: ignore[assignment]
+        future: asyncio.Future[Any] = asyncio.run_coroutine_threadsafe(_call(fn, *args), self.loop)
         return future.result(10)
 
 

@@ -57,7 +57,7 @@ def _serving(home: Path, *args: str, **env: str) -> Iterator[tuple[str, subproce
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert line.startswith("geppetto serve: listening on http://127.0.0.1:"), line + proc.stderr.read()  # type: ignore[union-attr]
+        assert line.startswith("geppetto serve: listening on http://127.0.0.1:"), line + proc.stderr.read()
         url = line.split(" on ", 1)[1].split(" ", 1)[0]
         yield url, proc
     finally:

@@ -141,7 +141,7 @@ def test_full_queue_answers_429_with_retry_after() -> None:
         assert "concurrency limit" in error["message"]
         client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
         with pytest.raises(openai.RateLimitError):
-            client.chat.completions.create(model="gate", messages=USER)  # type: ignore[arg-type]
+            client.chat.completions.create(model="gate", messages=USER)
         engine.open()
         for thread in threads:
             thread.join(30)
@@ -174,7 +174,7 @@ def test_api_key_is_required_and_compared() -> None:
         for key in ("wrong", "s3cret-ke", "s3cret-key2"):
             client = openai.OpenAI(base_url=server.base_url, api_key=key, max_retries=0)
             with pytest.raises(openai.AuthenticationError) as caught:
-                client.chat.completions.create(model="echo", messages=USER)  # type: ignore[arg-type]
+                client.chat.completions.create(model="echo", messages=USER)
             assert "s3cret" not in str(caught.value.body)
             with pytest.raises(openai.AuthenticationError):
                 client.models.list()
@@ -183,7 +183,7 @@ def test_api_key_is_required_and_compared() -> None:
         assert json.loads(body)["error"]["code"] == "invalid_api_key"
         assert _request(server, "/healthz")[0] == 200
         good = openai.OpenAI(base_url=server.base_url, api_key="s3cret-key", max_retries=0)
-        reply = good.chat.completions.create(model="echo", messages=USER)  # type: ignore[arg-type]
+        reply = good.chat.completions.create(model="echo", messages=USER)
         assert reply.choices[0].message.content == "READY"
 
 
@@ -234,7 +234,7 @@ def test_session_header_continues_a_stored_session(tmp_path: Path) -> None:
     app = create_app(engines={"echo": EchoEngine("pong")}, store=store_path)
     with running(app) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
-        first = client.chat.completions.with_raw_response.create(model="echo", messages=USER)  # type: ignore[arg-type]
+        first = client.chat.completions.with_raw_response.create(model="echo", messages=USER)
         sid = first.headers[SESSION_HEADER]
         second = client.chat.completions.with_raw_response.create(
             model="echo",
@@ -246,7 +246,7 @@ def test_session_header_continues_a_stored_session(tmp_path: Path) -> None:
             client.chat.completions.create(
                 model="echo",
                 messages=USER,
-                extra_headers={SESSION_HEADER: "no-such-session"},  # type: ignore[arg-type]
+                extra_headers={SESSION_HEADER: "no-such-session"},
             )
         assert "no stored session" in str(caught.value)
     store = TurnStore(store_path)
@@ -268,7 +268,7 @@ def test_session_header_without_a_store_is_400() -> None:
     with running(app) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
         with pytest.raises(openai.BadRequestError) as caught:
-            client.chat.completions.create(model="echo", messages=USER, extra_headers={SESSION_HEADER: "abc"})  # type: ignore[arg-type]
+            client.chat.completions.create(model="echo", messages=USER, extra_headers={SESSION_HEADER: "abc"})
         assert "--store" in str(caught.value)
 
 

@@ -278,7 +278,7 @@ def test_invalid_fields_are_400_in_openai_shape(
 )
 def test_malformed_messages_are_400(client: openai.OpenAI, messages: list[object], needle: str) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="echo", messages=messages)  # type: ignore[arg-type]
+        client.chat.completions.create(model="echo", messages=messages)
     assert needle in str(caught.value)
 
 
@@ -298,12 +298,12 @@ def test_malformed_json_and_unknown_routes(server: Running) -> None:
 
     status, body = post("/v1/chat/completions", b"{not json")
     assert status == 400
-    assert "could not parse the JSON body" in body["error"]["message"]  # type: ignore[index]
+    assert "could not parse the JSON body" in body["error"]["message"]
     status, body = post("/v1/chat/completions", b"[1, 2]")
-    assert (status, body["error"]["message"]) == (400, "the request body must be a JSON object")  # type: ignore[index]
+    assert (status, body["error"]["message"]) == (400, "the request body must be a JSON object")
     status, body = post("/v1/nothing", b"{}")
     assert status == 404
-    assert body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    assert body["error"]["type"] == "invalid_request_error"
 
 
 def test_healthz(server: Running) -> None:
