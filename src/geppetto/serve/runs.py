@@ -43,6 +43,10 @@ class RunRegistry:
     def _discard(self, handle: ExecutionHandle) -> None:
         self.handles.discard(handle)
 
+    def cancel_all(self) -> None:
+        for handle in list(self.handles):
+            handle.cancel()
+
     async def drain(self, grace: float) -> None:
         """Let runs finish for ``grace`` seconds, then cancel the rest and wait until each settled
         (and so was stored)."""
@@ -51,8 +55,7 @@ class RunRegistry:
         if not pending:
             return
         _done, late = await asyncio.wait([asyncio.ensure_future(p) for p in pending], timeout=grace)
-        for handle in list(self.handles):
-            handle.cancel()
+        self.cancel_all()
         if late:
             await asyncio.wait(late)
 

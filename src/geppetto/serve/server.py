@@ -2,7 +2,8 @@
 
 Shutdown order (aiohttp's runner): stop listening, then the app's ``on_shutdown`` drains in-flight
 runs (finish within the grace period, else cancel, and wait until each is stored), then the
-handlers finish, then ``on_cleanup`` closes the store.
+handlers finish, then ``on_cleanup`` closes the store. A second SIGINT/SIGTERM cancels the runs at
+once; they are still stored before the process exits.
 """
 
 from __future__ import annotations
@@ -36,9 +37,15 @@ async def serve_async(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second signal: cancel the runs now (they are still stored)
+            _cancel_runs(app)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, on_signal)
             installed.append(signum)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
             pass
@@ -51,9 +58,17 @@ async def serve_async(
             ready(_url(runner, host))
         await stop.wait()
     finally:
+        await runner.cleanup()
         for signum in installed:
             loop.remove_signal_handler(signum)
-        await runner.cleanup()
+
+
+def _cancel_runs(app: web.Application) -> None:
+    from geppetto.serve.app import STATE
+
+    state = app.get(STATE)
+    if state is not None:
+        state.runs.cancel_all()
 
 
 def serve(app: web.Application, host: str = "127.0.0.1", port: int = 8080, **options: object) -> None:
