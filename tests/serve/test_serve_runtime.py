@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -9,8 +10,11 @@ import openai
 import pytest
 
 from geppetto.engines import EchoEngine
+from geppetto.errors import ConfigError
 from geppetto.middleware.system_prompt import system_prompt
 from geppetto.serve import create_app
+from geppetto.serve.security import is_loopback
+from geppetto.serve.server import serve_async
 from geppetto.store import TurnStore
 from geppetto.tools import ToolRegistry, tool
 from tests.serve.engines import inspect_engine, weather_engine
@@ -97,3 +101,27 @@ def test_engines_and_default_profile_are_checked() -> None:
         create_app(engines={"echo": EchoEngine()}, default_profile="nope")
     with pytest.raises(ValueError, match="max concurrency must be at least 1"):
         create_app(engines={"echo": EchoEngine()}, max_concurrency=0)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.5", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("example.test", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_serve_refuses_a_public_bind_without_a_key() -> None:
+    app = create_app(engines={"echo": EchoEngine()})
+    with pytest.raises(ConfigError, match=r"refusing to listen on 0\.0\.0\.0 without an API key"):
+        asyncio.run(serve_async(app, "0.0.0.0", 0))

@@ -45,6 +45,7 @@ class ServerState:
     max_request_bytes: int
     shutdown_grace: float
     created: int
+    has_api_key: bool = False
 
 
 STATE = web.AppKey("geppetto.serve.state", ServerState)
@@ -107,7 +108,14 @@ def create_app(
 
         store = TurnStore(store, defer_if_locked=True)
     state = ServerState(
-        catalog, RunRegistry(), store, owns_store, max_request_bytes, shutdown_grace, int(time.time())
+        catalog,
+        RunRegistry(),
+        store,
+        owns_store,
+        max_request_bytes,
+        shutdown_grace,
+        int(time.time()),
+        has_api_key=bool(api_key),
     )
     stack: list[Any] = [_errors]
     if cors_origins:

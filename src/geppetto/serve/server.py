@@ -29,11 +29,15 @@ async def serve_async(
 ) -> None:
     """Serve ``app`` until ``stop`` is set or SIGINT/SIGTERM arrives; ``ready(url)`` once listening.
 
-    ``api_key`` is only checked for presence here (the app enforces it): a non-loopback ``host``
-    without one is refused before anything listens. ``handler_cancellation`` lets aiohttp cancel a
-    handler whose client left (runs notice without it too, by polling their connection).
+    A non-loopback ``host`` is refused before anything listens unless the app checks a key
+    (``create_app(api_key=)``); ``api_key`` here only counts for apps made otherwise, which must
+    enforce it themselves. ``handler_cancellation`` lets aiohttp cancel a handler whose client
+    left (runs notice without it too, by polling their connection).
     """
-    check_bind(host, api_key)
+    from geppetto.serve.app import STATE
+
+    state = app.get(STATE)
+    check_bind(host, api_key if state is None else ("set" if state.has_api_key else None))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
