@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
-from typing import Any
 
+import orjson
 from aiohttp import web
 
 from geppetto.errors import ConfigError, GeppettoError, InferenceCancelled
@@ -79,23 +80,33 @@ def run_error(exc: BaseException, redact: Callable[[str], str]) -> APIError:
 
 class _Watch:
     """Cancels ``handle`` when the client's connection closes (aiohttp does not cancel handlers
-    by default, so runs would otherwise go on for nobody)."""
+    by default, so runs would otherwise go on for nobody). A timer, not a task: it costs nothing
+    for the many runs that end before its first check."""
+
+    __slots__ = ("_handle", "_request", "_timer", "left")
 
     def __init__(self, request: web.Request, handle: ExecutionHandle) -> None:
         self.left = False
-        self._task = asyncio.ensure_future(self._poll(request, handle))
+        self._request = request
+        self._handle = handle
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(_POLL_S, self._check)
 
-    async def _poll(self, request: web.Request, handle: ExecutionHandle) -> None:
-        while not handle.done():
-            transport = request.transport
-            if transport is None or transport.is_closing():
-                self.left = True
-                handle.cancel()
-                return
-            await asyncio.sleep(_POLL_S)
+    def _check(self) -> None:
+        if self._handle.done():
+            self._timer = None
+            return
+        transport = self._request.transport
+        if transport is None or transport.is_closing():
+            self.left = True
+            self._timer = None
+            self._handle.cancel()
+            return
+        self._timer = asyncio.get_running_loop().call_later(_POLL_S, self._check)
 
     def stop(self) -> None:
-        self._task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 async def _finish_cancelled(handle: ExecutionHandle) -> None:
@@ -131,20 +142,8 @@ async def run_plain(
         raise run_error(exc, redact) from None
     finally:
         watch.stop()
-    body = completion(turn, start, model, handle.inference_id, int(_now()))
-    return web.json_response(body, headers=_headers(session), dumps=_dumps)
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
-
-
-def _dumps(value: Any) -> str:
-    import orjson
-
-    return orjson.dumps(value).decode()
+    body = completion(turn, start, model, handle.inference_id, int(time.time()))
+    return web.Response(body=orjson.dumps(body), content_type="application/json", headers=_headers(session))
 
 
 class _DeltaSink:
