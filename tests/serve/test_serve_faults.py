@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import socket
@@ -304,3 +305,34 @@ def test_shutdown_finishes_or_cancels_in_flight_runs_and_stores_them(tmp_path: P
         assert _sse_text(raw) == "partial"
     rows = _stored(store_path)
     assert [row.outcome for row in rows] == ["completed" if finish else "cancelled"]
+
+
+class _FailingEngine:
+    """Streams a delta, then fails."""
+
+    name = "failing"
+
+    async def run(self, turn: Any, ctx: Any) -> Any:
+        from geppetto.engines.accumulator import StreamAccumulator
+
+        with StreamAccumulator(turn, ctx, provider="failing", model="failing") as acc:
+            acc.start()
+            acc.add_text("half")
+            await asyncio.sleep(0)
+            raise RuntimeError("the engine broke")
+
+
+def test_a_run_failing_mid_stream_ends_with_an_error_event(tmp_path: Path) -> None:
+    store_path = tmp_path / "turns.db"
+    app = create_app(engines={"failing": _FailingEngine()}, store=store_path)
+    with running(app) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+        received = []
+        with pytest.raises(openai.APIError) as caught:
+            for chunk in client.chat.completions.create(model="failing", messages=USER, stream=True):
+                received.append(chunk.choices[0].delta.content or "")
+        assert "the engine broke" in str(caught.value)
+        assert "".join(received) == "half"
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model="failing", messages=USER)
+    assert [row.outcome for row in _stored(store_path)] == ["failed", "failed"]

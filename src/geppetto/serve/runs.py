@@ -17,7 +17,7 @@ from collections.abc import Callable
 import orjson
 from aiohttp import web
 
-from geppetto.errors import ConfigError, GeppettoError, InferenceCancelled
+from geppetto.errors import ConfigError, InferenceCancelled
 from geppetto.events.types import Event, PartialEvent
 from geppetto.serve.errors import APIError
 from geppetto.serve.response import ChunkWriter, completion, pending_tool_calls, reply_text
@@ -73,7 +73,7 @@ def run_error(exc: BaseException, redact: Callable[[str], str]) -> APIError:
     code = getattr(exc, "code", "")
     if code == "context_overflow":
         return APIError(400, message, param="messages", code="context_length_exceeded")
-    if isinstance(exc, ConfigError | ValueError) and code != "local_model_not_installed":
+    if isinstance(exc, ConfigError) and code != "local_model_not_installed":
         return APIError(400, f"inference failed: {message}")
     return APIError(500, f"inference failed: {message}", type="server_error")
 
@@ -138,7 +138,7 @@ async def run_plain(
         raise
     except InferenceCancelled:
         raise APIError(499 if watch.left else 503, "the request was cancelled", type="server_error") from None
-    except GeppettoError as exc:
+    except Exception as exc:
         raise run_error(exc, redact) from None
     finally:
         watch.stop()
@@ -189,29 +189,37 @@ async def run_stream(
     response: web.StreamResponse | None = None
     sent: list[str] = []
 
-    async def send(data: bytes) -> None:
+    async def send(data: bytes, last: bool = False) -> None:
         nonlocal response
         if response is None:
             response = web.StreamResponse(headers={**_headers(session), "Cache-Control": "no-cache"})
             response.content_type = "text/event-stream"
             await response.prepare(request)
             data = chunks.delta({"role": "assistant", "content": ""}, with_usage=include_usage) + data
-        await response.write(data)
+        if last:
+            await response.write_eof(data)
+        else:
+            await response.write(data)
 
+    held = b""  # deltas read together with the end of the run go out with the tail, in one write
     try:
         while True:
             item = await sink.queue.get()
             if item is None:
                 break
             parts = [item]
+            ended = False
             while not sink.queue.empty():  # batch what has piled up into one write
                 more = sink.queue.get_nowait()
                 if more is None:
-                    sink.queue.put_nowait(None)
+                    ended = True
                     break
                 parts.append(more)
             text = "".join(parts)
             sent.append(text)
+            if ended:
+                held = chunks.text(text, include_usage)
+                break
             await send(chunks.text(text, include_usage))
         try:
             turn = await handle
@@ -221,15 +229,14 @@ async def run_stream(
                     499 if watch.left else 503, "the request was cancelled", type="server_error"
                 ) from None
             return response
-        except GeppettoError as exc:
+        except Exception as exc:
             error = run_error(exc, redact)
             if response is None:
                 raise error from None
-            await response.write(ChunkWriter.error(error.body()))
+            await response.write_eof(held + ChunkWriter.error(error.body()))
             return response
-        await send(_tail(chunks, turn, start, "".join(sent), include_usage))
+        await send(held + _tail(chunks, turn, start, "".join(sent), include_usage), last=True)
         assert response is not None
-        await response.write_eof()
         return response
     except (ConnectionError, asyncio.CancelledError):
         await _finish_cancelled(handle)
