@@ -76,10 +76,14 @@ def test_non_loopback_bind_needs_an_api_key(tmp_path: Path) -> None:
     assert "SERVE_TEST_KEY: that environment variable is not set" in result.stderr
 
 
-def test_bad_limits_are_refused(tmp_path: Path) -> None:
+def test_bad_limits_and_unknown_profiles_are_refused(tmp_path: Path) -> None:
     result = _run(tmp_path, "--max-concurrency", "0")
     assert result.returncode == 1
     assert "--max-concurrency must be a positive number" in result.stderr
+    result = _run(tmp_path, "--profile", "nope", "--port", "0")
+    assert result.returncode == 1
+    assert "profile nope not found" in result.stderr
+    assert "listening" not in result.stdout
 
 
 def test_serves_profiles_and_stops_on_sigterm(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from geppetto.engines.base import Engine
 from geppetto.middleware.chain import Middleware
 from geppetto.serve.errors import APIError, bad_request
 from geppetto.serve.limits import Limiter, QueueFull
-from geppetto.serve.models import Model, ModelCatalog, ProfileSources, profile_names
+from geppetto.serve.models import Model, ModelCatalog, ProfileSources, check_profiles, profile_names
 from geppetto.serve.runs import SESSION_HEADER, RunRegistry, run_plain, run_stream
 from geppetto.serve.security import Handler, add_cors_headers, auth_middleware, cors_middleware
 from geppetto.serve.wire import parse_body
@@ -78,12 +78,15 @@ def create_app(
     ``store`` is a :class:`~geppetto.store.TurnStore` (yours to close) or a path (opened and closed
     by the app); each run's final turn is saved there. ``tools`` (a ``ToolRegistry``, or a mapping
     model id -> registry) runs the tool loop server-side for those models. ``max_concurrency`` runs
-    per model at once, ``queue_size`` more waiting, then 429.
+    per model at once, ``queue_size`` more waiting, then 429. A named profile that no source
+    defines is a :class:`~geppetto.errors.ConfigError` here, not a failure at the first request.
     """
     if max_request_bytes < 1024:
         raise ValueError(f"max_request_bytes must be at least 1024, got {max_request_bytes}")
     sources = ProfileSources(profile_file, profile_registries, config_file, dict(settings or {}))
     names = list(profiles) if profiles is not None else ([] if engines else profile_names(sources))
+    if profiles is not None:
+        check_profiles(names, sources)
     models: list[Model] = []
 
     def tools_for(name: str) -> Any:

@@ -157,3 +157,17 @@ def profile_names(sources: ProfileSources) -> list[str]:
         if name not in names:
             names.append(name)
     return names
+
+
+def check_profiles(names: Sequence[str], sources: ProfileSources) -> None:
+    """Fail now (``ConfigError``, the CLI's "profile ... not found") for a name no source defines."""
+    from geppetto.profiles.resolve import lookup_profile
+
+    for name in names:
+        lookup_profile(
+            name,
+            profile_file=sources.profile_file,
+            profile_registries=sources.profile_registries,
+            config_file=sources.config_file,
+            required=True,
+        )
