@@ -336,3 +336,32 @@ def test_a_run_failing_mid_stream_ends_with_an_error_event(tmp_path: Path) -> No
         with pytest.raises(openai.InternalServerError):
             client.chat.completions.create(model="failing", messages=USER)
     assert [row.outcome for row in _stored(store_path)] == ["failed", "failed"]
+
+
+def test_a_request_queued_at_shutdown_gets_503_and_starts_no_run() -> None:
+    engine = GateEngine()
+    app = create_app(engines={"gate": engine}, max_concurrency=1, queue_size=1, shutdown_grace=60)
+    state = app[STATE]
+    limiter = state.catalog.get("gate").limiter
+    results: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    with running(app) as server:
+
+        def call(name: str) -> None:
+            results[name] = _request(server, "/v1/chat/completions", BODY)
+
+        first = threading.Thread(target=call, args=("first",))
+        first.start()
+        assert engine.started.wait(30)
+        second = threading.Thread(target=call, args=("second",))
+        second.start()
+        _wait(lambda: server.call(lambda: limiter.waiting) == 1, "the second request to queue")
+        server.stop()
+        _wait(lambda: not state.runs.accepting, "shutdown to begin")
+        engine.open()
+        first.join(60)
+        second.join(60)
+    assert results["first"][0] == 200
+    status, _, body = results["second"]
+    assert status == 503
+    assert json.loads(body)["error"]["message"] == "the server is shutting down"
+    assert engine.runs == 1

@@ -206,6 +206,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             headers={"Retry-After": "1"},
         ) from None
     try:
+        if not state.runs.accepting:  # shutdown began while this request waited for a slot
+            raise APIError(503, "the server is shutting down", type="server_error")
         if req.stream:
             return await run_stream(
                 request, session, seed, req.model, req.include_usage, state.runs, model.redact

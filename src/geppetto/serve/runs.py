@@ -238,9 +238,12 @@ async def run_stream(
         await send(held + _tail(chunks, turn, start, "".join(sent), include_usage), last=True)
         assert response is not None
         return response
-    except (ConnectionError, asyncio.CancelledError):
+    except asyncio.CancelledError:
         await _finish_cancelled(handle)
         raise
+    except ConnectionError:  # the client left while we wrote: nobody to answer
+        await _finish_cancelled(handle)
+        return response if response is not None else web.Response(status=499)
     finally:
         watch.stop()
 
