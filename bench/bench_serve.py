@@ -3,8 +3,9 @@ open stream.
 
 Target (issue 18): requests/s of ``POST /v1/chat/completions`` on the echo engine >= 0.7x a minimal
 ``aiohttp.web`` handler that returns the same bytes (read from a geppetto reply), same run. Rows,
-for a plain JSON reply and for a stream (``"stream": true``): requests/s, p50 and p99 latency, and
-geppetto's ratio to the floor. Both servers run in their own processes on loopback; one aiohttp
+for a plain JSON reply and for a stream (``"stream": true``): requests/s, p50 and p99 latency, the
+server process's CPU time per request (steadier than rates on a shared machine), and geppetto's
+ratio to the floor. Both servers run in their own processes on loopback; one aiohttp
 client drives both with the same concurrency, rounds interleaved so that drift hits both alike.
 Memory: the geppetto process's RSS before and after opening ``--streams`` streams that stay open
 (an engine that waits after its first delta), divided by their number.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -107,6 +109,11 @@ class Server:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         return 0
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         self.proc.kill()
@@ -208,11 +215,14 @@ def _measure(args: argparse.Namespace, geppetto: Server, floor: Server) -> list[
         body = json.dumps(BODY, separators=(",", ":")).encode()[:-1] + extra + b"}"
         rates: dict[str, list[float]] = {"geppetto": [], "floor": []}
         latencies: dict[str, list[float]] = {"geppetto": [], "floor": []}
+        cpu: dict[str, list[float]] = {"geppetto": [], "floor": []}
         asyncio.run(_load(geppetto.url, body, 200, args.concurrency))  # warm-up
         asyncio.run(_load(floor.url, body, 200, args.concurrency))
         for _ in range(args.rounds):
             for name, server in (("floor", floor), ("geppetto", geppetto)):
+                used = server.cpu_seconds()
                 rate, samples = asyncio.run(_load(server.url, body, args.requests, args.concurrency))
+                cpu[name].append((server.cpu_seconds() - used) / args.requests * 1e6)
                 rates[name].append(rate)
                 latencies[name].extend(samples)
         floor_rate = statistics.median(rates["floor"])
@@ -225,6 +235,7 @@ def _measure(args: argparse.Namespace, geppetto: Server, floor: Server) -> list[
                     "req/s": round(rate),
                     "p50 ms": _percentile(latencies[name], 0.5),
                     "p99 ms": _percentile(latencies[name], 0.99),
+                    "server CPU us/req": round(statistics.median(cpu[name])),
                     "x floor": rate / floor_rate,
                     "target": f">= {TARGET}" if name == "geppetto" else "",
                 }
@@ -245,6 +256,7 @@ async def _memory(geppetto: Server, count: int) -> dict[str, Any]:
         "req/s": "",
         "p50 ms": "",
         "p99 ms": "",
+        "server CPU us/req": "",
         "x floor": "",
         "target": f"{(after - before) / count:.1f} KiB per open stream",
     }
