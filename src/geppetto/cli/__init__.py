@@ -12,6 +12,7 @@ from geppetto.cli.errors import run_guarded
 from geppetto.cli.js_commands import add_js_commands
 from geppetto.cli.mcp_commands import add_mcp_commands, add_mcp_options
 from geppetto.cli.profile_commands import add_profile_commands, add_profile_options
+from geppetto.cli.serve import add_serve_command
 from geppetto.cli.store_commands import add_store_commands, add_store_options
 
 VERSION = "0.1.0"
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_commands(commands)
     add_js_commands(commands)
     add_mcp_commands(commands)
+    add_serve_command(commands)
     return parser
 
 

@@ -1,0 +1,143 @@
+"""Turns -> OpenAI ``chat.completion`` objects and ``chat.completion.chunk`` SSE frames."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from geppetto.turns.keys import TurnMetaKeys
+from geppetto.turns.kinds import BlockKind
+from geppetto.turns.model import Turn
+
+_CONTENT_FILTER = {"content_filter", "refusal", "safety", "prohibited_content", "spii", "blocklist"}
+
+
+def completion_id(inference_id: str) -> str:
+    return f"chatcmpl-{inference_id}"
+
+
+def pending_tool_calls(turn: Turn, start: int) -> list[dict[str, Any]]:
+    """The tool calls the run produced that nothing answered: the client has to run them."""
+    new = turn.blocks[start:]
+    answered = {str(b.payload.get("id")) for b in new if b.kind is BlockKind.TOOL_USE}
+    calls = []
+    for block in new:
+        if block.kind is not BlockKind.TOOL_CALL:
+            continue
+        call_id = str(block.payload.get("id") or block.id)
+        if call_id in answered:
+            continue
+        args = block.payload.get("args")
+        if not isinstance(args, str):
+            args = orjson.dumps({} if args is None else args).decode()
+        name = str(block.payload.get("name") or "")
+        calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": args}})
+    return calls
+
+
+def reply_text(turn: Turn, start: int) -> str:
+    return "".join(b.text or "" for b in turn.blocks[start:] if b.kind is BlockKind.LLM_TEXT)
+
+
+def _result(turn: Turn) -> dict[str, Any]:
+    result = turn.metadata.get(TurnMetaKeys.INFERENCE_RESULT.id)
+    return result if isinstance(result, dict) else {}
+
+
+def finish_reason(turn: Turn, has_calls: bool) -> str:
+    if has_calls:
+        return "tool_calls"
+    result = _result(turn)
+    stop = str(result.get("stop_reason") or "").lower()
+    if result.get("finish_class") == "max_tokens" or result.get("truncated"):
+        return "length"
+    if stop in _CONTENT_FILTER:
+        return "content_filter"
+    return "stop"
+
+
+def usage(turn: Turn) -> dict[str, Any]:
+    raw = _result(turn).get("usage")
+    if not isinstance(raw, dict):
+        raw = turn.metadata.get(TurnMetaKeys.USAGE.id)
+    raw = raw if isinstance(raw, dict) else {}
+    prompt = int(raw.get("input_tokens") or 0)
+    completion = int(raw.get("output_tokens") or 0)
+    out: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    cached = int(raw.get("cached_tokens") or raw.get("cache_read_input_tokens") or 0)
+    if cached:
+        out["prompt_tokens_details"] = {"cached_tokens": cached}
+    return out
+
+
+def completion(turn: Turn, start: int, model: str, inference_id: str, created: int) -> dict[str, Any]:
+    calls = pending_tool_calls(turn, start)
+    text = reply_text(turn, start)
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text or (None if calls else ""),
+        "refusal": None,
+    }
+    if calls:
+        message["tool_calls"] = calls
+    return {
+        "id": completion_id(inference_id),
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason(turn, bool(calls)),
+            }
+        ],
+        "usage": usage(turn),
+        "system_fingerprint": None,
+    }
+
+
+class ChunkWriter:
+    """Builds the SSE frames of one streamed completion (all share id, created and model)."""
+
+    __slots__ = ("_head", "created", "id", "model")
+
+    def __init__(self, model: str, inference_id: str) -> None:
+        self.id = completion_id(inference_id)
+        self.created = int(time.time())
+        self.model = model
+        head = orjson.dumps(
+            {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model}
+        )
+        self._head = head[:-1]  # the fields every chunk shares, without the closing brace
+
+    def _frame(self, rest: dict[str, Any]) -> bytes:
+        return b"data: " + self._head + b"," + orjson.dumps(rest)[1:] + b"\n\n"
+
+    def delta(self, delta: dict[str, Any], finish: str | None = None, with_usage: bool = False) -> bytes:
+        rest: dict[str, Any] = {
+            "system_fingerprint": None,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if with_usage:
+            rest["usage"] = None
+        return self._frame(rest)
+
+    def text(self, text: str, with_usage: bool = False) -> bytes:
+        return self.delta({"content": text}, with_usage=with_usage)
+
+    def usage(self, turn: Turn) -> bytes:
+        return self._frame({"system_fingerprint": None, "choices": [], "usage": usage(turn)})
+
+    @staticmethod
+    def error(body: dict[str, Any]) -> bytes:
+        return b"data: " + orjson.dumps(body) + b"\n\n"
+
+    DONE = b"data: [DONE]\n\n"

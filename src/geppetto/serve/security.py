@@ -1,0 +1,114 @@
+"""Who may call the server: Bearer API key (constant-time compare) and CORS (off unless asked)."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+
+from geppetto.serve.errors import APIError
+from geppetto.serve.runs import SESSION_HEADER
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# No data behind these: the health check, and the web chat's page and assets (its /api/ needs the key).
+PUBLIC_PATHS = frozenset({"/healthz", "/"})
+PUBLIC_PREFIXES = ("/static/",)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine."""
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, api_key: str | None) -> None:
+    """Refuse a non-loopback bind without an API key (anyone on the network could spend the
+    profiles' provider keys)."""
+    if not is_loopback(host) and not api_key:
+        from geppetto.errors import ConfigError
+
+        raise ConfigError(
+            f"refusing to listen on {host} without an API key: anyone who can reach it could use your "
+            "profiles; set one with --api-key-env VAR (the variable holding the key), or bind 127.0.0.1"
+        )
+
+
+def auth_middleware(api_key: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    expected = api_key.encode()
+
+    @web.middleware
+    async def check_key(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or request.method == "OPTIONS":
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise APIError(
+                401,
+                "You didn't provide an API key. "
+                "Provide it in an Authorization header: 'Authorization: Bearer KEY'.",
+                code="invalid_api_key",
+            )
+        if not hmac.compare_digest(given.strip().encode(), expected):
+            raise APIError(401, "Incorrect API key provided.", code="invalid_api_key")
+        return await handler(request)
+
+    return check_key
+
+
+def cors_middleware(
+    origins: Sequence[str],
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """Answers preflights and marks responses for the allowed origins (``*`` allows any)."""
+    allowed = frozenset(origins)
+    any_origin = "*" in allowed
+
+    def allow(origin: str) -> str | None:
+        if any_origin:
+            return "*"
+        return origin if origin in allowed else None
+
+    @web.middleware
+    async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        granted = allow(origin) if origin else None
+        if request.method == "OPTIONS" and origin and "Access-Control-Request-Method" in request.headers:
+            if granted is None:
+                raise APIError(
+                    403, f"origin {origin} is not allowed (see --cors)", type="invalid_request_error"
+                )
+            asked = request.headers.get("Access-Control-Request-Headers", "")
+            return web.Response(
+                status=204,
+                headers={
+                    "Access-Control-Allow-Origin": granted,
+                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                    "Access-Control-Allow-Headers": asked or f"Authorization, Content-Type, {SESSION_HEADER}",
+                    "Access-Control-Max-Age": "600",
+                    "Vary": "Origin",
+                },
+            )
+        if granted is not None:
+            request[CORS_KEY] = granted  # on_response_prepare adds the headers, streams included
+        return await handler(request)
+
+    return cors
+
+
+CORS_KEY = web.RequestKey("geppetto.serve.cors", str)
+
+
+async def add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: every response to an allowed origin carries its CORS headers."""
+    granted = request.get(CORS_KEY)
+    if granted:
+        response.headers["Access-Control-Allow-Origin"] = granted
+        response.headers["Access-Control-Expose-Headers"] = SESSION_HEADER
+        response.headers["Vary"] = "Origin"
