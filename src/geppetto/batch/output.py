@@ -84,14 +84,24 @@ def _cut_torn_tail(path: Path) -> None:
 
 
 class ResultWriter:
-    """Appends records; :meth:`write` returns once they are on disk (flush + fsync)."""
+    """Appends records; :meth:`write` returns once they are on disk (flush + fsync). With
+    ``stream`` (stdout) records are flushed, not synced, and there is nothing to resume."""
 
-    def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
-        self.path = Path(path)
-        self.fsync = fsync
+    def __init__(
+        self, path: str | Path | None, *, fsync: bool = True, stream: IO[bytes] | None = None
+    ) -> None:
+        if (path is None) == (stream is None):
+            raise ValueError("ResultWriter needs a path or a stream")
+        self.path = Path(path) if path is not None else None
+        self.fsync = fsync and stream is None
+        self._stream = stream
         self._file: IO[bytes] | None = None
 
     def open(self) -> ResultWriter:
+        if self._stream is not None:
+            self._file = self._stream
+            return self
+        assert self.path is not None
         if self.path.exists():
             _cut_torn_tail(self.path)
         self._file = self.path.open("ab")
@@ -112,9 +122,9 @@ class ResultWriter:
         return len(lines)
 
     def close(self) -> None:
-        if self._file is not None:
+        if self._file is not None and self._stream is None:
             self._file.close()
-            self._file = None
+        self._file = None
 
     def __enter__(self) -> ResultWriter:
         return self.open()
