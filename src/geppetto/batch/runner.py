@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from collections.abc import AsyncGenerator, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -119,6 +119,14 @@ async def run_item(item: BatchItem, ctx: BatchContext) -> BatchResult:
         return result
     result.profile = None if profile_key == "(default)" else profile_key
     limiter = ctx.limiter(profile_key)
+    prepare = getattr(engine, "prepare", None)
+    if callable(prepare):  # create the client now, so the rate-limited slot is spent on the request
+        try:
+            prepare()
+        except Exception as exc:
+            result.status, result.finish_class = ERROR, "error"
+            result.error = f"cannot create the client: {exc}"
+            return result
     reserved = estimate_tokens(" ".join(b.text for b in seed.blocks if b.text))
     await limiter.acquire(reserved)
     session = Session(engine)
@@ -170,7 +178,7 @@ async def run(
     ordered: bool = False,
     skip: Collection[str] = (),
     template: str | None = None,
-) -> AsyncIterator[BatchResult]:
+) -> AsyncGenerator[BatchResult, None]:
     """Run ``items`` with at most ``concurrency`` in flight; yield each result as it completes
     (``ordered=True``: in input order). Items may be :class:`BatchItem` or mappings in the input
     format (``{"id": ..., "prompt": ...}``); an invalid mapping yields an error result. ``skip``
