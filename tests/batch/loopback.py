@@ -21,6 +21,7 @@ from aiohttp import web
 class Seen:
     at: float
     prompt: str
+    body: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,7 +49,7 @@ class LoopbackServer:
         content = user[-1]["content"] if user else ""
         if isinstance(content, list):
             content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-        self.seen.append(Seen(time.monotonic(), str(content)))
+        self.seen.append(Seen(time.monotonic(), str(content), body))
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -62,7 +63,7 @@ class LoopbackServer:
                 status=400,
                 headers=self.headers,
             )
-        text = f"echo: {content}"
+        text = str(content)[4:] if str(content).startswith("RAW:") else f"echo: {content}"
         completion = {
             "id": f"cmpl-{len(self.seen)}",
             "object": "chat.completion",
