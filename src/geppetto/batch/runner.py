@@ -47,15 +47,26 @@ def seed_turn(item: BatchItem, ctx: BatchContext) -> Turn:
     return turn
 
 
+_MISSING: Any = object()
+_cost_fn: Any = None
+
+
+def _cost_function() -> Any:
+    """``geppetto.cost.turn_cost`` if that module exists (looked up once), else ``None``."""
+    global _cost_fn
+    if _cost_fn is None:
+        import importlib
+
+        try:  # TODO(lead): geppetto.cost comes from the usage branch; until it is merged, cost is null
+            _cost_fn = getattr(importlib.import_module("geppetto.cost"), "turn_cost", _MISSING)
+        except ModuleNotFoundError:
+            _cost_fn = _MISSING
+    return None if _cost_fn is _MISSING else _cost_fn
+
+
 def turn_cost(turn: Turn) -> float | None:
     """The run's cost from :mod:`geppetto.cost` when that module is installed, else ``None``."""
-    import importlib
-
-    try:  # TODO(lead): geppetto.cost comes from the usage branch; until it is merged, cost is null
-        cost = importlib.import_module("geppetto.cost")
-    except ModuleNotFoundError:
-        return None
-    fn = getattr(cost, "turn_cost", None)
+    fn = _cost_function()
     if fn is None:
         return None
     try:
@@ -64,7 +75,7 @@ def turn_cost(turn: Turn) -> float | None:
         return None
     for name in ("total", "usd", "total_usd"):
         if value is not None and not isinstance(value, (int, float)):
-            value = getattr(value, name, None) if not isinstance(value, Mapping) else value.get(name)
+            value = value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
