@@ -235,3 +235,14 @@ def test_progress_bar_and_summary_on_a_terminal(tmp_path: Path) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_a_batch_whose_own_engine_cannot_be_built_fails_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": n, "prompt": "x"} for n in range(50)])
+    assert main(["batch", str(src), "--ai-api-type", "openai", "--ai-engine", "gpt-x"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1
+    assert "openai-api-key" in err

@@ -100,6 +100,9 @@ def _check_items(items: list[BatchItem], config: BatchConfig) -> tuple[list[Batc
     bad: list[InputProblem] = []
     for item in items:
         problem = ctx.check(item)
+        if problem is not None and item.profile is None and not item.settings:
+            # The batch's own engine cannot be built (a missing key, say): one error, not one per line.
+            raise ConfigError(problem)
         if problem is None:
             good.append(item)
         else:
