@@ -246,3 +246,41 @@ def test_a_batch_whose_own_engine_cannot_be_built_fails_once(
     err = capsys.readouterr().err
     assert err.count("error:") == 1
     assert "openai-api-key" in err
+
+
+def test_limits_are_per_profile(
+    tmp_path: Path, server: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(
+        "slug: team\nprofiles:\n"
+        + "".join(
+            f"  {name}:\n    inference_settings:\n"
+            f"      chat: {{api_type: openai, engine: m}}\n"
+            f"      api:\n        base_urls: {{openai-base-url: '{server.base_url}'}}\n"
+            f"        api_keys: {{openai-api-key: sk-loopback}}\n"
+            f"      client: {{max_retries: 0}}\n"
+            for name in ("slow", "fast")
+        )
+    )
+    rows = [{"id": f"{p}{n}", "prompt": f"{p}{n}", "profile": p} for n in range(5) for p in ("slow", "fast")]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    args = ["batch", str(src), "--profile-registries", str(registry), "--concurrency", "10"]
+    # Warm up once without limits: the SDK's one-time work on its first request would otherwise
+    # delay the first slot and bunch the next ones up behind it.
+    assert main([*args, "-o", str(tmp_path / "warm.jsonl")]) == 0, capsys.readouterr().err
+    server.seen.clear()
+    assert main([*args, "-o", str(out), "--limit", "slow=600"]) == 0, capsys.readouterr().err
+    assert {r["profile"] for r in records(out)} == {"slow", "fast"}
+    slow = sorted(s.at for s in server.seen if s.prompt.startswith("slow"))
+    fast = sorted(s.at for s in server.seen if s.prompt.startswith("fast"))
+    assert slow[-1] - slow[0] >= 4 * 0.1 - 0.03  # one per 0.1 s
+    assert fast[-1] < slow[-1]  # the fast profile never waited for the slow one's slots
+
+
+@pytest.mark.parametrize("spec", ["slow", "=5", "slow=x", "slow=-1", "slow=5/0"])
+def test_bad_limit_specs_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "prompt": "x"}])
+    assert main(["batch", str(src), "--ai-api-type", "echo", "--limit", spec]) == 1
+    assert "expected PROFILE=RPM[/TPM]" in capsys.readouterr().err

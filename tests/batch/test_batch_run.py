@@ -229,15 +229,24 @@ async def test_loopback_provider_usage_answer_and_errors(server: LoopbackServer)
     }
 
 
+async def warm(server: LoopbackServer) -> None:
+    """One unlimited request first: the SDK's one-time work on its first request would delay the
+    first slot and bunch the next ones up behind it."""
+    await collect([{"id": "warm", "prompt": "warm"}], config=BatchConfig(flags=openai_flags(server)))
+    server.seen.clear()
+
+
 def assert_spaced(server: LoopbackServer, interval: float, skip: int = 0) -> None:
-    """Requests arrived no faster than one per ``interval``: over the whole run (less 30 ms for
-    the jitter between a request leaving and arriving) and with no two closer than half of it."""
+    """Requests arrived no faster than one per ``interval``: over the whole run (less 50 ms for
+    the jitter between a request leaving and arriving, which hits only the two ends) and with no
+    burst (any three in a row span at least half of two intervals)."""
     times = sorted(s.at for s in server.seen)[skip:]
-    assert times[-1] - times[0] >= (len(times) - 1) * interval - 0.03
-    assert min(b - a for a, b in itertools.pairwise(times)) >= interval / 2
+    assert times[-1] - times[0] >= (len(times) - 1) * interval - 0.05
+    assert min(c - a for a, c in zip(times, times[2:], strict=False)) >= interval
 
 
 async def test_requests_per_minute_is_respected_at_the_server(server: LoopbackServer) -> None:
+    await warm(server)
     config = BatchConfig(flags=openai_flags(server), requests_per_minute=600)  # one per 0.1 s
     results = await collect([{"id": n, "prompt": f"p{n}"} for n in range(8)], config=config, concurrency=8)
     assert all(r.ok for r in results)
@@ -248,6 +257,7 @@ async def test_requests_per_minute_is_respected_at_the_server(server: LoopbackSe
 
 
 async def test_rate_limit_headers_tighten_the_limit_at_run_time(server: LoopbackServer) -> None:
+    await warm(server)
     server.headers = {"x-ratelimit-limit-requests": "300"}  # one per 0.2 s, learnt from the first reply
     config = BatchConfig(flags=openai_flags(server))
     results = await collect([{"id": n, "prompt": f"p{n}"} for n in range(5)], config=config, concurrency=1)
@@ -256,6 +266,7 @@ async def test_rate_limit_headers_tighten_the_limit_at_run_time(server: Loopback
 
 
 async def test_tokens_per_minute_is_respected_and_settled_by_reported_usage(server: LoopbackServer) -> None:
+    await warm(server)
     # 600 tokens/min is 10 a second. "hi you" is estimated at 2 tokens; the server reports 5 used.
     config = BatchConfig(flags=openai_flags(server), tokens_per_minute=600)
     ctx = BatchContext(config)
