@@ -282,3 +282,18 @@ async def test_tokens_per_minute_is_respected_and_settled_by_reported_usage(serv
     first, second = sorted(s.at for s in server.seen)
     assert first - emptied >= 0.2 - 0.01  # 2 tokens short
     assert second - emptied >= 0.7 - 0.01  # then 3 more used than estimated, and 2 more reserved
+
+
+class BrokenEngine:
+    """An engine with a bug: it raises a plain exception, not a GeppettoError."""
+
+    name = "broken"
+
+    async def run(self, turn: Turn, ctx: Any) -> Turn:
+        raise KeyError("oops")
+
+
+async def test_an_engine_bug_fails_the_item_not_the_batch() -> None:
+    results = await collect([{"id": 1, "prompt": "x"}, {"id": 2, "prompt": "y"}], engine=BrokenEngine())
+    assert sorted((r.id, r.status) for r in results) == [(1, "error"), (2, "error")]
+    assert all(r.error == "unexpected KeyError: 'oops'" for r in results)
