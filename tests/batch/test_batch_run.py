@@ -236,23 +236,23 @@ async def warm(server: LoopbackServer) -> None:
 
 
 def assert_spaced(server: LoopbackServer, interval: float, skip: int = 0) -> None:
-    """Requests arrived no faster than one per ``interval``: over the whole run (less 50 ms for
-    the jitter between a request leaving and arriving, which hits only the two ends) and with no
-    burst (any three in a row span at least half of two intervals)."""
+    """Requests arrived no faster than one per ``interval``: over the whole run, less 100 ms for
+    the jitter between a request leaving and arriving on a loaded machine (it hits only the two
+    ends), and with no burst (any three in a row span at least one interval, half the nominal)."""
     times = sorted(s.at for s in server.seen)[skip:]
-    assert times[-1] - times[0] >= (len(times) - 1) * interval - 0.05
+    assert times[-1] - times[0] >= (len(times) - 1) * interval - 0.1
     assert min(c - a for a, c in zip(times, times[2:], strict=False)) >= interval
 
 
 async def test_requests_per_minute_is_respected_at_the_server(server: LoopbackServer) -> None:
     await warm(server)
-    config = BatchConfig(flags=openai_flags(server), requests_per_minute=600)  # one per 0.1 s
-    results = await collect([{"id": n, "prompt": f"p{n}"} for n in range(8)], config=config, concurrency=8)
+    config = BatchConfig(flags=openai_flags(server), requests_per_minute=300)  # one per 0.2 s
+    results = await collect([{"id": n, "prompt": f"p{n}"} for n in range(6)], config=config, concurrency=6)
     assert all(r.ok for r in results)
-    assert len(server.seen) == 8
+    assert len(server.seen) == 6
     # Starts are spaced by the limiter; the server sees them no closer than that (less a little
     # for scheduling between the reservation and the connection).
-    assert_spaced(server, 0.1)
+    assert_spaced(server, 0.2)
 
 
 async def test_rate_limit_headers_tighten_the_limit_at_run_time(server: LoopbackServer) -> None:
