@@ -17,6 +17,7 @@ import pytest
 
 from geppetto.cli import main
 from tests.batch.loopback import LoopbackServer, openai_args
+from tests.signals import default_sigint
 
 GEPPETTO = [sys.executable, "-m", "geppetto"]
 
@@ -217,6 +218,27 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path: Path, server:
     # The second run asked the server only for what the first had not written, plus nothing else:
     # the items in flight at the kill are the only ones the server saw twice.
     assert len(server.seen) - total <= 4
+
+
+def test_ctrl_c_keeps_what_is_written_and_says_how_to_resume(tmp_path: Path, server: LoopbackServer) -> None:
+    server.delay = 0.05
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": n, "prompt": f"p{n}"} for n in range(200)])
+    out = tmp_path / "out.jsonl"
+    command = [*GEPPETTO, "batch", str(src), "-o", str(out), *openai_args(server), "--concurrency", "2"]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=default_sigint
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= 4:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert b"run the same command to resume" in err
+    ids = [r["id"] for r in records(out)]
+    assert 4 <= len(ids) < 200 and len(set(ids)) == len(ids)
 
 
 def test_progress_bar_and_summary_on_a_terminal(tmp_path: Path) -> None:
