@@ -306,3 +306,28 @@ def test_bad_limit_specs_are_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
     src = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "prompt": "x"}])
     assert main(["batch", str(src), "--ai-api-type", "echo", "--limit", spec]) == 1
     assert "expected PROFILE=RPM[/TPM]" in capsys.readouterr().err
+
+
+def test_the_readme_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples" / "batch"
+    out = tmp_path / "labels.jsonl"
+    template = "Classify the sentiment of this review: {text}"
+    args = [
+        "batch",
+        str(examples / "reviews.jsonl"),
+        "-o",
+        str(out),
+        "--ai-api-type",
+        "echo",
+        "--template",
+        template,
+    ]
+    assert main([*args, "--schema", str(examples / "label.schema.json")]) == 1  # echo's READY is no JSON
+    capsys.readouterr()
+    assert {r["error"].split(":")[0] for r in records(out)} == {
+        "the answer is not the JSON the schema asks for"
+    }
+    out.unlink()
+    assert main([*args, "--concurrency", "16"]) == 0
+    assert len(records(out)) == 10
+    assert "batch: 10 ok, 0 failed" in capsys.readouterr().err
