@@ -34,9 +34,10 @@ from geppetto.cli.sessions import ReportingPersister, open_store, parse_turn_ref
 from geppetto.errors import ConfigError, GeppettoError, InferenceCancelled
 from geppetto.events.sinks import PrinterSink
 from geppetto.session import EngineBuilder, ExecutionHandle, Session, TurnPersister
-from geppetto.store import FORKED_AT_MS, FORKED_FROM_SESSION_ID, FORKED_FROM_TURN_ID, TurnStore
+from geppetto.store import TurnStore
+from geppetto.store.continuation import continuation
 from geppetto.terminal_text import safe_text
-from geppetto.turns import Block, BlockKind, Turn, TurnMetaKeys, new_id, save_turn
+from geppetto.turns import Block, BlockKind, Turn, save_turn
 
 if TYPE_CHECKING:
     from geppetto.cli.mcp import CommandTools
@@ -62,19 +63,6 @@ input: end a line with \\ to continue it; put \"\"\" alone on a line before and 
 Ctrl-C during a reply stops it and keeps the partial reply.
 """
 
-# Facts about a finished run that must not leak into the next turn (it has not run yet).
-_RUN_FACTS = (
-    TurnMetaKeys.INFERENCE_ID.id,
-    TurnMetaKeys.INFERENCE_RESULT.id,
-    TurnMetaKeys.USAGE.id,
-    TurnMetaKeys.STOP_REASON.id,
-    TurnMetaKeys.MODEL.id,
-    TurnMetaKeys.PROVIDER.id,
-    FORKED_FROM_SESSION_ID,
-    FORKED_FROM_TURN_ID,
-    FORKED_AT_MS,
-)
-
 Reader = Callable[[str], str]
 
 
@@ -99,10 +87,7 @@ def next_turn(
     latest: Turn | None, prompt: str, system: str | None, images: list[dict[str, Any]] | None = None
 ) -> Turn:
     """The turn for the next reply: history, the system prompt if it changed, the new user block."""
-    turn = Turn(list(latest.blocks), dict(latest.metadata), dict(latest.data)) if latest else Turn()
-    turn.id = new_id()
-    for key in _RUN_FACTS:
-        turn.metadata.pop(key, None)
+    turn = continuation(latest)
     if system is not None:
         turn.blocks = [block for block in turn.blocks if block.kind is not BlockKind.SYSTEM]
         if system:

@@ -15,8 +15,6 @@ from geppetto.errors import ConfigError
 
 if TYPE_CHECKING:
     from geppetto.engines.base import Engine
-    from geppetto.profiles.catalog import Catalog
-    from geppetto.profiles.model import ProfileEntry
     from geppetto.profiles.result import ResolvedSettings
 
 
@@ -55,28 +53,6 @@ def engine_from_args(args: argparse.Namespace) -> Engine:
 # -- list --------------------------------------------------------------------------------------
 
 
-def _summary(catalog: Catalog, entry: ProfileEntry) -> tuple[str, str, str]:
-    """Provider, model and problem (``""`` if none) of a profile with its stack merged."""
-    from geppetto.settings.apitypes import infer_api_type, normalize_api_type
-
-    try:
-        layers = catalog.expand(entry)
-    except ConfigError as exc:
-        return "invalid", "", str(exc)
-    fields: dict[str, Any] = {}
-    for layer in layers:
-        fields.update(layer.fields)
-    model = str(fields.get("ai-engine") or "")
-    api_type = str(fields.get("ai-api-type") or "")
-    if api_type:
-        provider = normalize_api_type(api_type)
-    elif model:
-        provider = "local" if model.lower().endswith(".gguf") else infer_api_type(model)
-    else:
-        provider = "(default)"
-    return provider, model, ""
-
-
 def _selected(args: argparse.Namespace) -> tuple[str | None, str | None]:
     from geppetto.profiles.resolve import resolve_run_settings
 
@@ -94,7 +70,7 @@ def list_profiles(args: argparse.Namespace) -> int:
     selected = _selected(args)
     rows: list[dict[str, Any]] = []
     for name, entry in catalog.listing():
-        provider, model, problem = _summary(catalog, entry)
+        provider, model, problem = catalog.summary(entry)
         rows.append(
             {
                 "name": name,

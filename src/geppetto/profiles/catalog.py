@@ -13,6 +13,7 @@ the profile is found nowhere; a broken default file otherwise only produces a wa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from geppetto.errors import ConfigError
 from geppetto.profiles.formats import normalize_slug
@@ -129,6 +130,28 @@ class Catalog:
                 taken.add(slug)
                 rows.append((name, registry.profiles[slug]))
         return rows
+
+    def summary(self, entry: ProfileEntry) -> tuple[str, str, str]:
+        """Provider, model and problem (``""`` if none) of ``entry`` with its stack merged: what
+        ``profiles list`` and the web chat's picker show."""
+        from geppetto.settings.apitypes import infer_api_type, normalize_api_type
+
+        try:
+            layers = self.expand(entry)
+        except ConfigError as exc:
+            return "invalid", "", str(exc)
+        fields: dict[str, Any] = {}
+        for layer in layers:
+            fields.update(layer.fields)
+        model = str(fields.get("ai-engine") or "")
+        api_type = str(fields.get("ai-api-type") or "")
+        if api_type:
+            provider = normalize_api_type(api_type)
+        elif model:
+            provider = "local" if model.lower().endswith(".gguf") else infer_api_type(model)
+        else:
+            provider = "(default)"
+        return provider, model, ""
 
     # -- stacks ----------------------------------------------------------------------------
 

@@ -20,34 +20,16 @@ from geppetto.events.types import Event
 from geppetto.serve.web.profiles import WebProfiles
 from geppetto.serve.web.views import PROFILE_KEY, event_record
 from geppetto.session import ExecutionHandle, Session
-from geppetto.store import FORKED_AT_MS, FORKED_FROM_SESSION_ID, FORKED_FROM_TURN_ID, TurnStore
+from geppetto.store import TurnStore
+from geppetto.store.continuation import continuation
 from geppetto.turns import Block, Turn, TurnMetaKeys, new_id
-
-# Facts of the previous run that must not be carried into the next turn (it has not run yet).
-_RUN_FACTS = (
-    TurnMetaKeys.INFERENCE_ID.id,
-    TurnMetaKeys.INFERENCE_RESULT.id,
-    TurnMetaKeys.USAGE.id,
-    TurnMetaKeys.STOP_REASON.id,
-    TurnMetaKeys.MODEL.id,
-    TurnMetaKeys.PROVIDER.id,
-    FORKED_FROM_SESSION_ID,
-    FORKED_FROM_TURN_ID,
-    FORKED_AT_MS,
-)
 
 
 def next_turn(latest: Turn | None, prompt: str, system: str, profile: str) -> Turn:
     """History plus the new user block; a new conversation starts with ``system`` (if any)."""
-    if latest is None:
-        turn = Turn()
-        if system:
-            turn.blocks.append(Block.system(system))
-    else:
-        turn = Turn(list(latest.blocks), dict(latest.metadata), dict(latest.data))
-        for key in _RUN_FACTS:
-            turn.metadata.pop(key, None)
-    turn.id = new_id()
+    turn = continuation(latest)
+    if latest is None and system:
+        turn.blocks.append(Block.system(system))
     turn.metadata[PROFILE_KEY] = profile
     turn.blocks.append(Block.user(prompt))
     return turn

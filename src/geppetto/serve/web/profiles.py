@@ -120,21 +120,5 @@ class CatalogProfiles:
 
 def _choice(catalog: Catalog, name: str, entry: ProfileEntry) -> ProfileChoice:
     """Provider and model of a profile with its stack merged (what ``profiles list`` shows)."""
-    from geppetto.settings.apitypes import infer_api_type, normalize_api_type
-
-    try:
-        layers = catalog.expand(entry)
-    except ConfigError as exc:
-        return ProfileChoice(name, "invalid", "", str(exc))
-    fields: dict[str, Any] = {}
-    for layer in layers:
-        fields.update(layer.fields)
-    model = str(fields.get("ai-engine") or "")
-    api_type = str(fields.get("ai-api-type") or "")
-    if api_type:
-        provider = normalize_api_type(api_type)
-    elif model:
-        provider = "local" if model.lower().endswith(".gguf") else infer_api_type(model)
-    else:
-        provider = "(default)"
-    return ProfileChoice(name, provider, model, entry.error)
+    provider, model, problem = catalog.summary(entry)
+    return ProfileChoice(name, provider, model, problem or entry.error)
