@@ -25,6 +25,7 @@ from geppetto.engines.providers.transport import (
     close_sdk_client,
     iter_raw,
     make_anthropic_client,
+    note_rate_limits,
     pump_sse,
     request_id,
 )
@@ -170,6 +171,7 @@ class AnthropicEngine(ProviderEngine):
         ) as response:
             attempt.opened = True
             acc.request_id = request_id(response.http_response.headers)
+            note_rate_limits(acc, response.http_response.headers)
             await pump_sse(iter_raw(response), parser)
         parser.end()
         return parser

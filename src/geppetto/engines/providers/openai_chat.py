@@ -27,7 +27,13 @@ from geppetto.engines.providers.openai_direct import (
     close_direct_client,
     make_direct_client,
 )
-from geppetto.engines.providers.transport import StreamParser, content_type, pump_sse, request_id
+from geppetto.engines.providers.transport import (
+    StreamParser,
+    content_type,
+    note_rate_limits,
+    pump_sse,
+    request_id,
+)
 from geppetto.events.types import Usage
 from geppetto.turns.model import Turn
 
@@ -169,6 +175,7 @@ class OpenAIChatEngine(ProviderEngine):
             attempt.opened = True
             headers = response.headers
             acc.request_id = request_id(headers)
+            note_rate_limits(acc, headers)
             if "json" in content_type(headers):
                 # A server that ignored stream=true: one whole completion.
                 parser.chunk(orjson.loads(await response.read()))

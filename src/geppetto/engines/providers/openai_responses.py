@@ -24,6 +24,7 @@ from geppetto.engines.providers.transport import (
     close_sdk_client,
     iter_raw,
     make_openai_client,
+    note_rate_limits,
     openai_request_headers,
     pump_sse,
     request_id,
@@ -157,5 +158,6 @@ class OpenAIResponsesEngine(ProviderEngine):
         ) as response:
             attempt.opened = True
             acc.request_id = request_id(response.http_response.headers)
+            note_rate_limits(acc, response.http_response.headers)
             await pump_sse(iter_raw(response), parser)
         parser.end()

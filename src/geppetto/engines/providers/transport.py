@@ -108,6 +108,22 @@ def request_id(headers: Any) -> str:
     return ""
 
 
+_RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+
+
+def note_rate_limits(acc: StreamAccumulator, headers: Any) -> None:
+    """Keep the response's rate-limit headers (OpenAI ``x-ratelimit-*``, Anthropic
+    ``anthropic-ratelimit-*``) in ``inference_result.extra.rate_limits``: batch runs tighten
+    their limits by them."""
+    found = {
+        str(name).lower(): str(value)
+        for name, value in headers.items()
+        if str(name).lower().startswith(_RATE_LIMIT_PREFIXES)
+    }
+    if found:
+        acc.extra["rate_limits"] = found
+
+
 def content_type(headers: Any) -> str:
     return str(headers.get("content-type") or "").lower()
 
