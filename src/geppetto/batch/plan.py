@@ -37,6 +37,9 @@ class BatchPlan:
     fail_fast: bool = False
     fsync: bool = True
     address: str | None = None
+    # --provider-batch: seconds between status polls, and where status lines go (None: nowhere)
+    poll_interval: float = 10.0
+    on_status: Callable[[str], None] | None = None
 
 
 def _writer(plan: BatchPlan) -> ResultWriter:

@@ -17,6 +17,7 @@ from geppetto.batch.provider.base import (
     ProviderBatchRequest,
     backend_for,
 )
+from geppetto.batch.provider.plan import arun_plan, run_plan
 from geppetto.batch.provider.runner import run_provider_batch
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "ProviderBatchOutcome",
     "ProviderBatchProgress",
     "ProviderBatchRequest",
+    "arun_plan",
     "backend_for",
+    "run_plan",
     "run_provider_batch",
 ]

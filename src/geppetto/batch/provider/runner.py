@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,7 @@ async def run_provider_batch(
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     on_progress: ProgressCallback | None = None,
     state_path: str | Path | None = None,
-) -> AsyncIterator[ProviderBatchOutcome]:
+) -> AsyncGenerator[ProviderBatchOutcome, None]:
     """Run ``requests`` through their providers' batch APIs (see the module docstring)."""
     state = BatchState(Path(state_path) if state_path is not None else None)
     pending: dict[str, ProviderBatchRequest] = {}
