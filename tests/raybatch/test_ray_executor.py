@@ -7,6 +7,7 @@ tests are few and each checks several things. Ray is required: without it these 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,18 +30,22 @@ def ray_instance() -> Iterator[Any]:
     except ImportError as exc:
         pytest.fail(f"the Ray executor tests need ray[data] ({exc}): pip install 'geppetto[ray]'")
     # Workers are started by Ray's own processes: give them this checkout's sources.
+    # The cluster's token goes by variable (Ray writes none into HOME, which tests replace), so
+    # CLI subprocesses joining with --address inherit it.
     source = str(Path(geppetto.__file__).resolve().parents[1])
-    previous = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [source, previous]))
+    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", "RAY_AUTH_TOKEN")}
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [source, saved["PYTHONPATH"]]))
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     try:
         yield ray
     finally:
         ray.shutdown()
-        if previous is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = previous
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def items() -> list[BatchItem]:
@@ -109,3 +114,34 @@ def test_pool_size_shares_concurrency_among_actors() -> None:
     assert pool_size(64, 256) == (8, 32)
     assert pool_size(8, 3) == (3, 1)
     assert pool_size(0, 5) == (1, 5)
+
+
+def test_cli_executor_ray_joins_a_cluster_by_address(ray_instance: Any, tmp_path: Path) -> None:
+    """``geppetto batch --executor ray --address``: bad lines reported, the rest run on the
+    cluster, the same records as ``--executor local``."""
+    import subprocess
+    import sys
+
+    rows = [orjson.dumps({"id": n, "prompt": f"p{n}"}) for n in range(6)]
+    rows.insert(2, b"{not json")
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(rows) + b"\n")
+    address = ray_instance.get_runtime_context().gcs_address
+    env = {**os.environ, "PYTHONPATH": str(Path(geppetto.__file__).resolve().parents[1])}
+    outputs = {}
+    for executor in ("local", "ray"):
+        out = tmp_path / f"{executor}.jsonl"
+        extra = ["--address", address] if executor == "ray" else []
+        command = [sys.executable, "-m", "geppetto", "batch", str(source), "-o", str(out)]
+        done = subprocess.run(
+            [*command, "--executor", executor, *extra, "--ai-api-type", "echo"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert done.returncode == 1, done.stderr  # the bad line
+        assert f"error: {source}:3: invalid JSON" in done.stderr
+        assert "batch: 6 ok, 0 failed, 1 bad input" in done.stderr
+        outputs[executor] = records(out)
+    assert outputs["ray"] == outputs["local"] and len(outputs["ray"]) == 6

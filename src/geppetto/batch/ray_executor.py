@@ -110,13 +110,16 @@ def _connect(ray: Any, address: str | None) -> bool:
     if ray.is_initialized():
         return False
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    if not address:
+        ray.init(**quiet)
+        return True
     try:
-        if address:
-            ray.init(address=address, **quiet)
-        else:
-            ray.init(**quiet)
-    except ConnectionError as exc:
-        raise ConfigError(f"cannot reach the Ray cluster at {address}: {exc} (check --address)") from None
+        ray.init(address=address, **quiet)
+    except Exception as exc:  # unreachable, refused, wrong token: all mean "check the address"
+        raise ConfigError(
+            f"cannot join the Ray cluster at {address}: {type(exc).__name__}: {exc} "
+            "(check --address, and RAY_AUTH_TOKEN when the cluster uses token authentication)"
+        ) from None
     return True
 
 
@@ -149,16 +152,18 @@ def run_ray(plan: BatchPlan, on_written: OnWritten) -> RayRun:
     try:
         data_context.enable_progress_bars = False  # the CLI draws its own bar
         data_context.print_on_execution_start = False
-        report.actors, report.per_actor = pool_size(ray.cluster_resources().get("CPU", 1), plan.concurrency)
+        cpus = ray.cluster_resources().get("CPU", 1)
+        report.actors, report.per_actor = pool_size(cpus, min(plan.concurrency, len(items)))
         holder = ray.remote(num_cpus=0)(SharedLimits).remote()
         rows = [
             {ITEM: orjson.dumps(item.to_dict()).decode(), INDEX: index} for index, item in enumerate(items)
         ]
-        dataset = ray.data.from_items(rows).map_batches(
+        blocks = min(len(rows), report.actors * 4)  # enough blocks to keep every actor busy
+        dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             ItemWorker,
             fn_constructor_kwargs={"config": plan.config, "limits": holder, "concurrency": report.per_actor},
             batch_size=report.per_actor,
-            concurrency=report.actors,
+            compute=ray.data.ActorPoolStrategy(size=report.actors),
             num_cpus=1,
         )
         report.written = _write(plan, dataset, on_written)
