@@ -150,9 +150,15 @@ def parse_item(row: Any, where: str = "", template: Template | None = None) -> B
                 raise ValueError("'turn' is not valid turn JSON") from None
         if not isinstance(turn, dict):
             raise ValueError(f"'turn' must be a turn object, got {type(turn).__name__}")
+        from geppetto.errors import GeppettoError
         from geppetto.turns.serde import turn_from_dict
 
-        turn_from_dict(turn)  # validate now, so the problem is reported with its line
+        try:  # validate now, so the problem is reported with its line
+            decoded = turn_from_dict(turn)
+        except GeppettoError as exc:
+            raise ValueError(f"'turn' is not a valid turn: {exc}") from None
+        if not decoded.blocks:
+            raise ValueError("'turn' has no blocks: give it at least a user block")
         item.turn = turn
         return item
     if template is not None:

@@ -82,9 +82,11 @@ class BatchProgress:
         self._progress: Any = None
         self._task: Any = None
         if show:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
+            try:
+                from rich.console import Console
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+            except ImportError:  # rich is a dependency; without it there is just no bar
+                return
             self._progress = Progress(
                 TextColumn("batch"),
                 BarColumn(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from collections.abc import AsyncGenerator, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -47,15 +47,26 @@ def seed_turn(item: BatchItem, ctx: BatchContext) -> Turn:
     return turn
 
 
+_MISSING: Any = object()
+_cost_fn: Any = None
+
+
+def _cost_function() -> Any:
+    """``geppetto.cost.turn_cost`` if that module exists (looked up once), else ``None``."""
+    global _cost_fn
+    if _cost_fn is None:
+        import importlib
+
+        try:  # TODO(lead): geppetto.cost comes from the usage branch; until it is merged, cost is null
+            _cost_fn = getattr(importlib.import_module("geppetto.cost"), "turn_cost", _MISSING)
+        except ModuleNotFoundError:
+            _cost_fn = _MISSING
+    return None if _cost_fn is _MISSING else _cost_fn
+
+
 def turn_cost(turn: Turn) -> float | None:
     """The run's cost from :mod:`geppetto.cost` when that module is installed, else ``None``."""
-    import importlib
-
-    try:  # TODO(lead): geppetto.cost comes from the usage branch; until it is merged, cost is null
-        cost = importlib.import_module("geppetto.cost")
-    except ModuleNotFoundError:
-        return None
-    fn = getattr(cost, "turn_cost", None)
+    fn = _cost_function()
     if fn is None:
         return None
     try:
@@ -64,7 +75,7 @@ def turn_cost(turn: Turn) -> float | None:
         return None
     for name in ("total", "usd", "total_usd"):
         if value is not None and not isinstance(value, (int, float)):
-            value = getattr(value, name, None) if not isinstance(value, Mapping) else value.get(name)
+            value = value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
@@ -119,6 +130,14 @@ async def run_item(item: BatchItem, ctx: BatchContext) -> BatchResult:
         return result
     result.profile = None if profile_key == "(default)" else profile_key
     limiter = ctx.limiter(profile_key)
+    prepare = getattr(engine, "prepare", None)
+    if callable(prepare):  # create the client now, so the rate-limited slot is spent on the request
+        try:
+            prepare()
+        except Exception as exc:
+            result.status, result.finish_class = ERROR, "error"
+            result.error = f"cannot create the client: {exc}"
+            return result
     reserved = estimate_tokens(" ".join(b.text for b in seed.blocks if b.text))
     await limiter.acquire(reserved)
     session = Session(engine)
@@ -170,7 +189,7 @@ async def run(
     ordered: bool = False,
     skip: Collection[str] = (),
     template: str | None = None,
-) -> AsyncIterator[BatchResult]:
+) -> AsyncGenerator[BatchResult, None]:
     """Run ``items`` with at most ``concurrency`` in flight; yield each result as it completes
     (``ordered=True``: in input order). Items may be :class:`BatchItem` or mappings in the input
     format (``{"id": ..., "prompt": ...}``); an invalid mapping yields an error result. ``skip``

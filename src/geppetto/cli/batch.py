@@ -81,7 +81,26 @@ def _config(args: argparse.Namespace) -> BatchConfig:
         full=args.full,
         requests_per_minute=args.rpm,
         tokens_per_minute=args.tpm,
+        limits=_limits(args.limit),
     )
+
+
+def _limits(specs: list[str]) -> dict[str, tuple[float | None, float | None]]:
+    """``--limit PROFILE=RPM[/TPM]`` values; either number may be left empty."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        rpm_text, _, tpm_text = values.partition("/")
+        try:
+            numbers = [float(t) if t.strip() else None for t in (rpm_text, tpm_text)]
+        except ValueError:
+            numbers = []
+        if not sep or not name.strip() or len(numbers) != 2 or any(n is not None and n <= 0 for n in numbers):
+            raise ConfigError(
+                f"--limit {spec!r}: expected PROFILE=RPM[/TPM] with positive numbers, e.g. fast=500/200000"
+            )
+        out[name.strip()] = (numbers[0], numbers[1])
+    return out
 
 
 def _say(message: str) -> None:
@@ -100,6 +119,9 @@ def _check_items(items: list[BatchItem], config: BatchConfig) -> tuple[list[Batc
     bad: list[InputProblem] = []
     for item in items:
         problem = ctx.check(item)
+        if problem is not None and item.profile is None and not item.settings:
+            # The batch's own engine cannot be built (a missing key, say): one error, not one per line.
+            raise ConfigError(problem)
         if problem is None:
             good.append(item)
         else:

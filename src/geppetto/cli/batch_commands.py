@@ -77,6 +77,13 @@ def add_batch_command(commands: Any) -> None:
         help="token limit per profile (the provider's rate-limit headers may lower it)",
     )
     batch.add_argument(
+        "--limit",
+        action="append",
+        metavar="PROFILE=RPM[/TPM]",
+        default=[],
+        help="limits of one profile, e.g. fast=500/200000 or slow=/10000 (repeatable; overrides --rpm/--tpm)",
+    )
+    batch.add_argument(
         "--retry-failed", action="store_true", help="on resume, run again the items that failed"
     )
     batch.add_argument(
