@@ -145,3 +145,27 @@ def test_cli_executor_ray_joins_a_cluster_by_address(ray_instance: Any, tmp_path
         assert "batch: 6 ok, 0 failed, 1 bad input" in done.stderr
         outputs[executor] = records(out)
     assert outputs["ray"] == outputs["local"] and len(outputs["ray"]) == 6
+
+
+@pytest.mark.heavy
+def test_requests_per_minute_hold_for_the_whole_actor_pool(ray_instance: Any, tmp_path: Path) -> None:
+    """Measured at a loopback provider: 2 actors share one limit of 600 requests/min, so the
+    server sees one request per 0.1 s overall, not one per 0.1 s per actor."""
+    from tests.batch.loopback import LoopbackServer, openai_flags
+
+    server = LoopbackServer().start()
+    try:
+        config = BatchConfig(flags=openai_flags(server), requests_per_minute=600)
+        items = [BatchItem(id=n, prompt=f"p{n}") for n in range(16)]
+        plan = BatchPlan(items, config, output=tmp_path / "o.jsonl", concurrency=8)
+        seen: list[BatchResult] = []
+        report = run_ray(plan, seen.append)
+    finally:
+        server.stop()
+    assert report.actors == 2 and len(seen) == 16 and all(r.ok for r in seen)
+    assert sorted(r.answer for r in seen) == sorted(f"echo: p{n}" for n in range(16))
+    times = sorted(s.at for s in server.seen)
+    assert len(times) == 16
+    # The whole run (less 50 ms of send/arrive jitter at its two ends) and every three in a row.
+    assert times[-1] - times[0] >= 15 * 0.1 - 0.05
+    assert min(c - a for a, c in zip(times, times[2:], strict=False)) >= 0.1
