@@ -129,6 +129,8 @@ class OpenAIBatchServer(_Server):
         super().__init__(polls)
         self.files: dict[str, bytes] = {}
         self.fail_validation = False
+        self.retrieve_statuses: list[int] = []  # HTTP statuses for the next status reads
+        self.content_status: int | None = None  # an HTTP status for every file download
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/files", self.upload)
@@ -157,6 +159,8 @@ class OpenAIBatchServer(_Server):
         )
 
     async def content(self, request: web.Request) -> web.Response:
+        if self.content_status is not None:
+            return web.json_response(_error_body("file storage unavailable"), status=self.content_status)
         data = self.files.get(request.match_info["id"])
         if data is None:
             return web.json_response(_error_body("no such file"), status=404)
@@ -200,6 +204,9 @@ class OpenAIBatchServer(_Server):
         }
 
     async def retrieve(self, request: web.Request) -> web.Response:
+        if self.retrieve_statuses:
+            status = self.retrieve_statuses.pop(0)
+            return web.json_response(_error_body(f"status read refused ({status})"), status=status)
         batch = self.batches[request.match_info["id"]]
         if batch.status == "validating":
             batch.status = "failed" if batch.errors else "in_progress"

@@ -242,3 +242,60 @@ async def test_mixed_engines_make_one_batch_each(
     assert {key: answer(value) for key, value in out.items()} == {f"i{n}": f"echo: t{n}" for n in range(6)}
     assert len(openai_server.batches) == 1 and len(anthropic_server.batches) == 1
     assert {batch.provider for batch in progress[-1].batches} == {"openai", "claude"}
+
+
+async def test_items_are_cut_into_batches_by_count_and_by_size(
+    openai_server: OpenAIBatchServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geppetto.batch.provider.openai_batch import OpenAIBatchBackend
+
+    chat = engine("openai", openai_server.base_url + "/v1", "gpt-4o-mini")
+    monkeypatch.setattr(OpenAIBatchBackend, "max_requests", 2)
+    out, progress = await collect([ProviderBatchRequest(f"n{i}", turn(f"t{i}"), chat) for i in range(5)])
+    assert {key: answer(value) for key, value in out.items()} == {f"n{i}": f"echo: t{i}" for i in range(5)}
+    assert [len(batch.requests) for batch in openai_server.batches.values()] == [2, 2, 1]
+    assert len(progress[-1].batches) == 3 and progress[-1].total == 5
+
+    monkeypatch.setattr(OpenAIBatchBackend, "max_requests", 100)
+    monkeypatch.setattr(OpenAIBatchBackend, "max_bytes", 700)  # about two of these bodies
+    before = len(openai_server.batches)
+    out, _ = await collect([ProviderBatchRequest(f"s{i}", turn("x" * 200), chat) for i in range(3)])
+    assert len(out) == 3 and all(o.turn is not None for o in out.values())
+    sizes = [len(batch.requests) for batch in list(openai_server.batches.values())[before:]]
+    assert sum(sizes) == 3 and len(sizes) >= 2
+
+
+async def test_a_busy_status_read_is_retried_on_the_next_poll(openai_server: OpenAIBatchServer) -> None:
+    chat = engine("openai", openai_server.base_url + "/v1", "gpt-4o-mini")
+    openai_server.retrieve_statuses = [503, 503]
+    out, _ = await collect([ProviderBatchRequest("b", turn("busy"), chat)])
+    assert answer(out["b"]) == "echo: busy"
+
+
+async def test_a_batch_that_is_gone_fails_its_items_and_leaves_the_state(
+    openai_server: OpenAIBatchServer, tmp_path: Path
+) -> None:
+    chat = engine("openai", openai_server.base_url + "/v1", "gpt-4o-mini")
+    state = tmp_path / "state.json"
+    openai_server.retrieve_statuses = [404]
+    out, _ = await collect([ProviderBatchRequest("g", turn("gone"), chat)], state_path=state)
+    error = out["g"].error
+    assert error is not None and "HTTP 404" in str(error)
+    assert out["g"].batch_id in str(error)  # named, so it can be looked up at the provider
+    assert not state.exists()  # a re-run submits anew instead of asking for it again
+
+
+async def test_results_that_cannot_be_downloaded_stay_collectable(
+    openai_server: OpenAIBatchServer, tmp_path: Path
+) -> None:
+    chat = engine("openai", openai_server.base_url + "/v1", "gpt-4o-mini")
+    state = tmp_path / "state.json"
+    openai_server.content_status = 500
+    out, _ = await collect([ProviderBatchRequest("d", turn("down"), chat)], state_path=state)
+    error = out["d"].error
+    assert error is not None and "HTTP 500" in str(error) and "file storage unavailable" in str(error)
+    assert state.exists()  # the batch is done at the provider: a re-run collects it
+    openai_server.content_status = None
+    out, _ = await collect([ProviderBatchRequest("d", turn("down"), chat)], state_path=state)
+    assert answer(out["d"]) == "echo: down"
+    assert len(openai_server.batches) == 1 and not state.exists()

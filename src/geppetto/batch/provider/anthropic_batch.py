@@ -21,14 +21,16 @@ from geppetto.engines.providers.errors import make_error, map_exception
 from geppetto.errors import ProviderError
 from geppetto.turns.model import Turn
 
-# The API's limit per batch (100,000 requests; 256 MB).
+# The API's limits per batch: 100,000 requests, 256 MB (kept under, for the envelope guess).
 MAX_REQUESTS = 100_000
+MAX_BYTES = 240_000_000
 
 
 class AnthropicBatchBackend:
     """Batches of Messages requests."""
 
     max_requests = MAX_REQUESTS
+    max_bytes = MAX_BYTES
 
     def __init__(self, engine: ProviderEngine) -> None:
         self.engine = engine

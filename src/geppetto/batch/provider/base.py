@@ -91,6 +91,7 @@ class BatchBackend(Protocol):
 
     provider: str
     max_requests: int
+    max_bytes: int
     engine: ProviderEngine
 
     async def submit(self, requests: list[tuple[str, dict[str, Any]]]) -> str: ...

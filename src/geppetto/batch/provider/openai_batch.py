@@ -24,14 +24,16 @@ from geppetto.errors import ProviderError
 from geppetto.turns.model import Turn
 
 _ENDED = ("completed", "failed", "expired", "cancelled")
-# The API's limit per input file (50,000 requests; 200 MB).
+# The API's limits per input file: 50,000 requests, 200 MB (kept under, for the envelope guess).
 MAX_REQUESTS = 50_000
+MAX_BYTES = 190_000_000
 
 
 class OpenAIBatchBackend:
     """Batches of Chat Completions or Responses requests, per the engine's API."""
 
     max_requests = MAX_REQUESTS
+    max_bytes = MAX_BYTES
 
     def __init__(self, engine: ProviderEngine) -> None:
         from geppetto.engines.providers.openai_responses import OpenAIResponsesEngine

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,12 @@ from geppetto.batch.provider.base import (
 )
 from geppetto.engines.providers.base import ProviderEngine
 from geppetto.engines.providers.errors import make_error
-from geppetto.errors import GeppettoError
+from geppetto.errors import GeppettoError, ProviderError
 
 DEFAULT_POLL_INTERVAL = 10.0
+# Status polls that may fail in a row (after the SDK's own retries) before the batch's items are
+# recorded as failed; its id stays in the state file so a re-run can still collect it.
+MAX_POLL_FAILURES = 5
 
 
 @dataclass(slots=True)
@@ -48,6 +52,8 @@ class _Submitted:
     requests: dict[str, ProviderBatchRequest]  # custom id -> item
     status: BatchStatus | None = None
     done: bool = False
+    poll_failures: int = 0
+    collect_failed: bool = False
 
 
 @dataclass(slots=True)
@@ -132,9 +138,15 @@ async def run_provider_batch(
                     continue
                 try:
                     batch.status = await batch.backend.status(batch.batch_id)
+                    batch.poll_failures = 0
                 except GeppettoError as exc:
+                    batch.poll_failures += 1
+                    if getattr(exc, "retryable", False) and batch.poll_failures < MAX_POLL_FAILURES:
+                        continue  # the provider is busy: the batch is still there, ask again later
                     batch.done = True
-                    for outcome in _all_failed(batch, exc):
+                    if not getattr(exc, "retryable", False):
+                        state.drop(batch.batch_id)  # gone or refused: a re-run submits the items anew
+                    for outcome in _all_failed(batch, _about(batch, exc)):
                         yield outcome
             if on_progress is not None:
                 on_progress(ProviderBatchProgress([b.status for b in submitted if b.status is not None]))
@@ -143,7 +155,8 @@ async def run_provider_batch(
                     async for outcome in _collect(batch):
                         yield outcome
                     batch.done = True
-                    state.drop(batch.batch_id)
+                    if not batch.collect_failed:  # else a re-run (--retry-failed) collects it again
+                        state.drop(batch.batch_id)
             if not all(batch.done for batch in submitted):
                 await asyncio.sleep(poll_interval)
     finally:
@@ -175,28 +188,40 @@ def _resume(
     return submitted
 
 
+def _chunks(
+    group: _Group, failures: list[ProviderBatchOutcome], numbers: Iterator[int]
+) -> Iterator[tuple[dict[str, ProviderBatchRequest], list[tuple[str, dict[str, Any]]]]]:
+    """The group's items as (custom id -> item, bodies) chunks within the API's request and
+    size limits; items whose body cannot be built go to ``failures``."""
+    most, budget = max(1, group.backend.max_requests), max(1, group.backend.max_bytes)
+    chunk: dict[str, ProviderBatchRequest] = {}
+    bodies: list[tuple[str, dict[str, Any]]] = []
+    used = 0
+    for item in group.items:
+        try:
+            body = request_body(item.engine, item.turn)
+        except GeppettoError as exc:
+            failures.append(ProviderBatchOutcome(item.id, error=exc))
+            continue
+        size = len(orjson.dumps(body)) + 128  # the line's envelope (custom id, method, url)
+        if bodies and (len(bodies) >= most or used + size > budget):
+            yield chunk, bodies
+            chunk, bodies, used = {}, [], 0
+        custom_id = f"item-{next(numbers)}"
+        chunk[custom_id] = item
+        bodies.append((custom_id, body))
+        used += size
+    if bodies:
+        yield chunk, bodies
+
+
 async def _submit_all(
     groups: dict[int, _Group], submitted: list[_Submitted], state: BatchState
 ) -> list[ProviderBatchOutcome]:
     failures: list[ProviderBatchOutcome] = []
-    number = 0
+    numbers = itertools.count()
     for group in groups.values():
-        size = max(1, group.backend.max_requests)
-        for start in range(0, len(group.items), size):
-            chunk: dict[str, ProviderBatchRequest] = {}
-            bodies: list[tuple[str, dict[str, Any]]] = []
-            for item in group.items[start : start + size]:
-                try:
-                    body = request_body(item.engine, item.turn)
-                except GeppettoError as exc:
-                    failures.append(ProviderBatchOutcome(item.id, error=exc))
-                    continue
-                custom_id = f"item-{number}"
-                number += 1
-                chunk[custom_id] = item
-                bodies.append((custom_id, body))
-            if not bodies:
-                continue
+        for chunk, bodies in _chunks(group, failures, numbers):
             try:
                 await group.engine.config.check_url()
                 batch_id = await group.backend.submit(bodies)
@@ -220,7 +245,8 @@ async def _collect(batch: _Submitted) -> AsyncIterator[ProviderBatchOutcome]:
                 continue  # not ours (or already handed out)
             yield _outcome(batch, custom_id, item, result, request_id)
     except GeppettoError as exc:
-        for outcome in _all_failed(batch, exc, only=left):
+        batch.collect_failed = True
+        for outcome in _all_failed(batch, _about(batch, exc), only=left):
             yield outcome
         return
     for custom_id, item in left.items():
@@ -241,6 +267,19 @@ def _outcome(
     except GeppettoError as exc:
         outcome.error = exc
     return outcome
+
+
+def _about(batch: _Submitted, error: GeppettoError) -> GeppettoError:
+    """``error`` naming the batch, so a user can look it up at the provider."""
+    if batch.batch_id in str(error) or not isinstance(error, ProviderError):
+        return error
+    return ProviderError(
+        f"batch {batch.batch_id}: {error}",
+        provider=error.provider,
+        status=error.status,
+        retryable=error.retryable,
+        request_id=error.request_id,
+    )
 
 
 def _all_failed(
