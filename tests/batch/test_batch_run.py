@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from typing import Any
 
@@ -237,23 +236,23 @@ async def warm(server: LoopbackServer) -> None:
 
 
 def assert_spaced(server: LoopbackServer, interval: float, skip: int = 0) -> None:
-    """Requests arrived no faster than one per ``interval``: over the whole run (less 50 ms for
-    the jitter between a request leaving and arriving, which hits only the two ends) and with no
-    burst (any three in a row span at least half of two intervals)."""
+    """Requests arrived no faster than one per ``interval``: over the whole run, less 100 ms for
+    the jitter between a request leaving and arriving on a loaded machine (it hits only the two
+    ends), and with no burst (any three in a row span at least one interval, half the nominal)."""
     times = sorted(s.at for s in server.seen)[skip:]
-    assert times[-1] - times[0] >= (len(times) - 1) * interval - 0.05
+    assert times[-1] - times[0] >= (len(times) - 1) * interval - 0.1
     assert min(c - a for a, c in zip(times, times[2:], strict=False)) >= interval
 
 
 async def test_requests_per_minute_is_respected_at_the_server(server: LoopbackServer) -> None:
     await warm(server)
-    config = BatchConfig(flags=openai_flags(server), requests_per_minute=600)  # one per 0.1 s
-    results = await collect([{"id": n, "prompt": f"p{n}"} for n in range(8)], config=config, concurrency=8)
+    config = BatchConfig(flags=openai_flags(server), requests_per_minute=300)  # one per 0.2 s
+    results = await collect([{"id": n, "prompt": f"p{n}"} for n in range(6)], config=config, concurrency=6)
     assert all(r.ok for r in results)
-    assert len(server.seen) == 8
+    assert len(server.seen) == 6
     # Starts are spaced by the limiter; the server sees them no closer than that (less a little
     # for scheduling between the reservation and the connection).
-    assert_spaced(server, 0.1)
+    assert_spaced(server, 0.2)
 
 
 async def test_rate_limit_headers_tighten_the_limit_at_run_time(server: LoopbackServer) -> None:
@@ -283,3 +282,18 @@ async def test_tokens_per_minute_is_respected_and_settled_by_reported_usage(serv
     first, second = sorted(s.at for s in server.seen)
     assert first - emptied >= 0.2 - 0.01  # 2 tokens short
     assert second - emptied >= 0.7 - 0.01  # then 3 more used than estimated, and 2 more reserved
+
+
+class BrokenEngine:
+    """An engine with a bug: it raises a plain exception, not a GeppettoError."""
+
+    name = "broken"
+
+    async def run(self, turn: Turn, ctx: Any) -> Turn:
+        raise KeyError("oops")
+
+
+async def test_an_engine_bug_fails_the_item_not_the_batch() -> None:
+    results = await collect([{"id": 1, "prompt": "x"}, {"id": 2, "prompt": "y"}], engine=BrokenEngine())
+    assert sorted((r.id, r.status) for r in results) == [(1, "error"), (2, "error")]
+    assert all(r.error == "unexpected KeyError: 'oops'" for r in results)

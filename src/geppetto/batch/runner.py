@@ -145,9 +145,12 @@ async def run_item(item: BatchItem, ctx: BatchContext) -> BatchResult:
     before = len(seed.blocks)
     try:
         turn = await session.arun(seed)
-    except GeppettoError as exc:
+    except Exception as exc:  # the item's failure, recorded; cancellation still propagates
         result.duration_ms = round((time.perf_counter() - started) * 1000)
-        result.status, result.error = ERROR, str(exc) or type(exc).__name__
+        message = str(exc) or type(exc).__name__
+        if not isinstance(exc, GeppettoError):
+            message = f"unexpected {type(exc).__name__}: {message}"
+        result.status, result.error = ERROR, message
         partial = session.latest()
         if partial is not None:
             _fill(result, partial, before, ctx)

@@ -199,9 +199,17 @@ def run(args: argparse.Namespace) -> int:
         _say(f"resuming {plan.output}: {skipped} item(s) already done")
     show = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
     on_written: OnWritten
-    with BatchProgress(stats, sys.stderr, show=show) as progress:
-        on_written = progress.update
-        executor(plan, on_written)
+    try:
+        with BatchProgress(stats, sys.stderr, show=show) as progress:
+            on_written = progress.update
+            executor(plan, on_written)
+    except KeyboardInterrupt:
+        if not args.quiet:
+            _say(stats.summary())
+            if plan.output is not None:
+                done = f"{stats.done} result(s) are in {plan.output}"
+                _say(f"interrupted: {done}; run the same command to resume")
+        raise
     if not args.quiet:
         for failure in stats.failures:
             _say(f"failed: {failure.id!r}: {failure.error}")

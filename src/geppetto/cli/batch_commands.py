@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 
@@ -26,10 +27,31 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def add_batch_command(commands: Any) -> None:
-    from geppetto.cli import add_settings_flags
-    from geppetto.cli.profile_commands import add_profile_options
+class _LazyParser(argparse.ArgumentParser):
+    """A subcommand parser that adds its arguments only when it is used (parsing or help), so
+    building the whole parser for ``geppetto --help`` or another command stays as fast as before."""
 
+    _fill: Callable[[argparse.ArgumentParser], None] | None = None
+
+    def _ensure(self) -> None:
+        fill, self._fill = self._fill, None
+        if fill is not None:
+            fill(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._ensure()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._ensure()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._ensure()
+        return super().format_usage()
+
+
+def add_batch_command(commands: Any) -> None:
     batch = commands.add_parser(
         "batch",
         help="run every item of a JSONL/CSV/Parquet file; results to JSONL, resumable",
@@ -39,6 +61,14 @@ def add_batch_command(commands: Any) -> None:
             "Re-running with the same OUTPUT skips the items it already holds."
         ),
     )
+    batch.__class__ = _LazyParser
+    batch._fill = _add_arguments
+
+
+def _add_arguments(batch: argparse.ArgumentParser) -> None:
+    from geppetto.cli import add_settings_flags
+    from geppetto.cli.profile_commands import add_profile_options
+
     batch.add_argument("input", metavar="INPUT", help="the items: .jsonl, .csv or .parquet")
     batch.add_argument(
         "-o", "--output", default=None, help="results JSONL, appended and resumable (default: stdout)"
