@@ -148,7 +148,9 @@ def run_ray(plan: BatchPlan, on_written: OnWritten) -> RayRun:
     started = _connect(ray, plan.address)
     data_context = ray.data.DataContext.get_current()
     saved = (data_context.enable_progress_bars, data_context.print_on_execution_start)
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    data_logger = logging.getLogger("ray.data")
+    saved_level = data_logger.level
+    data_logger.setLevel(logging.ERROR)  # its notices would tear the CLI's progress bar
     try:
         data_context.enable_progress_bars = False  # the CLI draws its own bar
         data_context.print_on_execution_start = False
@@ -170,6 +172,7 @@ def run_ray(plan: BatchPlan, on_written: OnWritten) -> RayRun:
         report.requests = ray.get(holder.requests.remote())
     finally:
         data_context.enable_progress_bars, data_context.print_on_execution_start = saved
+        data_logger.setLevel(saved_level)
         if started:
             ray.shutdown()
     return report
