@@ -299,3 +299,28 @@ async def test_results_that_cannot_be_downloaded_stay_collectable(
     out, _ = await collect([ProviderBatchRequest("d", turn("down"), chat)], state_path=state)
     assert answer(out["d"]) == "echo: down"
     assert len(openai_server.batches) == 1 and not state.exists()
+
+
+async def test_state_records_of_finished_items_are_dropped(
+    anthropic_server: AnthropicBatchServer, tmp_path: Path
+) -> None:
+    claude = engine("claude", anthropic_server.base_url, "claude-haiku-4-5")
+    state = tmp_path / "state.json"
+    stale = {"provider": "claude", "model": "m", "batch_id": "msgbatch_old", "requests": {"item-0": "done"}}
+    state.write_bytes(orjson.dumps({"version": 1, "batches": [stale]}))
+    out, _ = await collect([ProviderBatchRequest("new", turn("n"), claude)], state_path=state)
+    assert answer(out["new"]) == "echo: n"
+    assert not any("msgbatch_old" in path for path in anthropic_server.paths()) and not state.exists()
+
+
+async def test_a_damaged_state_file_is_refused_with_what_to_do(
+    anthropic_server: AnthropicBatchServer, tmp_path: Path
+) -> None:
+    from geppetto.errors import ConfigError
+
+    claude = engine("claude", anthropic_server.base_url, "claude-haiku-4-5")
+    state = tmp_path / "state.json"
+    state.write_bytes(b'{"batches": [tru')
+    with pytest.raises(ConfigError, match="not a provider batch state file: remove it"):
+        await collect([ProviderBatchRequest("x", turn("x"), claude)], state_path=state)
+    assert anthropic_server.batches == {}

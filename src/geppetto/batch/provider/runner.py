@@ -37,7 +37,7 @@ from geppetto.batch.provider.base import (
 )
 from geppetto.engines.providers.base import ProviderEngine
 from geppetto.engines.providers.errors import make_error
-from geppetto.errors import GeppettoError, ProviderError
+from geppetto.errors import ConfigError, GeppettoError, ProviderError
 
 DEFAULT_POLL_INTERVAL = 10.0
 # Status polls that may fail in a row (after the SDK's own retries) before the batch's items are
@@ -70,8 +70,14 @@ class BatchState:
         self.path = path
         self.records: list[dict[str, Any]] = []
         if path is not None and path.exists():
-            data = orjson.loads(path.read_bytes() or b"{}")
-            self.records = [r for r in data.get("batches", []) if isinstance(r, dict)]
+            try:
+                data = orjson.loads(path.read_bytes() or b"{}")
+                self.records = [r for r in data.get("batches", []) if isinstance(r, dict)]
+            except (orjson.JSONDecodeError, AttributeError):
+                raise ConfigError(
+                    f"{path} is not a provider batch state file: remove it (the batches it names "
+                    "are then submitted again) or restore it"
+                ) from None
 
     def add(self, submitted: _Submitted) -> None:
         engine = submitted.backend.engine
@@ -171,6 +177,9 @@ def _resume(
     submitted: list[_Submitted] = []
     claimed: set[str] = set()
     for record in state.records:
+        batch_id = record.get("batch_id")
+        if not isinstance(batch_id, str) or not batch_id:
+            continue
         mapping = {
             str(custom_id): pending[item_id]
             for custom_id, item_id in (record.get("requests") or {}).items()
@@ -182,7 +191,12 @@ def _resume(
         if group is None or group.engine.config.provider != record.get("provider"):
             continue
         claimed.update(item.id for item in mapping.values())
-        submitted.append(_Submitted(group.backend, str(record["batch_id"]), mapping))
+        submitted.append(_Submitted(group.backend, batch_id, mapping))
+    # Records of batches whose items are all done (or now belong to another engine) are dropped.
+    kept = {batch.batch_id for batch in submitted}
+    if len(kept) != len(state.records):
+        state.records = [record for record in state.records if str(record.get("batch_id")) in kept]
+        state.save()
     for group in groups.values():
         group.items = [item for item in group.items if item.id not in claimed]
     return submitted
