@@ -143,6 +143,8 @@ def test_cli_executor_ray_joins_a_cluster_by_address(ray_instance: Any, tmp_path
         assert done.returncode == 1, done.stderr  # the bad line
         assert f"error: {source}:3: invalid JSON" in done.stderr
         assert "batch: 6 ok, 0 failed, 1 bad input" in done.stderr
+        if executor == "ray":
+            assert "ray: 2 actor(s), up to 3 item(s) in flight each (2 CPU in the cluster)" in done.stderr
         outputs[executor] = records(out)
     assert outputs["ray"] == outputs["local"] and len(outputs["ray"]) == 6
 

@@ -37,7 +37,7 @@ class BatchPlan:
     fail_fast: bool = False
     fsync: bool = True
     address: str | None = None
-    # --provider-batch: seconds between status polls, and where status lines go (None: nowhere)
+    # --provider-batch: seconds between status polls; executors' status lines go to on_status
     poll_interval: float = 10.0
     on_status: Callable[[str], None] | None = None
 

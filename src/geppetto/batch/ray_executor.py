@@ -156,6 +156,11 @@ def run_ray(plan: BatchPlan, on_written: OnWritten) -> RayRun:
         data_context.print_on_execution_start = False
         cpus = ray.cluster_resources().get("CPU", 1)
         report.actors, report.per_actor = pool_size(cpus, min(plan.concurrency, len(items)))
+        if plan.on_status is not None:
+            plan.on_status(
+                f"ray: {report.actors} actor(s), up to {report.per_actor} item(s) in flight each "
+                f"({cpus:g} CPU in the cluster)"
+            )
         holder = ray.remote(num_cpus=0)(SharedLimits).remote()
         rows = [
             {ITEM: orjson.dumps(item.to_dict()).decode(), INDEX: index} for index, item in enumerate(items)
