@@ -1,5 +1,5 @@
 """``geppetto batch`` end to end: bad lines, fail-fast, resume (after ``kill -9`` too), stdout
-output, templates and schemas, the progress bar, and the executors this build lacks."""
+output, templates and schemas, the progress bar, and executor options that do not fit."""
 
 from __future__ import annotations
 
@@ -169,12 +169,12 @@ def test_full_writes_the_final_turn(tmp_path: Path, capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--executor", "ray"], "--executor ray is not available in this build"),
-        (["--provider-batch"], "--provider-batch is not available in this build"),
+        (["--provider-batch"], "echo has no provider batch API"),
+        (["--executor", "ray", "--provider-batch", "--address", "ray://x:1"], "not --provider-batch"),
         (["--address", "ray://x:1"], "--address is for --executor ray"),
     ],
 )
-def test_executors_this_build_lacks_say_so(
+def test_executor_options_that_do_not_fit_say_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
 ) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "prompt": "x"}])

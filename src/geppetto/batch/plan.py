@@ -37,6 +37,9 @@ class BatchPlan:
     fail_fast: bool = False
     fsync: bool = True
     address: str | None = None
+    # --provider-batch: seconds between status polls; executors' status lines go to on_status
+    poll_interval: float = 10.0
+    on_status: Callable[[str], None] | None = None
 
 
 def _writer(plan: BatchPlan) -> ResultWriter:

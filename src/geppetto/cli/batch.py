@@ -175,6 +175,8 @@ def _plan(args: argparse.Namespace, items: list[BatchItem], config: BatchConfig)
         ordered=args.ordered,
         fail_fast=args.fail_fast,
         address=args.address,
+        poll_interval=args.poll_interval,
+        on_status=None if args.quiet else _say,
     )
     return plan, skipped
 

@@ -135,6 +135,13 @@ def _add_arguments(batch: argparse.ArgumentParser) -> None:
         action="store_true",
         help="use the provider's batch API (OpenAI /v1/batches, Anthropic message batches)",
     )
+    batch.add_argument(
+        "--poll-interval",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --provider-batch: seconds between status checks (default 10)",
+    )
     batch.add_argument("--ai-api-type", default=None, help="engine type (default: the profile's)")
     batch.add_argument("--ai-engine", default="", help="model name for the engine")
     add_settings_flags(batch)
