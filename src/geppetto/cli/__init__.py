@@ -13,6 +13,7 @@ from geppetto.cli.js_commands import add_js_commands
 from geppetto.cli.mcp_commands import add_mcp_commands, add_mcp_options
 from geppetto.cli.profile_commands import add_profile_commands, add_profile_options
 from geppetto.cli.store_commands import add_store_commands, add_store_options
+from geppetto.cli.usage_commands import add_usage_commands
 
 VERSION = "0.1.0"
 
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_commands(commands)
     add_js_commands(commands)
     add_mcp_commands(commands)
+    add_usage_commands(commands)
     return parser
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from geppetto.profiles.catalog import Catalog
     from geppetto.profiles.model import ProfileEntry
     from geppetto.profiles.result import ResolvedSettings
+    from geppetto.session import EngineBuilder
 
 
 def _source_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -43,12 +44,22 @@ def resolve_from_args(args: argparse.Namespace) -> ResolvedSettings:
 
 def engine_from_args(args: argparse.Namespace) -> Engine:
     """The engine ``geppetto infer`` (and ``chat``, ``js run``) runs: profiles, config, env, flags."""
+    return builder_from_args(args).engine  # type: ignore[return-value]
+
+
+def builder_from_args(args: argparse.Namespace) -> EngineBuilder:
+    """A session builder around :func:`engine_from_args`'s engine that prices runs with the
+    profile's ``model_info.cost`` and labels them with the profile (see geppetto.cost)."""
     from geppetto.engines.from_settings import engine_for
+    from geppetto.profiles.model_info import ModelInfo
+    from geppetto.session import EngineBuilder
 
     resolved = resolve_from_args(args)
     for warning in resolved.warnings:
         print(f"warning: {resolved.redact(warning)}", file=sys.stderr)
-    return engine_for(resolved)
+    engine = engine_for(resolved)
+    info = ModelInfo.from_dict(resolved.model_info) if resolved.model_info else None
+    return EngineBuilder(engine).with_model_info(info, profile=resolved.profile or "")
 
 
 # -- list --------------------------------------------------------------------------------------

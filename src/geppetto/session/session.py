@@ -189,8 +189,6 @@ def _record_run(turn: Turn, ctx: RunContext, runner: InferenceRunner, started: f
     The usage is what the run's model calls added to ``ctx``; an engine that does not report
     through it (a custom one) counts with the ``usage`` it wrote, unless that is the one the turn
     already had from the previous run (``stale``)."""
-    from geppetto.cost import usage_cost
-
     meta = turn.metadata
     RunMetaKeys.DURATION_MS.set(meta, int((time.monotonic() - started) * 1000))
     if runner.profile:
@@ -206,6 +204,11 @@ def _record_run(turn: Turn, ctx: RunContext, runner: InferenceRunner, started: f
         RunMetaKeys.COST_USD.delete(meta)
         return
     RunMetaKeys.RUN_USAGE.set(meta, usage.to_dict())
+    if runner.model_info is None or runner.model_info.cost is None:
+        RunMetaKeys.COST_USD.delete(meta)
+        return
+    from geppetto.cost import usage_cost  # only priced runs pay for the import
+
     cost = usage_cost(usage, runner.model_info)
     if cost is None:
         RunMetaKeys.COST_USD.delete(meta)
