@@ -31,8 +31,6 @@ def add_usage_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     logs.add_argument("--json", action="store_true", help="print JSON for scripts")
     logs.set_defaults(handler="geppetto.cli.usage:logs")
 
-    from geppetto.cli.store_commands import _add_engine_options
-
     tokens = commands.add_parser("tokens", help="count the tokens of a prompt for an engine")
     sub = tokens.add_subparsers(dest="tokens_command", metavar="SUBCOMMAND")
     tokens.set_defaults(subparser=tokens)
@@ -42,6 +40,21 @@ def add_usage_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     count.add_argument("text", nargs="?", metavar="TEXT", help="the text ('-' or a pipe: stdin)")
     count.add_argument("--system", default="", help="a system prompt to count with it")
-    _add_engine_options(count)
+    _add_count_engine_options(count)
     count.add_argument("--json", action="store_true", help="print JSON for scripts")
     count.set_defaults(handler="geppetto.cli.tokens:count")
+
+
+def _add_count_engine_options(parser: argparse.ArgumentParser) -> None:
+    """The engine choice of the run commands, with only their documented settings flags (keys,
+    base URLs): every hidden flag too would make ``geppetto --help`` measurably slower."""
+    from geppetto.cli import _DOCUMENTED_FLAGS
+    from geppetto.cli.profile_commands import add_profile_options
+
+    parser.add_argument(
+        "--ai-api-type", default=None, help="engine type (default: from the profile, else local)"
+    )
+    parser.add_argument("--ai-engine", default="", help="model name for the engine")
+    for name, shown in _DOCUMENTED_FLAGS.items():
+        parser.add_argument(f"--{name}", default=None, help=shown)
+    add_profile_options(parser)
