@@ -159,3 +159,20 @@ def test_an_engine_built_from_profile_settings_prices_and_labels_runs(tmp_path: 
     out = Session(builder).run(Turn.builder().user("hi").build())
     assert RunMetaKeys.PROFILE.get(out.metadata) == "cheap"
     assert RunMetaKeys.DURATION_MS.id in out.metadata
+
+
+def test_an_agent_on_a_priced_profile_engine_reports_the_cost(tmp_path: Path) -> None:
+    from geppetto.agent import Agent
+    from geppetto.engines import SettingsEngine
+
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(
+        "slug: team\nprofiles:\n  paid:\n    inference_settings:\n      chat: {api_type: echo}\n"
+        "      model_info: {cost: {input: 2, output: 10, cache_read: 0.5}}\n"
+    )
+    settings = load_registries([str(registry)]).resolve("paid")
+    engine = SettingsEngine(ToolThenAnswer(), settings)
+    agent = Agent.builder().engine(engine).tools(ToolRegistry([clock])).build()
+    result = agent.session().build().next().user("time?").run()
+    assert result.cost_usd == pytest.approx((150 * 2.0 + 100 * 0.5 + 50 * 10.0) / 1_000_000)
+    assert RunMetaKeys.PROFILE.get(result.output_turn.metadata) == "paid"
