@@ -136,7 +136,8 @@ def test_a_custom_engine_usage_counts_but_a_stale_one_does_not() -> None:
             calls["n"] += 1
             if calls["n"] == 1:
                 turn.metadata[TurnMetaKeys.USAGE.id] = {"input_tokens": 1_000_000, "output_tokens": 0}
-            return turn
+                return turn
+            return turn.clone(deep=True)  # a copy that came back (as through JS): same usage, new dict
 
     session = Session(EngineBuilder(Custom()).with_model_info(PRICE))
     first = session.run(Turn.builder().user("a").build())

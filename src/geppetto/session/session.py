@@ -187,8 +187,8 @@ def _record_run(turn: Turn, ctx: RunContext, runner: InferenceRunner, started: f
     """Write the run's facts on its final turn: wall time, profile, summed usage and its cost.
 
     The usage is what the run's model calls added to ``ctx``; an engine that does not report
-    through it (a custom one) counts with the ``usage`` it wrote, unless that is the one the turn
-    already had from the previous run (``stale``)."""
+    through it (a custom one) counts with the ``usage`` it wrote, unless that equals the one the
+    turn already had from the previous run (``stale``: a copy that came back, e.g. through JS)."""
     meta = turn.metadata
     RunMetaKeys.DURATION_MS.set(meta, int((time.monotonic() - started) * 1000))
     if runner.profile:
@@ -197,7 +197,7 @@ def _record_run(turn: Turn, ctx: RunContext, runner: InferenceRunner, started: f
         RunMetaKeys.PROFILE.delete(meta)
     usage: Usage | None = ctx.usage
     written = meta.get(_USAGE)
-    if usage is None and isinstance(written, dict) and written is not stale:
+    if usage is None and isinstance(written, dict) and written is not stale and written != stale:
         usage = Usage.from_dict(written)
     if usage is None:
         RunMetaKeys.RUN_USAGE.delete(meta)
