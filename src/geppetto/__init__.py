@@ -45,6 +45,11 @@ _EXPORTS: dict[str, str] = {
     "FunctionEngine": "geppetto.engines",
     "StreamAccumulator": "geppetto.engines",
     "create_engine": "geppetto.engines",
+    "count_tokens": "geppetto.engines.tokens",
+    "acount_tokens": "geppetto.engines.tokens",
+    "TokenCount": "geppetto.engines.tokens",
+    # cost
+    "turn_cost": "geppetto.cost",
     # middleware
     "system_prompt": "geppetto.middleware",
     "reorder_tool_results": "geppetto.middleware",
@@ -95,6 +100,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from geppetto.agent import Agent, AgentSession, RunOptions, RunResult
+    from geppetto.cost import turn_cost
     from geppetto.engines import (
         EchoEngine,
         Engine,
@@ -103,6 +109,7 @@ if TYPE_CHECKING:
         StreamAccumulator,
         create_engine,
     )
+    from geppetto.engines.tokens import TokenCount, acount_tokens, count_tokens
     from geppetto.errors import (
         ConfigError,
         GeppettoError,

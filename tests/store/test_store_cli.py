@@ -81,7 +81,7 @@ def test_sessions_list_and_show(cli: list[str], db: Path) -> None:
 
     table = run_cli(cli, "sessions", "list", "--store", str(db))
     lines = table.stdout.splitlines()
-    assert lines[0].split() == ["ID", "UPDATED", "TURNS", "LAST", "MODEL", "TITLE"]
+    assert lines[0].split() == ["ID", "UPDATED", "TURNS", "LAST", "MODEL", "IN", "OUT", "COST", "TITLE"]
     assert lines[2].startswith(first) and lines[2].endswith("first question")
 
     shown = run_cli(cli, "sessions", "show", "1111", "--store", str(db))

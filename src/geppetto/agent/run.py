@@ -60,6 +60,13 @@ class RunResult:
         return value if isinstance(value, dict) else None
 
     @property
+    def cost_usd(self) -> float | None:
+        """What the run cost in USD as the session recorded it (``None``: not priced)."""
+        from geppetto.cost import turn_cost
+
+        return turn_cost(self.output_turn)
+
+    @property
     def stop_reason(self) -> str | None:
         meta = self.output_turn.metadata
         reason = meta.get(TurnMetaKeys.STOP_REASON.id)

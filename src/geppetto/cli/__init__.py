@@ -15,6 +15,7 @@ from geppetto.cli.mcp_commands import add_mcp_commands, add_mcp_options
 from geppetto.cli.profile_commands import add_profile_commands, add_profile_options
 from geppetto.cli.serve import add_serve_command
 from geppetto.cli.store_commands import add_store_commands, add_store_options
+from geppetto.cli.usage_commands import add_usage_commands
 
 VERSION = "0.1.0"
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mcp_commands(commands)
     add_serve_command(commands)
     add_batch_command(commands)
+    add_usage_commands(commands)
     return parser
 
 

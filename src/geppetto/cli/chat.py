@@ -351,16 +351,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, mcp: CommandTools | None) -> int:
     from geppetto.cli.mcp import describe_servers
-    from geppetto.cli.profiles import engine_from_args
+    from geppetto.cli.profiles import builder_from_args
 
     store = open_store(args)
     if store is None and (args.continue_latest or args.session):
         raise ConfigError("--continue and --session need a turn store; drop --no-store")
     try:
-        engine = engine_from_args(args)
+        builder = builder_from_args(args)
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
-    builder = EngineBuilder(engine)
+    engine = builder.engine
     if mcp is not None:
         builder.with_tools(mcp.registry())
     persister = ReportingPersister(store, warn) if store is not None else None

@@ -45,22 +45,21 @@ def print_final_turn(turn: Turn, output: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from geppetto.cli.images import load_image_args
     from geppetto.cli.mcp import command_tools
-    from geppetto.cli.profiles import engine_from_args
+    from geppetto.cli.profiles import builder_from_args
     from geppetto.cli.sessions import ReportingPersister, open_store, warn
-    from geppetto.session import EngineBuilder, Session
+    from geppetto.session import Session
 
     prompt = read_prompt(args)
     if not prompt.strip():
         raise ConfigError("the prompt is empty: pass a non-empty PROMPT")
     images = load_image_args(args.images)
     try:
-        engine = engine_from_args(args)
+        builder = builder_from_args(args)
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
     mcp = command_tools(args)  # --mcp / --mcp-config: the servers stop in the finally below
     store = None
     try:
-        builder = EngineBuilder(engine)
         if mcp is not None:
             builder.with_tools(mcp.registry())
         store = open_store(args)

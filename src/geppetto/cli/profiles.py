@@ -16,6 +16,7 @@ from geppetto.errors import ConfigError
 if TYPE_CHECKING:
     from geppetto.engines.base import Engine
     from geppetto.profiles.result import ResolvedSettings
+    from geppetto.session import EngineBuilder
 
 
 def _source_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -41,13 +42,23 @@ def resolve_from_args(args: argparse.Namespace) -> ResolvedSettings:
 
 def engine_from_args(args: argparse.Namespace) -> Engine:
     """The engine ``geppetto infer`` (and ``chat``, ``js run``) runs: profiles, config, env, flags."""
+    return builder_from_args(args).engine  # type: ignore[return-value]
+
+
+def builder_from_args(args: argparse.Namespace) -> EngineBuilder:
+    """A session builder around :func:`engine_from_args`'s engine that prices runs with the
+    profile's ``model_info.cost`` and labels them with the profile (see geppetto.cost)."""
     from geppetto.engines.from_settings import engine_for
+    from geppetto.profiles.model_info import ModelInfo
+    from geppetto.session import EngineBuilder
 
     resolved = resolve_from_args(args)
     for warning in resolved.warnings:
         print(f"warning: {resolved.redact(warning)}", file=sys.stderr)
     args.resolved_settings = resolved  # the command's MCP servers read the profile's mcpServers
-    return engine_for(resolved)
+    engine = engine_for(resolved)
+    info = ModelInfo.from_dict(resolved.model_info) if resolved.model_info else None
+    return EngineBuilder(engine).with_model_info(info, profile=resolved.profile or "")
 
 
 # -- list --------------------------------------------------------------------------------------

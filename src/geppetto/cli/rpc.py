@@ -368,16 +368,15 @@ def _required_session(params: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from geppetto.cli import VERSION
     from geppetto.cli.mcp import command_tools
-    from geppetto.cli.profiles import engine_from_args
+    from geppetto.cli.profiles import builder_from_args
 
     try:
-        engine = engine_from_args(args)
+        builder = builder_from_args(args)
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
     mcp = command_tools(args)  # --mcp / --mcp-config: the servers stop when the pipe closes
     store = None
     try:
-        builder = EngineBuilder(engine)
         if mcp is not None:
             builder.with_tools(mcp.registry())
         store = open_store(args)

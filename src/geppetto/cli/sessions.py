@@ -145,6 +145,8 @@ def list_sessions(args: argparse.Namespace) -> int:
     if not infos:
         sys.stdout.write(f"no stored sessions in {store_path(args)}\n")
         return 0
+    from geppetto.cli.usage import format_cost
+
     rows = [
         [
             info.id,
@@ -152,11 +154,15 @@ def list_sessions(args: argparse.Namespace) -> int:
             str(info.turn_count),
             safe_text(info.last_outcome),
             safe_text(info.last_model),
+            _count(info.input_tokens),
+            _count(info.output_tokens),
+            format_cost(info.cost_usd),
             _shorten(safe_text(info.title), _TITLE_WIDTH),
         ]
         for info in infos
     ]
-    sys.stdout.write(format_table(["ID", "UPDATED", "TURNS", "LAST", "MODEL", "TITLE"], rows, frozenset({2})))
+    headers = ["ID", "UPDATED", "TURNS", "LAST", "MODEL", "IN", "OUT", "COST", "TITLE"]
+    sys.stdout.write(format_table(headers, rows, frozenset({2, 5, 6, 7})))
     return 0
 
 
@@ -184,6 +190,11 @@ def show(args: argparse.Namespace) -> int:
     out.write(f"created  {format_ms(info.created_at_ms)}\nupdated  {format_ms(info.updated_at_ms)}\n")
     if info.forked_from_session:
         out.write(f"forked   from {info.forked_from_session} at turn {info.forked_from_turn_id or '?'}\n")
+    if info.input_tokens is not None or info.output_tokens is not None:
+        from geppetto.cli.usage import format_cost
+
+        tokens = f"{_count(info.input_tokens)} in, {_count(info.output_tokens)} out"
+        out.write(f"usage    {tokens}, cost {format_cost(info.cost_usd)}\n")
     out.write(f"store    {store.path}\n\n")
     out.write(_turn_table(records))
     if selected is not None and selected.turn is not None:
@@ -196,6 +207,8 @@ def show(args: argparse.Namespace) -> int:
 
 
 def _turn_table(records: list[StoredTurn]) -> str:
+    from geppetto.cli.usage import format_cost, format_duration
+
     rows = [
         [
             str(record.index),
@@ -205,13 +218,15 @@ def _turn_table(records: list[StoredTurn]) -> str:
             safe_text(record.model or "-"),
             _count(record.input_tokens),
             _count(record.output_tokens),
+            format_cost(record.cost_usd),
+            format_duration(record.duration_ms),
             str(record.block_count),
             format_ms(record.created_at_ms),
         ]
         for record in records
     ]
-    headers = ["#", "TURN", "OUTCOME", "FINISH", "MODEL", "IN", "OUT", "BLOCKS", "TIME"]
-    return format_table(headers, rows, frozenset({0, 5, 6, 7}))
+    headers = ["#", "TURN", "OUTCOME", "FINISH", "MODEL", "IN", "OUT", "COST", "TOOK", "BLOCKS", "TIME"]
+    return format_table(headers, rows, frozenset({0, 5, 6, 7, 8, 9}))
 
 
 def export(args: argparse.Namespace) -> int:

@@ -402,6 +402,7 @@ class StreamAccumulator:
             metadata[TurnMetaKeys.STOP_REASON.id] = self.stop_reason
         if self.usage is not None:
             metadata[TurnMetaKeys.USAGE.id] = self.usage.to_dict()
+            self.ctx.add_usage(self.usage)
         metadata[TurnMetaKeys.INFERENCE_RESULT.id] = result.to_dict()
 
     def _final_meta(self, result: InferenceResult) -> EventMetadata:

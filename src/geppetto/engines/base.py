@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from geppetto.events.correlation import Correlation, provider_call_correlation, run_correlation
 from geppetto.events.sinks import EventSink
-from geppetto.events.types import Event, EventMetadata
+from geppetto.events.types import Event, EventMetadata, Usage
 from geppetto.turns.model import Turn, new_id
 
 
@@ -24,7 +24,9 @@ class RunContext:
     ``output`` is the most recent turn an engine produced; the session reads it when a run is
     cancelled or fails, so partial output is kept even if a middleware replaced the turn object.
     ``provider_calls`` counts the model calls made so far in this run (the tool loop makes
-    several); each takes the next index for its ``provider_call_id``.
+    several); each takes the next index for its ``provider_call_id``. ``usage`` sums what those
+    calls reported (engines built on the stream accumulator add to it): the run's own total, which
+    the session prices and stores.
     """
 
     session_id: str = ""
@@ -35,6 +37,11 @@ class RunContext:
     tags: dict[str, Any] = field(default_factory=dict)
     output: Turn | None = None
     provider_calls: int = 0
+    usage: Usage | None = None
+
+    def add_usage(self, usage: Usage) -> None:
+        """Count one model call's usage towards the run's total."""
+        self.usage = usage if self.usage is None else self.usage + usage
 
     def publish(self, event: Event) -> None:
         if self.sink is not None:

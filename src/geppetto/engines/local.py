@@ -24,7 +24,7 @@ import atexit
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -51,6 +51,9 @@ from geppetto.events.types import Usage
 from geppetto.turns.keys import DataKeys
 from geppetto.turns.kinds import BlockKind, PayloadKey
 from geppetto.turns.model import Block, Turn
+
+if TYPE_CHECKING:
+    from geppetto.engines.tokens import TokenCount
 
 # SmolLM2's template injects "You are a helpful AI assistant named SmolLM..." when a chat has no
 # system message; with it the 135M model rambles on plain questions, with this one it answers.
@@ -150,6 +153,12 @@ class LocalEngine:
         if response_format is not None:
             request["response_format"] = response_format
         return request
+
+    async def count_tokens(self, turn: Turn, tools: Any = None) -> TokenCount:
+        """The prompt tokens of ``turn`` by this model's own template and tokenizer (exact)."""
+        from geppetto.engines.local_tokens import local_count_tokens
+
+        return await local_count_tokens(self, turn)
 
     def _response_format(self, turn: Turn) -> dict[str, Any] | None:
         """Turn.data ``structured_output_config`` wins over the engine's ``json_schema``."""

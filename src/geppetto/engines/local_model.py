@@ -267,6 +267,8 @@ class LoadedModel:
     info: GGUFInfo
     options: LoadOptions
     load_seconds: float
+    # the loopback HTTP server's throwaway key: the tokenizer endpoints (count_tokens) need it
+    api_key: str = ""
 
     def close(self) -> None:
         """Stop llama.cpp now: dropping the last reference to the server runs its destructor,
@@ -374,7 +376,8 @@ def _load(info: GGUFInfo, options: LoadOptions) -> LoadedModel:
     params.port = 0
     params.hostnames = ["127.0.0.1"]
     params.n_threads_http = 1
-    params.api_keys = [secrets.token_urlsafe(24)]
+    api_key = secrets.token_urlsafe(24)
+    params.api_keys = [api_key]
     if options.chat_template:
         params.chat_template = options.chat_template
         params.use_jinja = "{%" in options.chat_template or "{{" in options.chat_template
@@ -386,4 +389,4 @@ def _load(info: GGUFInfo, options: LoadOptions) -> LoadedModel:
             f"llama.cpp could not load {info.path} ({exc}); the file may be corrupt or truncated, or use an "
             "architecture or quantisation this xllamacpp build does not support"
         ) from None
-    return LoadedModel(server, info, options, time.perf_counter() - started)
+    return LoadedModel(server, info, options, time.perf_counter() - started, api_key)

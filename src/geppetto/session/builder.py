@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geppetto.engines.base import Engine, Handler, RunContext
 from geppetto.errors import SessionError
@@ -11,16 +11,30 @@ from geppetto.events.sinks import EventRouter, EventSink
 from geppetto.middleware.chain import Middleware, chain
 from geppetto.turns.model import Turn
 
+if TYPE_CHECKING:
+    from geppetto.profiles.model_info import ModelInfo
+
 
 class InferenceRunner:
-    """One session's compiled pipeline: middlewares around the engine (or the tool loop)."""
+    """One session's compiled pipeline: middlewares around the engine (or the tool loop), and
+    what the session records about its runs (the profile and the model's price)."""
 
-    __slots__ = ("_handler", "sinks", "tools")
+    __slots__ = ("_handler", "model_info", "profile", "sinks", "tools")
 
-    def __init__(self, handler: Handler, sinks: tuple[EventSink, ...], tools: Any = None) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        sinks: tuple[EventSink, ...],
+        tools: Any = None,
+        *,
+        model_info: ModelInfo | None = None,
+        profile: str = "",
+    ) -> None:
         self._handler = handler
         self.sinks = sinks
         self.tools = tools
+        self.model_info = model_info
+        self.profile = profile
 
     def sink_for(self, extra: Iterable[EventSink] = ()) -> EventSink | None:
         sinks = (*self.sinks, *extra)
@@ -47,9 +61,32 @@ class EngineBuilder:
         self.tool_registry: Any = None
         self.tool_config: Any = None
         self.tool_hooks: Any = None
+        # priced and labelled runs: taken from an engine built from settings, or given explicitly
+        self.model_info: ModelInfo | None = None
+        self.profile = ""
+        if engine is not None:
+            self._adopt_profile(engine)
+
+    def _adopt_profile(self, engine: Engine) -> None:
+        """An engine built from :class:`~geppetto.profiles.InferenceSettings` carries its profile's
+        ``model_info`` and provenance: runs are priced and labelled with them."""
+        info = getattr(engine, "model_info", None)
+        metadata = getattr(engine, "metadata", None)
+        if info is not None and hasattr(info, "cost"):
+            self.model_info = info
+        if isinstance(metadata, dict) and isinstance(metadata.get("profileSlug"), str):
+            self.profile = metadata["profileSlug"]
 
     def with_engine(self, engine: Engine) -> EngineBuilder:
         self.engine = engine
+        self._adopt_profile(engine)
+        return self
+
+    def with_model_info(self, model_info: ModelInfo | None, *, profile: str | None = None) -> EngineBuilder:
+        """Price runs with ``model_info.cost`` and label them with ``profile`` (see geppetto.cost)."""
+        self.model_info = model_info
+        if profile is not None:
+            self.profile = profile
         return self
 
     def with_middleware(self, *middlewares: Middleware) -> EngineBuilder:
@@ -71,7 +108,9 @@ class EngineBuilder:
         handler: Handler = chain(self.engine.run, self.middlewares)
         if self.tool_registry is not None:
             handler = _tool_loop_handler(handler, self.tool_registry, self.tool_config, self.tool_hooks)
-        return InferenceRunner(handler, tuple(self.sinks), self.tool_registry)
+        return InferenceRunner(
+            handler, tuple(self.sinks), self.tool_registry, model_info=self.model_info, profile=self.profile
+        )
 
 
 def _tool_loop_handler(handler: Handler, registry: Any, config: Any, hooks: Any) -> Handler:

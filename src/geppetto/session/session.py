@@ -25,6 +25,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +41,11 @@ from geppetto.errors import (
 )
 from geppetto.events.canonical import RunFailedEvent, RunFinishedEvent, RunStartedEvent, RunStoppedEvent
 from geppetto.events.sinks import EventSink
-from geppetto.events.types import Event
+from geppetto.events.types import Event, Usage
 from geppetto.session.builder import EngineBuilder, InferenceRunner
 from geppetto.session.persist import RunOutcome, TurnPersister
 from geppetto.session.runtime import background_loop, in_loop_thread
-from geppetto.turns.keys import TurnMetaKeys
+from geppetto.turns.keys import RunMetaKeys, TurnMetaKeys
 from geppetto.turns.kinds import BlockKind
 from geppetto.turns.model import Block, Turn, new_id
 
@@ -55,6 +56,8 @@ log = logging.getLogger("geppetto.session")
 
 _SESSION_ID = TurnMetaKeys.SESSION_ID.id
 _INFERENCE_ID = TurnMetaKeys.INFERENCE_ID.id
+_USAGE = TurnMetaKeys.USAGE.id
+_RESULT = TurnMetaKeys.INFERENCE_RESULT.id
 
 
 class ExecutionHandle:
@@ -178,6 +181,43 @@ def _publish_outcome(ctx: RunContext, error: BaseException | None) -> None:
         ctx.publish(event)
     except Exception:
         log.exception("event sink failed on %s", event.type)
+
+
+def _record_run(turn: Turn, ctx: RunContext, runner: InferenceRunner, started: float, stale: Any) -> None:
+    """Write the run's facts on its final turn: wall time, profile, summed usage and its cost.
+
+    The usage is what the run's model calls added to ``ctx``; an engine that does not report
+    through it (a custom one) counts with the ``usage`` it wrote, unless that equals the one the
+    turn already had from the previous run (``stale``: a copy that came back, e.g. through JS)."""
+    meta = turn.metadata
+    RunMetaKeys.DURATION_MS.set(meta, int((time.monotonic() - started) * 1000))
+    if runner.profile:
+        RunMetaKeys.PROFILE.set(meta, runner.profile)
+    else:
+        RunMetaKeys.PROFILE.delete(meta)
+    usage: Usage | None = ctx.usage
+    written = meta.get(_USAGE)
+    if usage is None and isinstance(written, dict) and written is not stale and written != stale:
+        usage = Usage.from_dict(written)
+    if usage is None:
+        RunMetaKeys.RUN_USAGE.delete(meta)
+        RunMetaKeys.COST_USD.delete(meta)
+        return
+    RunMetaKeys.RUN_USAGE.set(meta, usage.to_dict())
+    if runner.model_info is None or runner.model_info.cost is None:
+        RunMetaKeys.COST_USD.delete(meta)
+        return
+    from geppetto.cost import usage_cost  # only priced runs pay for the import
+
+    cost = usage_cost(usage, runner.model_info)
+    if cost is None:
+        RunMetaKeys.COST_USD.delete(meta)
+        return
+    RunMetaKeys.COST_USD.set(meta, cost)
+    result = meta.get(_RESULT)
+    if isinstance(result, dict) and isinstance(result.get("usage"), dict):
+        # the reference's per-result cost: this (last) call's own usage, priced
+        meta[_RESULT] = {**result, "cost": usage_cost(result["usage"], runner.model_info)}
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -362,6 +402,7 @@ class Session:
             latest.metadata[_INFERENCE_ID] = inference_id
             # History is replaced, never mutated, when the run ends: shallow copies are enough here.
             work = latest.clone()
+            stale_usage = latest.metadata.get(_USAGE)
             handle = ExecutionHandle(self.id, inference_id, latest.clone())
             self._active = handle
         ctx = RunContext(
@@ -374,7 +415,7 @@ class Session:
         handle._loop = loop
 
         def spawn() -> None:
-            task = loop.create_task(self._execute(handle, latest, work, ctx, runner))
+            task = loop.create_task(self._execute(handle, latest, work, ctx, runner, stale_usage))
             task.add_done_callback(lambda _: self._abandon(handle))
             handle._attach(task)
 
@@ -385,24 +426,39 @@ class Session:
         return handle
 
     async def _execute(
-        self, handle: ExecutionHandle, target: Turn, work: Turn, ctx: RunContext, runner: InferenceRunner
+        self,
+        handle: ExecutionHandle,
+        target: Turn,
+        work: Turn,
+        ctx: RunContext,
+        runner: InferenceRunner,
+        stale_usage: Any = None,
     ) -> None:
+        started = time.monotonic()
+
+        def finish(produced: Turn, error: BaseException | None) -> None:
+            try:
+                _record_run(produced, ctx, runner, started, stale_usage)
+            except Exception:
+                log.exception("could not record the usage of run %s", handle.inference_id)
+            self._finish(handle, target, produced, error, ctx)
+
         try:
             if ctx.sink is not None:
                 ctx.publish(RunStartedEvent(ctx.run_metadata(), ctx.run_correlation(), _prompt(work)))
             out = await runner.run(work, ctx)
         except asyncio.CancelledError:
-            self._finish(handle, target, ctx.output or work, InferenceCancelled(), ctx)
+            finish(ctx.output or work, InferenceCancelled())
         except BaseException as exc:
-            self._finish(handle, target, ctx.output or work, exc, ctx)
+            finish(ctx.output or work, exc)
             if not isinstance(exc, Exception):
                 raise
         else:
             if not isinstance(out, Turn):
                 error = GeppettoError(f"pipeline returned {type(out).__name__}, expected a Turn")
-                self._finish(handle, target, work, error, ctx)
+                finish(work, error)
             else:
-                self._finish(handle, target, out, None, ctx)
+                finish(out, None)
 
     def _finish(
         self,

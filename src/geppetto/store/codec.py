@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from geppetto.turns.keys import TurnMetaKeys
+from geppetto.turns.keys import RunMetaKeys, TurnMetaKeys
 from geppetto.turns.kinds import BlockKind
 from geppetto.turns.model import Block, Turn
 from geppetto.turns.serde import block_from_dict, block_to_dict
@@ -57,7 +57,11 @@ def loads_mapping(text: str | None) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class TurnFacts:
-    """The queryable columns of a turn row, read from its metadata."""
+    """The queryable columns of a turn row, read from its metadata.
+
+    ``usage`` is the run's total (``geppetto.run_usage@v1``, every model call of a tool loop)
+    when the session recorded one, else the last call's; the cache columns split it the way
+    :mod:`geppetto.cost` prices it."""
 
     inference_id: str
     provider: str
@@ -65,6 +69,21 @@ class TurnFacts:
     stop_reason: str
     finish_class: str
     usage: dict[str, Any] | None
+    profile: str = ""
+    cost_usd: float | None = None
+    duration_ms: int | None = None
+
+    @property
+    def cache_read_tokens(self) -> int | None:
+        if not self.usage:
+            return None
+        return (_int(self.usage.get("cached_tokens")) or 0) + (
+            _int(self.usage.get("cache_read_input_tokens")) or 0
+        )
+
+    @property
+    def cache_write_tokens(self) -> int | None:
+        return (_int(self.usage.get("cache_creation_input_tokens")) or 0) if self.usage else None
 
     @property
     def input_tokens(self) -> int | None:
@@ -79,9 +98,12 @@ def turn_facts(turn: Turn) -> TurnFacts:
     meta = turn.metadata
     raw_result = meta.get(TurnMetaKeys.INFERENCE_RESULT.id)
     result: dict[str, Any] = raw_result if isinstance(raw_result, dict) else {}
-    usage = result.get("usage")
+    usage = meta.get(RunMetaKeys.RUN_USAGE.id)
+    if not isinstance(usage, dict):
+        usage = result.get("usage")
     if not isinstance(usage, dict):
         usage = meta.get(TurnMetaKeys.USAGE.id)
+    cost = meta.get(RunMetaKeys.COST_USD.id)
     return TurnFacts(
         inference_id=_str(meta.get(TurnMetaKeys.INFERENCE_ID.id)),
         provider=_str(result.get("provider")) or _str(meta.get(TurnMetaKeys.PROVIDER.id)),
@@ -89,6 +111,9 @@ def turn_facts(turn: Turn) -> TurnFacts:
         stop_reason=_str(result.get("stop_reason")) or _str(meta.get(TurnMetaKeys.STOP_REASON.id)),
         finish_class=_str(result.get("finish_class")),
         usage=usage if isinstance(usage, dict) else None,
+        profile=_str(meta.get(RunMetaKeys.PROFILE.id)),
+        cost_usd=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
+        duration_ms=_int(meta.get(RunMetaKeys.DURATION_MS.id)),
     )
 
 

@@ -22,6 +22,10 @@ class SessionInfo:
     last_outcome: str
     forked_from_session: str | None
     forked_from_turn_id: str | None
+    # the session's own runs summed (a fork's copied first turn left out); None: nothing reported
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +38,9 @@ class SessionInfo:
             "last_outcome": self.last_outcome,
             "forked_from_session": self.forked_from_session,
             "forked_from_turn_id": self.forked_from_turn_id,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
         }
 
 
@@ -59,6 +66,12 @@ class StoredTurn:
     usage: dict[str, Any] | None
     error: str | None
     block_count: int
+    profile: str = ""
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    cost_usd: float | None = None  # None: not priced (no model_info.cost, or stored before 0002)
+    duration_ms: int | None = None  # the run's wall time; None for rows stored before 0002
+    forked: bool = False  # copied by a fork: repeats a run of the source session
     turn: Turn | None = None
 
     def to_dict(self, *, include_turn: bool = True) -> dict[str, Any]:
@@ -81,6 +94,12 @@ class StoredTurn:
             "usage": self.usage,
             "error": self.error,
             "block_count": self.block_count,
+            "profile": self.profile,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cost_usd": self.cost_usd,
+            "duration_ms": self.duration_ms,
+            "forked": self.forked,
         }
         if include_turn and self.turn is not None:
             out["turn"] = turn_to_dict(self.turn)

@@ -70,6 +70,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX turn_blocks_hash ON turn_blocks(block_hash)",
         ),
     ),
+    # Per-run accounting (geppetto usage / logs): the profile, cache tokens, cost and wall time of
+    # each run, and which rows a fork copied (they repeat a run, so sums leave them out). Rows
+    # stored before this keep NULL cost and duration (never measured); their cache tokens come
+    # from the usage they kept.
+    Migration(
+        "0002_run_usage",
+        (
+            "ALTER TABLE turns ADD COLUMN profile TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE turns ADD COLUMN cache_read_tokens INTEGER",
+            "ALTER TABLE turns ADD COLUMN cache_write_tokens INTEGER",
+            "ALTER TABLE turns ADD COLUMN cost_usd REAL",
+            "ALTER TABLE turns ADD COLUMN duration_ms INTEGER",
+            "ALTER TABLE turns ADD COLUMN forked INTEGER NOT NULL DEFAULT 0",
+            """UPDATE turns SET
+                cache_read_tokens = CASE
+                    WHEN json_extract(usage_json, '$.cached_tokens') IS NULL
+                     AND json_extract(usage_json, '$.cache_read_input_tokens') IS NULL THEN 0
+                    ELSE COALESCE(json_extract(usage_json, '$.cached_tokens'), 0)
+                       + COALESCE(json_extract(usage_json, '$.cache_read_input_tokens'), 0) END,
+                cache_write_tokens = COALESCE(json_extract(usage_json, '$.cache_creation_input_tokens'), 0)
+              WHERE usage_json IS NOT NULL AND json_valid(usage_json)""",
+            """UPDATE turns SET forked = 1
+              WHERE session_id IN (SELECT id FROM sessions WHERE forked_from_session IS NOT NULL)
+                AND seq = (SELECT MIN(f.seq) FROM turns f WHERE f.session_id = turns.session_id)""",
+            "CREATE INDEX turns_session_created ON turns(session_id, created_at_ms)",
+        ),
+    ),
 )
 
 KNOWN_NAMES = frozenset(migration.name for migration in MIGRATIONS)

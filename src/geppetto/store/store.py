@@ -11,6 +11,7 @@ The store implements :class:`geppetto.session.TurnPersister`, so sessions opt in
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -47,7 +48,8 @@ TurnRef = int | str | None  # index in the session (negative from the end), turn
 
 _TURN_COLUMNS = (
     "seq, idx, session_id, turn_id, inference_id, phase, outcome, parent_seq, created_at_ms, provider, "
-    "model, stop_reason, finish_class, input_tokens, output_tokens, usage_json, error, block_count"
+    "model, stop_reason, finish_class, input_tokens, output_tokens, usage_json, error, block_count, "
+    "profile, cache_read_tokens, cache_write_tokens, cost_usd, duration_ms, forked"
 )
 _INDEXED_TURNS = (
     "(SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.session_id ORDER BY t.seq) - 1 AS idx "
@@ -58,7 +60,10 @@ SELECT s.id, s.created_at_ms, s.updated_at_ms, s.title, s.forked_from_session,
        (SELECT f.turn_id FROM turns f WHERE f.seq = s.forked_from_turn_seq),
        (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id),
        (SELECT t.model FROM turns t WHERE t.session_id = s.id ORDER BY t.seq DESC LIMIT 1),
-       (SELECT t.outcome FROM turns t WHERE t.session_id = s.id ORDER BY t.seq DESC LIMIT 1)
+       (SELECT t.outcome FROM turns t WHERE t.session_id = s.id ORDER BY t.seq DESC LIMIT 1),
+       (SELECT SUM(t.input_tokens) FROM turns t WHERE t.session_id = s.id AND t.forked = 0),
+       (SELECT SUM(t.output_tokens) FROM turns t WHERE t.session_id = s.id AND t.forked = 0),
+       (SELECT SUM(t.cost_usd) FROM turns t WHERE t.session_id = s.id AND t.forked = 0)
 FROM sessions s
 """
 
@@ -156,14 +161,16 @@ class TurnStore:
             cursor = conn.execute(
                 "INSERT INTO turns(session_id, turn_id, inference_id, phase, outcome, parent_seq, "
                 "created_at_ms, provider, model, stop_reason, finish_class, input_tokens, output_tokens, "
-                "usage_json, error, metadata_json, data_json, block_count) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "usage_json, error, metadata_json, data_json, block_count, profile, cache_read_tokens, "
+                "cache_write_tokens, cost_usd, duration_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session_id, turn_id, facts.inference_id, phase, outcome, parent[0] if parent else None,
                     stamp, facts.provider, facts.model, facts.stop_reason, facts.finish_class,
                     facts.input_tokens, facts.output_tokens,
                     dumps(facts.usage) if facts.usage is not None else None,
-                    error, metadata_json, data_json, len(blocks),
+                    error, metadata_json, data_json, len(blocks), facts.profile, facts.cache_read_tokens,
+                    facts.cache_write_tokens, facts.cost_usd, facts.duration_ms,
                 ),
             )  # fmt: skip
             seq = cursor.lastrowid
@@ -204,9 +211,11 @@ class TurnStore:
             cursor = conn.execute(
                 "INSERT INTO turns(session_id, turn_id, inference_id, phase, outcome, parent_seq, "
                 "created_at_ms, provider, model, stop_reason, finish_class, input_tokens, output_tokens, "
-                "usage_json, error, metadata_json, data_json, block_count) "
+                "usage_json, error, metadata_json, data_json, block_count, profile, cache_read_tokens, "
+                "cache_write_tokens, cost_usd, duration_ms, forked) "
                 "SELECT ?, turn_id, inference_id, phase, outcome, seq, ?, provider, model, stop_reason, "
-                "finish_class, input_tokens, output_tokens, usage_json, error, ?, data_json, block_count "
+                "finish_class, input_tokens, output_tokens, usage_json, error, ?, data_json, block_count, "
+                "profile, cache_read_tokens, cache_write_tokens, cost_usd, duration_ms, 1 "
                 "FROM turns WHERE seq = ?",
                 (fork_id, stamp, dumps(metadata), source),
             )
@@ -304,9 +313,13 @@ class TurnStore:
         limit: int | None = None,
         newest_first: bool = False,
         with_turns: bool = False,
+        runs_only: bool = False,
     ) -> list[StoredTurn]:
-        """Stored turns, oldest first unless ``newest_first``; ``limit`` keeps the newest ones."""
+        """Stored turns, oldest first unless ``newest_first``; ``limit`` keeps the newest ones.
+        ``runs_only`` leaves out the turns a fork copied (they repeat a run stored elsewhere)."""
         where, params = _time_range("created_at_ms", since_ms, until_ms)
+        if runs_only:
+            where += (" AND " if where else "WHERE ") + "forked = 0"
         for column, value in (("outcome", outcome), ("phase", phase)):
             if value is not None:
                 where += (" AND " if where else "WHERE ") + f"{column} = ?"
@@ -355,6 +368,10 @@ class TurnStore:
                 table: int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
                 for table in ("sessions", "turns", "blocks", "turn_blocks")
             }
+
+    def reading(self, action: str) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A read transaction for queries this class does not offer (``action`` names it in errors)."""
+        return self._db.read(action)
 
     def check(self) -> list[str]:
         """Integrity problems of the database file; empty when it is healthy."""
@@ -468,6 +485,9 @@ def _session_info(row: Sequence[Any]) -> SessionInfo:
         turn_count=int(row[6]),
         last_model=row[7] or "",
         last_outcome=row[8] or "",
+        input_tokens=row[9],
+        output_tokens=row[10],
+        cost_usd=row[11],
     )
 
 
@@ -492,4 +512,10 @@ def _stored_turn(row: Sequence[Any]) -> StoredTurn:
         usage=usage,
         error=row[16],
         block_count=row[17],
+        profile=row[18] or "",
+        cache_read_tokens=row[19],
+        cache_write_tokens=row[20],
+        cost_usd=row[21],
+        duration_ms=row[22],
+        forked=bool(row[23]),
     )

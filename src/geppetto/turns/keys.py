@@ -115,6 +115,22 @@ class TurnMetaKeys:
     INFERENCE_RESULT: Key[dict[str, Any]] = _turn_meta("inference_result", dict)
 
 
+class RunMetaKeys:
+    """Turn metadata the session writes about the whole run that produced the turn.
+
+    geppetto's own (not the reference's), so they stay out of the short-name table and the JS
+    ``consts``: ``run_usage`` sums every provider call of the run (the tool loop makes several;
+    ``usage`` keeps the last call's), ``cost_usd`` prices it with the profile's ``model_info.cost``
+    (absent when no price is declared or no usage was reported), ``duration_ms`` is the run's wall
+    time as the session measured it and ``profile`` the profile that configured the engine.
+    """
+
+    RUN_USAGE: Key[dict[str, Any]] = _turn_meta("run_usage", dict)
+    COST_USD: Key[float] = _turn_meta("cost_usd", (int, float))
+    DURATION_MS: Key[int] = _turn_meta("duration_ms", int)
+    PROFILE: Key[str] = _turn_meta("profile", str)
+
+
 class BlockMetaKeys:
     """Keys of ``Block.metadata``."""
 

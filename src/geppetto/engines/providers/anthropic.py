@@ -12,7 +12,7 @@ ends without ``message_stop`` and without a stop reason is reported as truncated
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
@@ -33,6 +33,9 @@ from geppetto.events.types import Usage
 from geppetto.turns.keys import BlockMetaKeys
 from geppetto.turns.kinds import BlockKind
 from geppetto.turns.model import Turn
+
+if TYPE_CHECKING:
+    from geppetto.engines.tokens import TokenCount
 
 
 def claude_usage(raw: dict[str, Any], base: Usage | None = None) -> Usage:
@@ -151,6 +154,12 @@ class AnthropicEngine(ProviderEngine):
 
     def max_tokens(self, config: ProviderConfig) -> int | None:
         return config.settings.chat.max_response_tokens or 1024
+
+    async def count_tokens(self, turn: Turn, tools: Any = None) -> TokenCount:
+        """The provider's free count endpoint (see :mod:`geppetto.engines.tokens`)."""
+        from geppetto.engines.providers.count import claude_count_tokens
+
+        return await claude_count_tokens(self, turn, tools)
 
     async def stream(
         self, request: dict[str, Any], acc: StreamAccumulator, attempt: Attempt

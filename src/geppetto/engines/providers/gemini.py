@@ -21,7 +21,7 @@ import itertools
 import re
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -36,6 +36,9 @@ from geppetto.engines.providers.transport import StreamParser, content_type, req
 from geppetto.events.types import Usage
 from geppetto.turns.kinds import BlockKind, PayloadKey
 from geppetto.turns.model import Turn
+
+if TYPE_CHECKING:
+    from geppetto.engines.tokens import TokenCount
 
 _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 
@@ -211,6 +214,12 @@ class GeminiEngine(ProviderEngine):
 
     def build_request(self, config: ProviderConfig, turn: Turn, ctx: RunContext) -> dict[str, Any]:
         return gemini_request(config, turn, tool_specs(ctx.tools), tool_choice(turn))
+
+    async def count_tokens(self, turn: Turn, tools: Any = None) -> TokenCount:
+        """The provider's free count endpoint (see :mod:`geppetto.engines.tokens`)."""
+        from geppetto.engines.providers.count import gemini_count_tokens
+
+        return await gemini_count_tokens(self, turn, tools)
 
     def _path(self) -> str:
         model = self.config.model

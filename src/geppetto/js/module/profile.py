@@ -193,8 +193,14 @@ def _engine_from_profile_files(
         flags["ai_api_type"] = forced
     if not explicit and requested_model:
         flags["ai_engine"] = requested_model
+    resolved = lookup_profile(name, flags=flags, **sources) or found
     try:
-        engine: Engine = engine_for(lookup_profile(name, flags=flags, **sources) or found)
+        engine: Engine = engine_for(resolved)
     except ConfigError as exc:
         raise ConfigError(f"invalid settings for provider {api_type}: {exc}") from exc
+    if resolved.model_info:  # a priced profile: sessions record what each run cost (geppetto.cost)
+        from geppetto.engines.from_settings import SettingsEngine
+        from geppetto.profiles.inference_settings import InferenceSettings
+
+        engine = SettingsEngine(engine, InferenceSettings(resolved))
     return engine
