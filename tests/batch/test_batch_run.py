@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -212,7 +213,7 @@ async def test_loopback_provider_usage_answer_and_errors(server: LoopbackServer)
     assert results[0].ok and results[0].answer == "echo: hello there"
     assert results[0].usage == {"input_tokens": 2, "output_tokens": 3}
     assert results[0].finish_class == "completed"
-    assert results[0].cost is None  # no price data in this build
+    assert results[0].cost is None  # the settings declare no price
     assert results[1].status == "error" and "HTTP 400" in (results[1].error or "")
     line = orjson.loads(orjson.dumps(results[0].to_dict()))
     assert set(line) == {
@@ -226,6 +227,24 @@ async def test_loopback_provider_usage_answer_and_errors(server: LoopbackServer)
         "duration_ms",
         "profile",
     }
+
+
+async def test_a_priced_profile_records_each_items_cost(server: LoopbackServer, tmp_path: Path) -> None:
+    """model_info.cost (USD per million tokens) times the usage the provider reported."""
+    registry = tmp_path / "registry.yaml"
+    base_url = openai_flags(server)["openai-base-url"]
+    registry.write_text(
+        "slug: team\nprofiles:\n  priced:\n    inference_settings:\n"
+        "      chat: {api_type: openai, engine: m}\n"
+        f"      api: {{base_urls: {{openai-base-url: '{base_url}'}}, api_keys: {{openai-api-key: sk-x}}}}\n"
+        "      model_info: {cost: {input: 1000000, output: 2000000}}\n"
+    )
+    config = BatchConfig(profile="priced", profile_registries=str(registry))
+    results = await collect([{"id": 1, "prompt": "hello there"}], config=config)
+    assert results[0].ok, results[0].error
+    assert results[0].usage == {"input_tokens": 2, "output_tokens": 3}
+    assert results[0].cost == 2 * 1.0 + 3 * 2.0
+    assert results[0].profile == "priced"
 
 
 async def warm(server: LoopbackServer) -> None:

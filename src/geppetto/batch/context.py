@@ -24,6 +24,7 @@ from geppetto.errors import ConfigError
 
 if TYPE_CHECKING:
     from geppetto.engines.base import Engine
+    from geppetto.profiles.model_info import ModelInfo
 
 DEFAULT_PROFILE_KEY = "(default)"
 
@@ -73,6 +74,7 @@ class BatchContext:
         self._engines: dict[tuple[str | None, str], tuple[Engine, str]] = {}
         self._failures: dict[tuple[str | None, str], str] = {}
         self._limiters: dict[str, Limiter] = {}
+        self._pricing: dict[str, ModelInfo] = {}  # profile key -> its model_info (prices the runs)
 
     def profile_of(self, item: BatchItem) -> str | None:
         return item.profile if item.profile is not None else self.config.profile
@@ -123,7 +125,15 @@ class BatchContext:
             where = "" if not overrides else " (with the item's settings)"
             raise ConfigError(f"{exc}{where}") from None
         engine = engine_for(resolved)
-        return engine, resolved.profile or profile or DEFAULT_PROFILE_KEY
+        key = resolved.profile or profile or DEFAULT_PROFILE_KEY
+        pricing = resolved.pricing()
+        if pricing is not None:
+            self._pricing[key] = pricing
+        return engine, key
+
+    def pricing(self, profile_key: str) -> ModelInfo | None:
+        """The ``model_info`` the runs of ``profile_key`` are priced with (``None``: unpriced)."""
+        return self._pricing.get(profile_key)
 
     def check(self, item: BatchItem) -> str | None:
         """Why ``item`` cannot run (unknown profile, invalid settings), or ``None``."""

@@ -19,6 +19,7 @@ from geppetto.batch.context import BatchConfig, BatchContext
 from geppetto.batch.items import BatchItem, Template, parse_item
 from geppetto.batch.limits import estimate_tokens
 from geppetto.batch.result import ERROR, BatchResult
+from geppetto.cost import turn_cost
 from geppetto.errors import GeppettoError
 
 if TYPE_CHECKING:
@@ -45,38 +46,6 @@ def seed_turn(item: BatchItem, ctx: BatchContext) -> Turn:
             "strict": True,
         }
     return turn
-
-
-_MISSING: Any = object()
-_cost_fn: Any = None
-
-
-def _cost_function() -> Any:
-    """``geppetto.cost.turn_cost`` if that module exists (looked up once), else ``None``."""
-    global _cost_fn
-    if _cost_fn is None:
-        import importlib
-
-        try:  # TODO(lead): geppetto.cost comes from the usage branch; until it is merged, cost is null
-            _cost_fn = getattr(importlib.import_module("geppetto.cost"), "turn_cost", _MISSING)
-        except ModuleNotFoundError:
-            _cost_fn = _MISSING
-    return None if _cost_fn is _MISSING else _cost_fn
-
-
-def turn_cost(turn: Turn) -> float | None:
-    """The run's cost from :mod:`geppetto.cost` when that module is installed, else ``None``."""
-    fn = _cost_function()
-    if fn is None:
-        return None
-    try:
-        value: Any = fn(turn)
-    except Exception:  # a price table gap must not fail the item
-        return None
-    for name in ("total", "usd", "total_usd"):
-        if value is not None and not isinstance(value, (int, float)):
-            value = value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _new_text(turn: Turn, before: int) -> str:
@@ -119,7 +88,7 @@ def _check_schema(result: BatchResult) -> None:
 async def run_item(item: BatchItem, ctx: BatchContext) -> BatchResult:
     """Run one item to its result; every failure is recorded in the result, none raised
     (except cancellation)."""
-    from geppetto.session import Session
+    from geppetto.session import EngineBuilder, Session
 
     result = BatchResult(id=item.id)
     try:
@@ -140,7 +109,7 @@ async def run_item(item: BatchItem, ctx: BatchContext) -> BatchResult:
             return result
     reserved = estimate_tokens(" ".join(b.text for b in seed.blocks if b.text))
     await limiter.acquire(reserved)
-    session = Session(engine)
+    session = Session(EngineBuilder(engine).with_model_info(ctx.pricing(profile_key), profile=profile_key))
     started = time.perf_counter()
     before = len(seed.blocks)
     try:

@@ -49,16 +49,15 @@ def builder_from_args(args: argparse.Namespace) -> EngineBuilder:
     """A session builder around :func:`engine_from_args`'s engine that prices runs with the
     profile's ``model_info.cost`` and labels them with the profile (see geppetto.cost)."""
     from geppetto.engines.from_settings import engine_for
-    from geppetto.profiles.model_info import ModelInfo
     from geppetto.session import EngineBuilder
 
     resolved = resolve_from_args(args)
     for warning in resolved.warnings:
         print(f"warning: {resolved.redact(warning)}", file=sys.stderr)
     args.resolved_settings = resolved  # the command's MCP servers read the profile's mcpServers
-    engine = engine_for(resolved)
-    info = ModelInfo.from_dict(resolved.model_info) if resolved.model_info else None
-    return EngineBuilder(engine).with_model_info(info, profile=resolved.profile or "")
+    return EngineBuilder(engine_for(resolved)).with_model_info(
+        resolved.pricing(), profile=resolved.profile or ""
+    )
 
 
 # -- list --------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from geppetto.settings.sections import Settings
 if TYPE_CHECKING:
     from geppetto.profiles.catalog import Catalog
     from geppetto.profiles.config import ConfigFile
+    from geppetto.profiles.model_info import ModelInfo
 
 
 @dataclass(slots=True)
@@ -41,6 +42,12 @@ class ResolvedSettings:
     extra_sections: dict[str, Any] = field(default_factory=dict)
     # the stack's ``mcpServers``, base to leaf: a layer's entry replaces a lower one of that name
     mcp_servers: dict[str, Any] = field(default_factory=dict)
+
+    def pricing(self) -> ModelInfo | None:
+        """The stack's ``model_info`` as an object (what prices a run), ``None`` if none is declared."""
+        from geppetto.profiles.model_info import ModelInfo
+
+        return ModelInfo.from_dict(self.model_info) if self.model_info else None
 
     def origin(self, name: str) -> Origin:
         return self.origins.get(name, DEFAULT_ORIGIN)

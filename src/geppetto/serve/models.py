@@ -14,6 +14,7 @@ from typing import Any
 from geppetto.engines.base import Engine, RunContext
 from geppetto.errors import GeppettoError
 from geppetto.middleware.chain import Middleware
+from geppetto.profiles.model_info import ModelInfo
 from geppetto.serve.errors import APIError, bad_request, model_not_found
 from geppetto.serve.limits import Limiter
 from geppetto.serve.wire import ClientTools
@@ -77,6 +78,7 @@ class Model:
         self.redact: Callable[[str], str] = _same
         self._engine = engine
         self._sources = sources or ProfileSources()
+        self._pricing: ModelInfo | None = None  # the profile's model_info: runs are priced with it
 
     def engine(self) -> Engine:
         if self._engine is None:
@@ -99,7 +101,9 @@ class Model:
             self.redact = resolved.redact
             for warning in resolved.warnings:
                 log.warning("model %s: %s", self.name, resolved.redact(warning))
-            return engine_for(resolved)
+            engine = engine_for(resolved)
+            self._pricing = resolved.pricing()
+            return engine
         except GeppettoError as exc:
             message = self.redact(str(exc))
             log.error("model %s cannot start: %s", self.name, message)
@@ -116,6 +120,8 @@ class Model:
                 )
             engine = _WithClientTools(engine, client_tools)
         builder = EngineBuilder(engine).with_middleware(*self.middlewares)
+        if self.profile is not None:
+            builder.with_model_info(self._pricing, profile=self.profile)
         if self.tools is not None:
             builder.with_tools(self.tools)
         return builder

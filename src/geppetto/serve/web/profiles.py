@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from geppetto.engines.base import Engine
     from geppetto.profiles.catalog import Catalog
     from geppetto.profiles.model import ProfileEntry
+    from geppetto.profiles.model_info import ModelInfo
     from geppetto.session import EngineBuilder
 
 # The choice that runs what a run without --profile would: the default profile if one is
@@ -77,6 +78,7 @@ class CatalogProfiles:
         }
         self._flags = dict(flags or {})
         self._engines: dict[str, Engine] = {}
+        self._pricing: dict[str, tuple[ModelInfo | None, str]] = {}
         self._lock = threading.Lock()
 
     def choices(self) -> list[ProfileChoice]:
@@ -110,12 +112,16 @@ class CatalogProfiles:
         except ConfigError as exc:
             raise ConfigError(f"profile {key or '(default)'} cannot run: {exc}") from None
         with self._lock:
+            self._pricing.setdefault(key, (resolved.pricing(), resolved.profile or ""))
             return self._engines.setdefault(key, engine)
 
     def builder(self, name: str) -> EngineBuilder:
+        """A builder around the profile's shared engine; its runs are priced and labelled."""
         from geppetto.session import EngineBuilder
 
-        return EngineBuilder(self.engine(name))
+        engine = self.engine(name)
+        info, profile = self._pricing.get(name.strip() or self._default, (None, ""))
+        return EngineBuilder(engine).with_model_info(info, profile=profile or None)
 
 
 def _choice(catalog: Catalog, name: str, entry: ProfileEntry) -> ProfileChoice:
