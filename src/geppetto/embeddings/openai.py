@@ -60,6 +60,8 @@ def vectors_from_data(body: Any, expected: int, provider: str) -> Any:
         raise EmbeddingResponseError(f"{provider} answer has no data list")
     if not all(isinstance(item, dict) for item in data):
         raise EmbeddingResponseError(f"{provider} answer has a data entry that is not an object")
+    if len(data) != expected:
+        raise EmbeddingResponseError(f"{provider} returned {len(data)} vectors for {expected} texts")
     if all(isinstance(item.get("index"), int) for item in data):
         if sorted(item["index"] for item in data) != list(range(len(data))):
             raise EmbeddingResponseError(f"{provider} answer has missing or repeated indexes")

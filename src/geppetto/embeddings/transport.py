@@ -117,8 +117,8 @@ class JsonClient:
                     raise _Retry(
                         HttpFailure(what, status=resp.status, retryable=retryable), retry_after(resp.headers)
                     )
-                raw = await resp.content.read(self.max_response_bytes + 1)
-                if len(raw) > self.max_response_bytes:
+                raw = await _read_bounded(resp, self.max_response_bytes)
+                if raw is None:
                     raise HttpFailure(
                         f"response body exceeds {self.max_response_bytes} bytes",
                         status=resp.status,
@@ -151,6 +151,21 @@ class _Retry(Exception):
         super().__init__(failure.what)
         self.failure = failure
         self.asked = asked
+
+
+async def _read_bounded(resp: Any, limit: int) -> bytes | None:
+    """The whole body, or ``None`` once it is known to exceed ``limit`` bytes."""
+    length = resp.content_length
+    if length is not None:
+        return None if length > limit else bytes(await resp.read())
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _drain(resp: Any, limit: int) -> None:
