@@ -110,7 +110,11 @@ class Loopback:
     def _gemini(self, body: dict[str, Any]) -> Any:
         shape = fixture("gemini_batch_embed.json")
         shape["embeddings"] = [
-            {"values": vector_for(req["content"]["parts"][0]["text"], req.get("outputDimensionality") or self.dims)}
+            {
+                "values": vector_for(
+                    req["content"]["parts"][0]["text"], req.get("outputDimensionality") or self.dims
+                )
+            }
             for req in body["requests"]
         ]
         return shape

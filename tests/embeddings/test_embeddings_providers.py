@@ -20,8 +20,12 @@ TEXTS = ["alpha", "beta", "gamma", "delta", "epsilon"]
 def openai(server: Loopback, **kw: object) -> OpenAIEmbedder:
     client = JsonClient(headers={"Authorization": "Bearer sk-test"}, max_retries=2)
     return OpenAIEmbedder(
-        "text-embedding-3-small", client=client, base_url=server.url + "/v1", dimensions=4,
-        explicit_dimensions=True, **kw,  # type: ignore[arg-type]
+        "text-embedding-3-small",
+        client=client,
+        base_url=server.url + "/v1",
+        dimensions=4,
+        explicit_dimensions=True,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -36,7 +40,11 @@ async def test_openai_batches_keep_input_order(server: Loopback) -> None:
     assert first["model"] == "text-embedding-3-small" and first["dimensions"] == 4
     assert first["encoding_format"] == "float"
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
-    assert embedder.model().to_dict() == {"provider": "openai", "name": "text-embedding-3-small", "dimensions": 4}
+    assert embedder.model().to_dict() == {
+        "provider": "openai",
+        "name": "text-embedding-3-small",
+        "dimensions": 4,
+    }
 
 
 async def test_batches_are_also_cut_by_characters(server: Loopback) -> None:
@@ -60,7 +68,10 @@ async def test_empty_input_sends_nothing(server: Loopback) -> None:
 async def test_ollama_native_embed(server: Loopback) -> None:
     embedder = OllamaEmbedder("all-minilm", client=JsonClient(), base_url=server.url, dimensions=4)
     assert await embedder.embed(TEXTS[:3]) == [vector_for(t) for t in TEXTS[:3]]
-    assert server.paths == ["/api/embed"] and server.requests[0] == {"model": "all-minilm", "input": TEXTS[:3]}
+    assert server.paths == ["/api/embed"] and server.requests[0] == {
+        "model": "all-minilm",
+        "input": TEXTS[:3],
+    }
     wrong = OllamaEmbedder("all-minilm", client=JsonClient(), base_url=server.url, dimensions=768)
     with pytest.raises(EmbeddingResponseError, match="4-dimensional vector for text 0, expected 768"):
         await wrong.embed(["x"])

@@ -10,8 +10,8 @@ description, never the response body.
 from __future__ import annotations
 
 import asyncio
-import json
 import contextlib
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
