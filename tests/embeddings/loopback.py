@@ -72,10 +72,7 @@ class Loopback:
             answer = handler(body)
             if fault == "wrong_count":
                 _drop_one(answer)
-            if fault == "nan":
-                raw = json.dumps(_poison(answer)).encode()
-            else:
-                raw = json.dumps(answer).encode()
+            raw = json.dumps(_poison(answer)).encode() if fault == "nan" else json.dumps(answer).encode()
             if fault == "huge":
                 raw = raw + b" " * (4 << 20)
             if fault == "truncated":

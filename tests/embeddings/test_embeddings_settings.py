@@ -47,7 +47,7 @@ def test_key_falls_back_to_api_keys_and_section_keys_win(tmp_path: Path) -> None
 def test_openai_without_key_says_where_to_set_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     s = settings(tmp_path, {"embeddings": {"type": "openai", "engine": "text-embedding-3-small"}})
-    with pytest.raises(EmbeddingConfigError, match="embeddings.api_keys.openai-api-key") as info:
+    with pytest.raises(EmbeddingConfigError, match=r"embeddings\.api_keys\.openai-api-key") as info:
         embedder_from_settings(s)
     assert "api.api_keys.openai-api-key" in str(info.value)
 
@@ -112,13 +112,13 @@ async def test_ollama_base_url_and_file_cache_from_the_profile(tmp_path: Path, s
 def test_strict_policy_refuses_http_and_local_unless_allowed_for_embeddings(tmp_path: Path) -> None:
     section = {"type": "openai", "engine": "m", "base_urls": {"openai-base-url": "http://127.0.0.1:9/v1"}}
     strict = {"api": {"outbound_policy": "strict"}, "embeddings": section}
-    with pytest.raises(EmbeddingConfigError, match="allow_http.embeddings"):
+    with pytest.raises(EmbeddingConfigError, match=r"allow_http\.embeddings"):
         embedder_from_settings(settings(tmp_path, strict))
     only_http = {
         "api": {"outbound_policy": "strict", "allow_http": {"embeddings": True}},
         "embeddings": section,
     }
-    with pytest.raises(EmbeddingConfigError, match="allow_local_networks.embeddings"):
+    with pytest.raises(EmbeddingConfigError, match=r"allow_local_networks\.embeddings"):
         embedder_from_settings(settings(tmp_path, only_http))
     allowed = {
         "api": {
