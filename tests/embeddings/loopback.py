@@ -128,11 +128,12 @@ class Loopback:
                 entry["document"] = {"text": body["documents"][entry["index"]]}
         scored.sort(key=lambda entry: -entry["relevance_score"])
         shape["results"] = scored[: body.get("top_n") or len(scored)]
-        if "model" in shape:
+        if "model" in shape and self.echo_model:
             shape["model"] = body.get("model", shape["model"])
         return shape
 
     rerank_shape: dict[str, Any] = {}
+    echo_model = True  # answer with the model asked for
 
 
 def _score(query: str, doc: str) -> float:
