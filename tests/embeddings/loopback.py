@@ -4,6 +4,7 @@ MANIFEST.md), with faults to inject: ``429`` (with Retry-After), ``500``, ``400`
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import json
@@ -65,6 +66,10 @@ class Loopback:
             self.headers.append(dict(request.headers))
             self.paths.append(request.path)
             fault = self.faults.pop(0) if self.faults else ""
+            if fault == "slow":
+                await asyncio.sleep(30)
+            if self.verbatim is not None:
+                return web.Response(body=self.verbatim, content_type="application/json")
             if fault == "429":
                 return web.json_response({"error": SECRET_BODY}, status=429, headers={"Retry-After": "0.01"})
             if fault in ("500", "503", "400", "401"):
@@ -134,6 +139,7 @@ class Loopback:
 
     rerank_shape: dict[str, Any] = {}
     echo_model = True  # answer with the model asked for
+    verbatim: bytes | None = None  # when set: the answer to every request, as is
 
 
 def _score(query: str, doc: str) -> float:
@@ -163,3 +169,23 @@ def _poison(answer: dict[str, Any]) -> dict[str, Any]:
                 first["relevance_score"] = float("nan")
             break
     return answer
+
+
+class ThreadedLoopback:
+    """A :class:`Loopback` served from its own thread and event loop, for callers that block
+    (the JS runtime's synchronous calls)."""
+
+    def __enter__(self) -> Loopback:
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="loopback", daemon=True)
+        self.thread.start()
+        self.server = asyncio.run_coroutine_threadsafe(Loopback().start(), self.loop).result(10)
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()

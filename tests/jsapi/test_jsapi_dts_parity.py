@@ -16,7 +16,8 @@ import pytest
 from .conftest import reference_head
 from .test_jsapi_dts import MODULE, _block, _top_level, const_members, interface_members, members_of
 
-# What the reference declares and this runtime does not have yet (nothing now). Each entry is "export NAME", "interface NAME", "interface NAME.MEMBER",
+# What the reference declares and this runtime does not have yet (nothing now). Each entry is
+# "export NAME", "interface NAME", "interface NAME.MEMBER",
 # "const NAME.MEMBER" or "type NAME"; test_not_yet_ours_entries_are_still_missing says which became
 # stale once declared.
 NOT_YET_OURS: frozenset[str] = frozenset()
