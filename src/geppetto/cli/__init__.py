@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from geppetto.cli.embed import add_embed_commands
 from geppetto.cli.errors import run_guarded
 from geppetto.cli.js_commands import add_js_commands
 from geppetto.cli.mcp_commands import add_mcp_commands, add_mcp_options
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_commands(commands)
     add_js_commands(commands)
     add_mcp_commands(commands)
+    add_embed_commands(commands)  # embed and rerank
     return parser
 
 
