@@ -27,16 +27,19 @@ Progress = Callable[[int], None]
 def split_batches(texts: Sequence[str], batch_size: int, batch_chars: int) -> list[tuple[int, list[str]]]:
     """``(start index, texts)`` per batch; a single text longer than ``batch_chars`` gets its own."""
     batches: list[tuple[int, list[str]]] = []
-    current: list[str] = []
-    start = chars = 0
-    for index, text in enumerate(texts):
-        if current and (len(current) >= batch_size or chars + len(text) > batch_chars):
-            batches.append((start, current))
-            current, start, chars = [], index, 0
-        current.append(text)
-        chars += len(text)
-    if current:
-        batches.append((start, current))
+    start, count = 0, len(texts)
+    while start < count:
+        batch = list(texts[start : start + batch_size])
+        if sum(map(len, batch)) > batch_chars:  # rare: cut at the character budget instead
+            chars, keep = 0, 0
+            for text in batch:
+                chars += len(text)
+                if chars > batch_chars:
+                    break
+                keep += 1
+            batch = batch[: max(keep, 1)]
+        batches.append((start, batch))
+        start += len(batch)
     return batches
 
 
@@ -45,9 +48,11 @@ def check_vectors(raw: Any, expected: int, dimensions: int, provider: str) -> li
     if not isinstance(raw, list) or len(raw) != expected:
         got = len(raw) if isinstance(raw, list) else "no"
         raise EmbeddingResponseError(f"{provider} returned {got} vectors for {expected} texts")
+    if _all_good(raw, dimensions):
+        return raw
     size = dimensions
     out: list[list[float]] = []
-    for index, vector in enumerate(raw):
+    for index, vector in enumerate(raw):  # something is wrong: find it and say what
         if not isinstance(vector, list) or not vector:
             raise EmbeddingResponseError(f"{provider} returned no vector for text {index}")
         if size and len(vector) != size:
@@ -57,19 +62,30 @@ def check_vectors(raw: Any, expected: int, dimensions: int, provider: str) -> li
             )
         size = len(vector)
         try:
-            floats = [float(x) for x in vector if not isinstance(x, bool)]
-        except (TypeError, ValueError):
-            floats = []
-        if len(floats) != len(vector):
+            total = sum(vector)  # one C loop: fails on a non-number, is NaN/inf if any value is
+        except TypeError:
             raise EmbeddingResponseError(
                 f"{provider} returned a non-numeric value in the vector for text {index}"
-            )
-        if not all(map(math.isfinite, floats)):
+            ) from None
+        if not math.isfinite(total) and not all(map(math.isfinite, vector)):
             raise EmbeddingResponseError(
                 f"{provider} returned NaN or infinity in the vector for text {index}"
             )
-        out.append(floats)
+        out.append(vector)
     return out
+
+
+def _all_good(raw: list[Any], dimensions: int) -> bool:
+    """The common case in a few C-level passes: every vector a non-empty list of one size, every
+    value a finite number (a non-number makes ``sum`` fail, a NaN or infinity makes it non-finite)."""
+    try:
+        sizes = set(map(len, raw))
+        if len(sizes) != 1 or (size := sizes.pop()) == 0 or (dimensions and size != dimensions):
+            return False
+        total = sum(map(sum, raw))
+    except TypeError:
+        return False
+    return math.isfinite(total) and all(type(vector) is list for vector in raw)
 
 
 def provider_error(provider: str, failure: HttpFailure) -> EmbeddingProviderError:
@@ -110,12 +126,10 @@ class BatchingEmbedder:
         if not items:
             return []
         batches = split_batches(items, self.batch_size, self.batch_chars)
-        out: list[list[float]] = [[] for _ in items]
         size = self.dimensions if self.check_dimensions else 0
         if len(batches) == 1:
-            for i, vector in enumerate(await self._checked(batches[0][1], size)):
-                out[i] = vector
-            return out
+            return await self._checked(batches[0][1], size)
+        out: list[Any] = [None] * len(items)
         gate = asyncio.Semaphore(max(1, self.concurrency))
 
         async def run(start: int, batch: list[str]) -> None:

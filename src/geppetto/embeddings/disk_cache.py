@@ -2,9 +2,9 @@
 
 WAL journal and one transaction per batch of writes, so a crash or ``kill -9`` in the middle of a
 write leaves the file readable with either all or none of that batch. Vectors are stored as
-float64 bytes (exactly what the provider sent). Texts are keyed by SHA-256, so the file does not
-hold the texts themselves. ``max_entries`` and ``max_size`` (bytes of vectors) bound the file:
-the least recently written or read entries go first.
+float64 bytes (exactly what the provider sent). Entries are keyed by a SHA-256 of provider, model,
+dimensions and text, so the file does not hold the texts themselves. ``max_entries`` and
+``max_size`` (bytes of vectors) bound the file: the least recently written or read entries go first.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ from geppetto.embeddings.types import EmbeddingConfigError, EmbeddingModel
 DEFAULT_MAX_ENTRIES = 100_000
 DEFAULT_MAX_SIZE = 1 << 30
 FILE_NAME = "embeddings.sqlite"
-_CHUNK = 500  # keys per SELECT (SQLite's variable limit is far above)
+_CHUNK = 500
+USE_RESOLUTION = 600.0  # seconds: a read re-marks an entry as used only when its mark is older
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
+    key BLOB NOT NULL UNIQUE,
     provider TEXT NOT NULL,
     model TEXT NOT NULL,
     dimensions INTEGER NOT NULL,
-    text_sha256 BLOB NOT NULL,
     vector BLOB NOT NULL,
-    used REAL NOT NULL,
-    PRIMARY KEY (provider, model, dimensions, text_sha256)
-) WITHOUT ROWID;
+    used REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS vectors_used ON vectors (used);
 """
 
@@ -46,8 +46,11 @@ def default_directory() -> Path:
     return root / "geppetto" / "embeddings"
 
 
-def text_key(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+def entry_key(model: EmbeddingModel, text: str) -> bytes:
+    """SHA-256 over provider, model, dimensions and text (NUL-separated): one indexed column, and
+    the file never holds the texts."""
+    head = f"{model.provider}\0{model.name}\0{model.dimensions}\0".encode()
+    return hashlib.sha256(head + text.encode("utf-8", "surrogatepass")).digest()
 
 
 class DiskCache:
@@ -88,7 +91,7 @@ class DiskCache:
         return int(row[0])
 
     def get_many(self, model: EmbeddingModel, texts: Sequence[str]) -> dict[str, list[float]]:
-        keys = {text_key(text): text for text in texts}
+        keys = {entry_key(model, text): text for text in texts}
         found: dict[str, list[float]] = {}
         names = list(keys)
         with self._lock:
@@ -96,33 +99,37 @@ class DiskCache:
                 chunk = names[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    "SELECT text_sha256, vector FROM vectors WHERE provider=? AND model=? AND dimensions=? "
-                    f"AND text_sha256 IN ({marks})",
-                    (model.provider, model.name, model.dimensions, *chunk),
+                    f"SELECT key, vector, used FROM vectors WHERE key IN ({marks})", chunk
                 ).fetchall()
-                for key, blob in rows:
+                stale = time.time() - USE_RESOLUTION
+                for key, blob, _ in rows:
                     values = array("d")
                     values.frombytes(blob)
                     found[keys[key]] = values.tolist()
-                if rows:
-                    self._mark_used(model, [key for key, _ in rows])
+                old = [key for key, _, used in rows if used < stale]
+                if old:
+                    self._mark_used(old)
         return found
 
-    def _mark_used(self, model: EmbeddingModel, keys: list[bytes]) -> None:
-        """Hits count as use (eviction goes by last use); one statement per chunk of hits."""
+    def _mark_used(self, keys: list[bytes]) -> None:
+        """Hits count as use (eviction goes by last use, to :data:`USE_RESOLUTION`): a read then
+        writes only for entries not used lately, so a warm cache is read-only."""
         marks = ",".join("?" * len(keys))
-        self._db.execute(
-            "UPDATE vectors SET used=? WHERE provider=? AND model=? AND dimensions=? "
-            f"AND text_sha256 IN ({marks})",
-            (time.time(), model.provider, model.name, model.dimensions, *keys),
-        )
+        self._db.execute(f"UPDATE vectors SET used=? WHERE key IN ({marks})", (time.time(), *keys))
 
     def put_many(self, model: EmbeddingModel, items: dict[str, list[float]]) -> None:
         if not items:
             return
         now = time.time()
         rows = [
-            (model.provider, model.name, model.dimensions, text_key(text), array("d", vector).tobytes(), now)
+            (
+                entry_key(model, text),
+                model.provider,
+                model.name,
+                model.dimensions,
+                array("d", vector).tobytes(),
+                now,
+            )
             for text, vector in items.items()
         ]
         with self._lock:
@@ -156,7 +163,6 @@ class DiskCache:
             excess = max(excess, int((size - self.max_size) / average) + 1)
         if excess:
             self._db.execute(
-                "DELETE FROM vectors WHERE (provider, model, dimensions, text_sha256) IN "
-                "(SELECT provider, model, dimensions, text_sha256 FROM vectors ORDER BY used LIMIT ?)",
+                "DELETE FROM vectors WHERE rowid IN (SELECT rowid FROM vectors ORDER BY used LIMIT ?)",
                 (excess,),
             )

@@ -58,12 +58,14 @@ def vectors_from_data(body: Any, expected: int, provider: str) -> Any:
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
         raise EmbeddingResponseError(f"{provider} answer has no data list")
-    if not all(isinstance(item, dict) for item in data):
-        raise EmbeddingResponseError(f"{provider} answer has a data entry that is not an object")
+    try:
+        indexes = [item.get("index") for item in data]
+    except AttributeError:
+        raise EmbeddingResponseError(f"{provider} answer has a data entry that is not an object") from None
     if len(data) != expected:
         raise EmbeddingResponseError(f"{provider} returned {len(data)} vectors for {expected} texts")
-    if all(isinstance(item.get("index"), int) for item in data):
-        if sorted(item["index"] for item in data) != list(range(len(data))):
+    if indexes != list(range(expected)) and all(isinstance(i, int) for i in indexes):
+        if sorted(indexes) != list(range(expected)):
             raise EmbeddingResponseError(f"{provider} answer has missing or repeated indexes")
-        data = sorted(data, key=lambda item: item["index"])
+        data = sorted(data, key=lambda item: item["index"])  # servers may answer out of order
     return [item.get("embedding") for item in data]

@@ -71,6 +71,8 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("embed() takes a list of texts, not one string")
     out = list(texts)
+    if not out or set(map(type, out)) == {str}:
+        return out
     for index, text in enumerate(out):
         if not isinstance(text, str):
             raise TypeError(f"text {index} must be a string, got {type(text).__name__}")
