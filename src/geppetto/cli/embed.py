@@ -127,7 +127,9 @@ def run(args: argparse.Namespace) -> int:
     if args.file is not None:
         items = read_inputs(args.file)
     elif args.text == "-":
-        items = [("1", sys.stdin.read())]
+        from geppetto.inputs import LIMITS, read_stream_text
+
+        items = [("1", read_stream_text(sys.stdin, LIMITS.prompt, "text on stdin"))]
     else:
         items = [("1", args.text)]
     import orjson
