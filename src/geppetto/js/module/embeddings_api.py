@@ -10,8 +10,6 @@ text or an id.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import math
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,6 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from geppetto.js.module.profiles_api import settings_of
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from geppetto.embeddings.types import Embedder
     from geppetto.js.module.host import GeppettoHost
     from geppetto.rerank.provider import HTTPReranker
@@ -59,6 +59,8 @@ class RerankControl:
 
 
 def _submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    import asyncio  # here, not at import: installing the module must not load asyncio
+
     from geppetto.session.runtime import background_loop
 
     return asyncio.run_coroutine_threadsafe(coro, background_loop())
