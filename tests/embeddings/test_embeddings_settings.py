@@ -144,3 +144,46 @@ def test_snapshot_keeps_the_access_maps_beside_the_keys(tmp_path: Path) -> None:
     snapshot = s.to_json()
     assert snapshot["api"]["allow_http"] == {"rerank": True}
     assert snapshot["api"]["api_keys"] == {"openai-api-key": "[REDACTED]"}
+
+
+async def test_gemini_profile_uses_its_key_header_and_base_url(tmp_path: Path, server: Loopback) -> None:
+    inference = {
+        "api": {"api_keys": {"gemini-api-key": "g-key"}, "base_urls": {"gemini-base-url": server.url}},
+        "embeddings": {"type": "gemini", "engine": "gemini-embedding-001", "dimensions": 4},
+    }
+    embedder = embedder_from_settings(settings(tmp_path, inference))
+    assert await embedder.embed(["x"]) == [vector_for("x")]
+    await embedder.aclose()
+    assert server.headers[0]["x-goog-api-key"] == "g-key" and "Authorization" not in server.headers[0]
+    assert server.requests[0]["requests"][0]["outputDimensionality"] == 4
+
+
+def test_openai_key_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "from-env")
+    embedder = embedder_from_settings(settings(tmp_path, {"embeddings": {"type": "openai", "engine": "m"}}))
+    assert isinstance(embedder, OpenAIEmbedder)
+    assert embedder.client.headers["Authorization"] == "Bearer from-env"
+    assert embedder.model().dimensions == 1536  # the reference's default for openai
+
+
+def test_openai_compatible_server_needs_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    section = {
+        "type": "openai",
+        "engine": "nomic",
+        "base_urls": {"openai-base-url": "http://127.0.0.1:8080/v1"},
+    }
+    embedder = embedder_from_settings(settings(tmp_path, {"embeddings": section}))
+    assert isinstance(embedder, OpenAIEmbedder)
+    assert (
+        "Authorization" not in embedder.client.headers
+        and embedder.url == "http://127.0.0.1:8080/v1/embeddings"
+    )
+
+
+def test_local_profile_names_a_missing_file(tmp_path: Path) -> None:
+    from geppetto.errors import ConfigError
+
+    missing = str(tmp_path / "nope.gguf")
+    with pytest.raises(ConfigError, match="does not exist"):
+        embedder_from_settings(settings(tmp_path, {"embeddings": {"type": "local", "engine": missing}}))

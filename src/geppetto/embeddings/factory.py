@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from geppetto.embeddings.batching import BatchingEmbedder
@@ -26,7 +27,7 @@ def embedder_from_settings(settings: InferenceSettings | ResolvedSettings, *, ca
     resolved = resolved_of(settings)
     config = embeddings_config(resolved)
     provider = build_provider(
-        config, resolved.settings, dict(resolved.environ), resolved.extra_sections.get("api")
+        config, resolved.settings, dict(resolved.environ or os.environ), resolved.extra_sections.get("api")
     )
     if not cache or config.cache_type == "none":
         return provider
