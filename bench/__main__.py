@@ -179,7 +179,7 @@ def run_embed(args: argparse.Namespace, url: str, results: dict[str, Any]) -> No
     """Embedding throughput vs raw aiohttp, and cache lookups (its own server; ``url`` is unused)."""
     from bench import bench_embed
 
-    measured = bench_embed.measure(texts=10_000, rounds=max(3, args.rounds))
+    measured = bench_embed.measure(texts=10_000, rounds=max(9, 3 * args.rounds))
     report("Embedding 10,000 short texts (same batches, same server, rounds interleaved)", measured["rows"])
     report("Embedding cache, lookups per second", measured["cache"])
     report("Embedding budget", measured["verdicts"])
