@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -146,3 +147,28 @@ def test_rerank_table_and_json(tmp_path: Path, server: Loopback) -> None:
         "rr",
     )
     assert bad.returncode == 1 and "top_n (9) must be <= number of documents (3)" in bad.stderr
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_long_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from geppetto.cli.embed import PROGRESS_MIN, progress_bar
+
+    tty = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    with progress_bar(PROGRESS_MIN, "embedding") as advance:
+        advance(PROGRESS_MIN)
+    assert "embedding" in tty.getvalue()
+    short = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", short)
+    with progress_bar(PROGRESS_MIN - 1, "embedding") as advance:
+        advance(1)
+    assert short.getvalue() == ""
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    with progress_bar(10 * PROGRESS_MIN, "embedding") as advance:
+        advance(10 * PROGRESS_MIN)
+    assert piped.getvalue() == ""
