@@ -1,4 +1,4 @@
-"""``python -m bench [overhead|streaming|concurrency|coldstart|js|mcp|all|profile] [--json PATH]``
+"""``python -m bench [overhead|streaming|concurrency|coldstart|js|mcp|embed|all|profile] [--json PATH]``
 
 Side-by-side comparisons against one loopback OpenAI-compatible server (its own process), every
 client in fresh processes, rounds interleaved; medians and ratios against the ``openai`` SDK on
@@ -7,7 +7,8 @@ its aiohttp transport. See docs/performance.md for the latest figures and how to
 The ``js`` suite runs in this process (pinned to the clients' CPU): JS -> host round trips, a
 1,000-block turn across the boundary (bare bridge and ``require('geppetto')``), and the cold start
 of ``geppetto js run``, measured by bench/bench_js.py and bench/bench_js_cli.py. The ``mcp`` suite
-(bench/bench_mcp.py) times an MCP stdio tool call through the tool loop against the ``mcp`` client.
+(bench/bench_mcp.py) times an MCP stdio tool call through the tool loop against the ``mcp`` client;
+``embed`` (bench/bench_embed.py) compares embedding throughput with raw aiohttp and times the caches.
 
 Peers (litellm, pydantic-ai, llm) are measured when installed (``pip install -e '.[bench]'``)
 and skipped with the reason otherwise.
@@ -174,6 +175,17 @@ def run_mcp(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None
     results["mcp"] = measured
 
 
+def run_embed(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
+    """Embedding throughput vs raw aiohttp, and cache lookups (its own server; ``url`` is unused)."""
+    from bench import bench_embed
+
+    measured = bench_embed.measure(texts=10_000, rounds=max(9, 3 * args.rounds))
+    report("Embedding 10,000 short texts (same batches, same server, rounds interleaved)", measured["rows"])
+    report("Embedding cache, lookups per second", measured["cache"])
+    report("Embedding budget", measured["verdicts"])
+    results["embed"] = measured
+
+
 SUITES = {
     "overhead": run_overhead,
     "streaming": run_streaming,
@@ -181,6 +193,7 @@ SUITES = {
     "coldstart": run_coldstart,
     "js": run_js,
     "mcp": run_mcp,
+    "embed": run_embed,
 }
 
 

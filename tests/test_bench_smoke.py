@@ -37,3 +37,14 @@ def test_mcp_bench_measures_three_paths_against_one_server() -> None:
     ]
     assert all(row["us/call"] > 0 for row in result["rows"])
     assert result["verdicts"][0]["ok"] in ("yes", "NO")
+
+
+def test_embed_bench_measures_both_paths_and_the_caches() -> None:
+    """``python -m bench embed``: the floor, geppetto and both caches answer (a tiny run, no timing)."""
+    from bench.bench_embed import measure
+
+    result = measure(texts=300, rounds=1)
+    assert [row["path"] for row in result["rows"]] == ["raw aiohttp (floor)", "geppetto OpenAIEmbedder.embed"]
+    assert all(row["texts/s"] > 0 for row in result["rows"])
+    assert [row["cache"] for row in result["cache"]] == ["memory (LRU)", "disk (SQLite, memory empty)"]
+    assert [v["ok"] in ("yes", "NO") for v in result["verdicts"]] == [True, True]

@@ -193,3 +193,64 @@ def test_34_turn_store_persistence(reference_root: Path, tmp_path: Path, engine:
     assert latest["phase"] == "final"
     assert latest["text"].strip() == out["finalText"].strip()
     assert store.exists()
+
+
+# -- hardcut/06 and /07: embeddings and reranker from the hard-cut registry ------------------------
+
+
+@pytest.mark.parametrize(
+    ("script", "follow_up", "expected_model"),
+    [
+        (
+            "hardcut/06_embeddings_with_registry_profile.js",
+            'JSON.stringify(embedder.embedBatch(["a", "b"]))',
+            {"name": "text-embedding-3-small", "dimensions": 4},
+        ),
+        (
+            "hardcut/07_reranker_with_registry_profile.js",
+            'JSON.stringify(reranker.rerank("blue", [{id: "x", text: "red"}, {id: "y", text: "blue"}], '
+            "{topN: 1}))",
+            {"provider": "llama.cpp", "name": "qllama/bge-reranker-v2-m3:q4_k_m"},
+        ),
+    ],
+)
+def test_hardcut_embeddings_and_reranker(
+    tmp_path: Path, script: str, follow_up: str, expected_model: dict[str, Any]
+) -> None:
+    """Run unchanged the way the reference's own test does (``globalThis.GEPPETTO_PHASE123_PROFILE``
+    set first), on a copy of its registry whose endpoints point at a loopback server; then one real
+    call through the object the script built."""
+    import yaml
+    from tests.embeddings.loopback import ThreadedLoopback, fixture, vector_for
+
+    from geppetto.js import JSRuntime
+    from geppetto.js.module import install_geppetto_module
+
+    with ThreadedLoopback() as server:
+        server.rerank_shape = fixture("llamacpp_rerank.json")
+        registry = yaml.safe_load(reference_head("examples/profiles/50-hardcut-phase123.yaml").read_text())
+        profiles = registry["profiles"]
+        assistant_api = profiles["assistant"]["inference_settings"]["api"]
+        assistant_api["base_urls"] = {"openai-base-url": server.url + "/v1"}
+        profiles["bge-reranker"]["inference_settings"]["api"]["base_urls"]["rerank-base-url"] = server.url
+        copy = tmp_path / "50-hardcut-phase123.yaml"
+        copy.write_text(yaml.safe_dump(registry))
+        runtime = JSRuntime()
+        try:
+            install_geppetto_module(runtime)
+            source = (REFERENCE_EXAMPLES / script).read_text()
+            prefix = (
+                f"globalThis.GEPPETTO_PHASE123_PROFILE = {json.dumps(str(copy))};\n"
+                f"globalThis.followUp = () => {follow_up};\n"  # runs later, once the script's consts exist
+            )
+            out = runtime.eval(prefix + source)
+            assert json.loads(out) == {"ok": True, "model": expected_model}
+            answer = json.loads(runtime.eval("globalThis.followUp()"))
+        finally:
+            runtime.close()
+    if "06" in script:
+        assert answer == [vector_for("a"), vector_for("b")]
+        assert server.headers[0]["Authorization"] == "Bearer example-secret"
+    else:
+        assert [(r["documentId"], r["rank"]) for r in answer["results"]] == [("y", 1)]
+        assert server.requests[0]["model"] == expected_model["name"]

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from geppetto.cli.batch_commands import add_batch_command
+from geppetto.cli.embed import add_embed_commands
 from geppetto.cli.errors import run_guarded
 from geppetto.cli.js_commands import add_js_commands
 from geppetto.cli.mcp_commands import add_mcp_commands, add_mcp_options
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(commands)
     add_batch_command(commands)
     add_usage_commands(commands)
+    add_embed_commands(commands)  # embed and rerank
     return parser
 
 

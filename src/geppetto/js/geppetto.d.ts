@@ -761,6 +761,77 @@ declare module "geppetto" {
 
   export function engine(): EngineBuilder;
 
+  // ---- embeddings and reranking (reference HEAD API; geppetto.embeddings / geppetto.rerank)
+  export interface EmbeddingModel {
+    name: string;
+    /** The configured size (openai without one: 1536; local without one: 0 until the first call). */
+    dimensions: number;
+  }
+
+  /** From the profile's `embeddings` section (type openai | ollama | gemini | local). */
+  export interface EmbeddingsProvider {
+    embed(text: string): number[];
+    /** One vector per text, in order; batched and cached as the profile says. */
+    embedBatch(texts: string[]): number[][];
+    /** No network call. */
+    model(): EmbeddingModel;
+  }
+
+  export function embeddings(settings: InferenceSettings): EmbeddingsProvider;
+
+  export interface RerankDocument {
+    id: string;
+    text: string;
+  }
+
+  export interface RerankOptions {
+    /** Required: a safe integer between 1 and documents.length. */
+    topN: number;
+    /** Must equal the profile's rerank engine when given. */
+    model?: string;
+  }
+
+  export interface RerankResult {
+    documentId: string;
+    index: number;
+    score: number;
+    /** 1-based, by descending score. */
+    rank: number;
+  }
+
+  export interface RerankUsage {
+    inputTokens?: number;
+    totalTokens?: number;
+  }
+
+  export interface RerankResponse {
+    provider: string;
+    model: string;
+    results: RerankResult[];
+    usage?: RerankUsage;
+    /** model_info.cost.input (per million tokens) times the input tokens. */
+    cost?: number;
+    requestId?: string;
+    durationMs?: number;
+  }
+
+  export interface RerankAsyncHandle {
+    promise: Promise<RerankResponse>;
+    /** Idempotent; the promise rejects with "rerank cancelled". */
+    cancel(): void;
+    close(): void;
+  }
+
+  /** From the profile's `rerank` section (type llamacpp | cohere | jina) and api.base_urls.rerank-base-url. */
+  export interface RerankerProvider {
+    rerank(query: string, documents: RerankDocument[], options: RerankOptions): RerankResponse;
+    rerankAsync(query: string, documents: RerankDocument[], options: RerankOptions): RerankAsyncHandle;
+    /** No network call. */
+    model(): { provider: string; name: string };
+  }
+
+  export function reranker(settings: InferenceSettings): RerankerProvider;
+
   // ---- agents and sessions (reference HEAD API)
   /** A user message with images: `session.next().user(m => m.text("...").imageURL(url))`. */
   export interface MessageBuilder {

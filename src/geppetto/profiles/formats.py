@@ -190,6 +190,12 @@ def _carried_sections(entry: ProfileEntry, settings: Mapping[Any, Any], errors: 
         value = settings.get(name)
         if isinstance(value, Mapping):
             entry.extra_sections[name] = copy.deepcopy(dict(value))
+    api = settings.get("api")
+    if isinstance(api, Mapping):  # per-service access (embeddings, rerank): see settings.service_access
+        keys = ("allow_http", "allow_local_networks")
+        access = {key: copy.deepcopy(api[key]) for key in keys if key in api}
+        if access:
+            entry.extra_sections["api"] = access
 
 
 def _parse_mcp_servers(servers: Any, errors: list[str]) -> dict[str, Any]:

@@ -166,7 +166,7 @@ class InferenceSettings:
         if self._model_info is not None:
             snapshot["model_info"] = self._model_info.to_dict()
         for name, section in self._resolved.extra_sections.items():
-            snapshot[name] = copy.deepcopy(section)
+            snapshot[name] = {**snapshot.get(name, {}), **copy.deepcopy(section)}
         redact_secrets(snapshot)
         snapshot["provenance"] = self.provenance.to_dict()
         return snapshot

@@ -88,6 +88,9 @@ class GeppettoHost:
         from geppetto.js.module import agent_table
 
         table.update(agent_table.functions(self))
+        from geppetto.js.module import embeddings_api
+
+        table.update(embeddings_api.host_functions(self))
         return table
 
     def track(self, session: JSSession | JSAgentSession) -> None:
