@@ -84,6 +84,8 @@ class ChatRuns:
                 f"session {session_id} is still answering; stop that reply before sending another"
             )
         builder = await asyncio.to_thread(self.profiles.builder, profile)
+        if not builder.profile:  # the session labels the stored run with it; reopening selects it
+            builder.profile = profile
         latest: Turn | None = None
         if session_id is not None:
             turns = await asyncio.to_thread(self.store.load_turns, session_id, last=1)

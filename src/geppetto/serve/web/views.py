@@ -21,10 +21,10 @@ from geppetto.events.types import (
 )
 from geppetto.store import SessionInfo, StoredTurn
 from geppetto.turns import BlockKind, Turn
-from geppetto.turns.keys import canonical_id
+from geppetto.turns.keys import RunMetaKeys
 
-# Turn metadata: the web chat profile a run used, so reopening a session preselects it.
-PROFILE_KEY = canonical_id("profile")
+# Turn metadata: the profile a run used (the session records it), so reopening preselects it.
+PROFILE_KEY = RunMetaKeys.PROFILE.id
 
 
 def _json_text(value: Any) -> str:
