@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from geppetto.cli.errors import run_guarded
 from geppetto.cli.js_commands import add_js_commands
 from geppetto.cli.mcp_commands import add_mcp_commands, add_mcp_options
+from geppetto.cli.otel import add_otel_flags
 from geppetto.cli.profile_commands import add_profile_commands, add_profile_options
 from geppetto.cli.store_commands import add_store_commands, add_store_options
 
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--output", choices=("text", "yaml", "json"), default="text", help="final turn format")
     add_store_options(infer)
     add_mcp_options(infer)
+    add_otel_flags(infer)
     infer.set_defaults(handler="geppetto.cli.infer:run")
 
     turns = commands.add_parser("turns", help="inspect turn files")

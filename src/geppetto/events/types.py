@@ -208,8 +208,15 @@ class Event:
 
 
 class StartEvent(Event):
-    __slots__ = ()
+    """A model call begins. ``turn`` (not serialized) is the turn the engine is about to send, for
+    in-process consumers that opted into content (telemetry); producers may leave it ``None``."""
+
+    __slots__ = ("turn",)
     type = EventType.START
+
+    def __init__(self, meta: EventMetadata, corr: Correlation | None = None, turn: Any = None) -> None:
+        super().__init__(meta, corr)
+        self.turn = turn
 
 
 class _DeltaEvent(Event):

@@ -173,7 +173,7 @@ def _publish_outcome(ctx: RunContext, error: BaseException | None) -> None:
     elif isinstance(error, InferenceCancelled):
         event = RunStoppedEvent(meta, corr, "cancelled")
     else:
-        event = RunFailedEvent(meta, corr, str(error) or type(error).__name__)
+        event = RunFailedEvent(meta, corr, str(error) or type(error).__name__, error)
     try:
         ctx.publish(event)
     except Exception:
