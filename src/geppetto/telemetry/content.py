@@ -88,7 +88,8 @@ def _parts(block: Block) -> tuple[str, list[dict[str, Any]]]:
         return "assistant", [call]
     if kind is BlockKind.TOOL_USE:
         error = payload.get("error")
-        result = f"Error: {error}" if error else payload.get("result")
+        result = payload.get("result")
+        result = f"Error: {error}" if error else (decode(result) if isinstance(result, str) else result)
         return "tool", [{"type": "tool_call_response", "id": str(payload.get("id") or ""), "result": result}]
     return "user", []
 
