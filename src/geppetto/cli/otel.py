@@ -22,7 +22,7 @@ _EXPORTERS = ("console", "otlp")
 
 
 def _exporter(value: str) -> str:
-    if value not in _EXPORTERS:
+    if value not in _EXPORTERS and value != "auto":  # "auto": the flag without a value
         raise argparse.ArgumentTypeError(
             f"invalid exporter {value!r} (choose console or otlp; to put a prompt right after "
             "the flag, write --otel=otlp)"
