@@ -37,3 +37,15 @@ def test_mcp_bench_measures_three_paths_against_one_server() -> None:
     ]
     assert all(row["us/call"] > 0 for row in result["rows"])
     assert result["verdicts"][0]["ok"] in ("yes", "NO")
+
+
+def test_otel_bench_measures_every_mode_with_and_without_telemetry() -> None:
+    """``python -m bench otel``: each telemetry mode answers a call and a stream (no timing)."""
+    from bench.bench_otel import MODES, measure
+
+    from geppetto.telemetry import is_instrumented
+
+    result = measure(calls=2, chunks=20, rounds=1)
+    assert [row["telemetry"] for row in result["rows"]] == list(MODES)
+    assert all(row["us/call"] > 0 and row["chunks/s"] > 0 for row in result["rows"])
+    assert not is_instrumented()  # the bench leaves the process as it found it

@@ -1,0 +1,148 @@
+"""Telemetry cost: the per-call and streaming benchmarks with and without ``geppetto.telemetry``.
+
+One process, one loopback server process, rounds interleaved so drift hits every row alike.
+Modes (what ``geppetto.telemetry.state`` holds while a row runs):
+
+* ``off`` - nothing instrumented: no telemetry sink exists (the default);
+* ``instrument(), no SDK`` - ``instrument()`` on the API's default providers (no SDK configured:
+  spans are non-recording);
+* ``instrument(), SDK`` - an SDK tracer provider that records every span (then drops it: no
+  exporter I/O) and an SDK meter provider with an in-memory reader.
+
+Rows: ``await Session(engine).arun(seed)`` on the OpenAI chat engine, per call against a one-chunk
+JSON reply (us/call), and one ``chunks``-chunk stream through a session with a counting sink
+(chunks/s).
+
+    .venv/bin/python -m bench otel [--calls N] [--chunks N] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+MODES = ("off", "instrument(), no SDK", "instrument(), SDK")
+
+
+def _switches() -> dict[str, Callable[[], None]]:
+    """How to put the process into each mode."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    from geppetto.telemetry import instrument, uninstrument
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(Drop()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+
+    def api_only() -> None:
+        instrument()
+
+    def sdk() -> None:
+        instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+
+    return {"off": uninstrument, "instrument(), no SDK": api_only, "instrument(), SDK": sdk}
+
+
+class _Count:
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def publish(self, event: Any) -> None:
+        if event.type.value == "partial":
+            self.count += 1
+
+
+async def _measure(url: str, calls: int, chunks: int, rounds: int) -> dict[str, dict[str, list[float]]]:
+    from bench.server import ReplyConfig
+    from bench.server.config import base_path
+    from geppetto.engines.providers import engine_from_options
+    from geppetto.session import Session
+    from geppetto.telemetry import uninstrument
+    from geppetto.turns import Block, Turn
+
+    def engine(config: ReplyConfig) -> Any:
+        base = url + base_path(config)
+        return engine_from_options("openai", "x", openai_base_url=base, openai_api_key="bench", environ={})
+
+    call_engine = engine(ReplyConfig(chunks=1, force_json=True))
+    stream_engine = engine(ReplyConfig(chunks=chunks))
+    switches = _switches()
+    samples: dict[str, dict[str, list[float]]] = {m: {"call": [], "stream": []} for m in MODES}
+
+    async def per_call() -> float:
+        started = time.perf_counter()
+        for _ in range(calls):
+            await Session(call_engine).arun(Turn([Block.user("Hi")]))
+        return (time.perf_counter() - started) / calls
+
+    async def stream() -> float:
+        sink = _Count()
+        started = time.perf_counter()
+        await Session(stream_engine).arun(Turn([Block.user("Hi")]), sinks=(sink,))
+        elapsed = time.perf_counter() - started
+        if sink.count != chunks:
+            raise AssertionError(f"streamed {sink.count} chunks, expected {chunks}")
+        return chunks / elapsed
+
+    try:
+        for mode in MODES:  # warm-up: connections, imports, first spans
+            switches[mode]()
+            await per_call()
+            await stream()
+        for _ in range(rounds):
+            for mode in MODES:
+                switches[mode]()
+                samples[mode]["call"].append(await per_call())
+                samples[mode]["stream"].append(await stream())
+    finally:
+        uninstrument()
+        await call_engine.aclose()
+        await stream_engine.aclose()
+    return samples
+
+
+def rows_from(samples: dict[str, dict[str, list[float]]]) -> list[dict[str, Any]]:
+    base_call = statistics.median(samples["off"]["call"])
+    base_stream = statistics.median(samples["off"]["stream"])
+    rows = []
+    for mode in MODES:
+        call = statistics.median(samples[mode]["call"])
+        rate = statistics.median(samples[mode]["stream"])
+        rows.append(
+            {
+                "telemetry": mode,
+                "us/call": call * 1e6,
+                "call vs off": call / base_call,
+                "chunks/s": rate,
+                "stream vs off": rate / base_stream,
+            }
+        )
+    return rows
+
+
+def measure(
+    url: str | None = None, calls: int = 300, chunks: int = 10_000, rounds: int = 5
+) -> dict[str, Any]:
+    """Run the comparison (starting a loopback server process when ``url`` is not given)."""
+    from bench.runner import pinned
+    from bench.server import ServerProcess
+
+    if url is None:
+        with ServerProcess(cpu=1) as server:
+            return measure(server.url, calls, chunks, rounds)
+    with pinned():
+        samples = asyncio.run(_measure(url, calls, chunks, rounds))
+    spec = {"calls": calls, "chunks": chunks, "rounds": rounds}
+    return {"rows": rows_from(samples), "spec": spec, "samples": samples}
