@@ -11,7 +11,8 @@ Modes (what ``geppetto.telemetry.state`` holds while a row runs):
 
 Rows: ``await Session(engine).arun(seed)`` on the OpenAI chat engine, per call against a one-chunk
 JSON reply (us/call), and one ``chunks``-chunk stream through a session with a counting sink
-(chunks/s).
+(chunks/s). Each also reports this process's CPU time (``time.process_time``), which other load
+on the machine disturbs much less than wall time: the cost of telemetry is CPU spent here.
 
     .venv/bin/python -m bench otel [--calls N] [--chunks N] [--rounds N]
 """
@@ -79,22 +80,25 @@ async def _measure(url: str, calls: int, chunks: int, rounds: int) -> dict[str, 
     call_engine = engine(ReplyConfig(chunks=1, force_json=True))
     stream_engine = engine(ReplyConfig(chunks=chunks))
     switches = _switches()
-    samples: dict[str, dict[str, list[float]]] = {m: {"call": [], "stream": []} for m in MODES}
+    kinds = ("call", "call_cpu", "stream", "stream_cpu")
+    samples: dict[str, dict[str, list[float]]] = {m: {k: [] for k in kinds} for m in MODES}
 
-    async def per_call() -> float:
-        started = time.perf_counter()
+    async def per_call() -> tuple[float, float]:
+        """Seconds of wall time and of this process's CPU per call."""
+        started, cpu = time.perf_counter(), time.process_time()
         for _ in range(calls):
             await Session(call_engine).arun(Turn([Block.user("Hi")]))
-        return (time.perf_counter() - started) / calls
+        return (time.perf_counter() - started) / calls, (time.process_time() - cpu) / calls
 
-    async def stream() -> float:
+    async def stream() -> tuple[float, float]:
+        """Chunks per second, and CPU seconds per chunk."""
         sink = _Count()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await Session(stream_engine).arun(Turn([Block.user("Hi")]), sinks=(sink,))
-        elapsed = time.perf_counter() - started
+        elapsed, used = time.perf_counter() - started, time.process_time() - cpu
         if sink.count != chunks:
             raise AssertionError(f"streamed {sink.count} chunks, expected {chunks}")
-        return chunks / elapsed
+        return chunks / elapsed, used / chunks
 
     try:
         for mode in MODES:  # warm-up: connections, imports, first spans
@@ -104,8 +108,13 @@ async def _measure(url: str, calls: int, chunks: int, rounds: int) -> dict[str, 
         for _ in range(rounds):
             for mode in MODES:
                 switches[mode]()
-                samples[mode]["call"].append(await per_call())
-                samples[mode]["stream"].append(await stream())
+                mode_samples = samples[mode]
+                wall, cpu = await per_call()
+                mode_samples["call"].append(wall)
+                mode_samples["call_cpu"].append(cpu)
+                rate, cpu = await stream()
+                mode_samples["stream"].append(rate)
+                mode_samples["stream_cpu"].append(cpu)
     finally:
         uninstrument()
         await call_engine.aclose()
@@ -114,19 +123,20 @@ async def _measure(url: str, calls: int, chunks: int, rounds: int) -> dict[str, 
 
 
 def rows_from(samples: dict[str, dict[str, list[float]]]) -> list[dict[str, Any]]:
-    base_call = statistics.median(samples["off"]["call"])
-    base_stream = statistics.median(samples["off"]["stream"])
+    def median(mode: str, kind: str) -> float:
+        return statistics.median(samples[mode][kind])
+
     rows = []
     for mode in MODES:
-        call = statistics.median(samples[mode]["call"])
-        rate = statistics.median(samples[mode]["stream"])
         rows.append(
             {
                 "telemetry": mode,
-                "us/call": call * 1e6,
-                "call vs off": call / base_call,
-                "chunks/s": rate,
-                "stream vs off": rate / base_stream,
+                "us/call": median(mode, "call") * 1e6,
+                "cpu us/call": median(mode, "call_cpu") * 1e6,
+                "cpu vs off": median(mode, "call_cpu") / median("off", "call_cpu"),
+                "chunks/s": median(mode, "stream"),
+                "cpu us/chunk": median(mode, "stream_cpu") * 1e6,
+                "chunk cpu vs off": median(mode, "stream_cpu") / median("off", "stream_cpu"),
             }
         )
     return rows

@@ -203,3 +203,16 @@ async def test_mcp_tool_calls_get_client_spans_under_their_tool_span(otel: Telem
     assert "gen_ai.tool.call.arguments" not in attributes  # content is opt-in here too
     listing = otel.one("tools/list")
     assert listing.parent is not None and listing.parent.span_id == otel.one("invoke_agent").context.span_id
+
+
+async def test_js_scripts_report_to_the_hosts_telemetry(tmp_path: Path) -> None:
+    script = tmp_path / "echo.js"
+    script.write_text(
+        "const { engines, turns, runInference } = require('geppetto');\n"
+        "const seed = { blocks: [turns.newUserBlock('ping')] };\n"
+        "console.log(runInference(engines.echo({ reply: 'pong' }), seed).blocks[1].payload.text);\n"
+    )
+    code, out, err = await run_cli("js", "run", str(script), "--no-store", "--otel=console", env=cli_env())
+    assert code == 0, err
+    assert out.strip() == "pong"
+    assert '"name": "invoke_agent"' in err and '"name": "chat echo"' in err

@@ -71,6 +71,7 @@ class _Open:
     span: Span
     scope: _Scope | None
     run_id: str
+    context: otel_context.Context | None = None  # runs: the context with their span, children's parent
     started: float = 0.0  # perf_counter at start (provider calls: the duration metric)
     provider: str = ""
     model: str = ""
@@ -79,14 +80,14 @@ class _Open:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _attach(span: Span) -> _Scope | None:
+def _attach(span: Span, context: otel_context.Context | None = None) -> _Scope | None:
     try:
         task = asyncio.current_task()
     except RuntimeError:
         return None
     if task is None:
         return None
-    return _Scope(otel_context.attach(trace.set_span_in_context(span)), task)
+    return _Scope(otel_context.attach(context or trace.set_span_in_context(span)), task)
 
 
 def _detach(scope: _Scope | None) -> None:
@@ -177,7 +178,8 @@ class TelemetrySink:
         if self._content and event.prompt and span.is_recording():
             message = [{"role": "user", "parts": [{"type": "text", "content": event.prompt}]}]
             span.set_attribute(C.INPUT_MESSAGES, content_json.dumps(message))
-        self._runs[corr.run_id] = _Open(span, _attach(span), corr.run_id)
+        context = trace.set_span_in_context(span)
+        self._runs[corr.run_id] = _Open(span, _attach(span, context), corr.run_id, context)
 
     def _run_ended(self, event: RunFinishedEvent | RunStoppedEvent | RunFailedEvent) -> None:
         run_id = event.corr.run_id
@@ -211,7 +213,7 @@ class TelemetrySink:
 
     def _parent(self, run_id: str) -> otel_context.Context | None:
         run = self._runs.get(run_id)
-        return trace.set_span_in_context(run.span) if run is not None else None
+        return run.context if run is not None else None
 
     # -- provider calls ------------------------------------------------------------------------
 
@@ -252,7 +254,7 @@ class TelemetrySink:
             start_time=start_ns,
         )
         elapsed = (time.time_ns() - start_ns) / 1e9
-        return _Open(span, None, corr.run_id, time.perf_counter() - elapsed, provider, model)
+        return _Open(span, None, corr.run_id, None, time.perf_counter() - elapsed, provider, model)
 
     def _call_error(self, event: ErrorEvent) -> None:
         corr = event.corr
