@@ -216,3 +216,19 @@ async def test_js_scripts_report_to_the_hosts_telemetry(tmp_path: Path) -> None:
     assert code == 0, err
     assert out.splitlines()[0] == "pong"
     assert '"name": "invoke_agent"' in err and '"name": "chat echo"' in err
+
+
+def test_nothing_of_opentelemetry_is_imported_unless_telemetry_is_on() -> None:
+    import subprocess
+
+    code = (
+        "import sys, geppetto, geppetto.session, geppetto.telemetry, geppetto.mcp.connection\n"
+        "from geppetto.cli import build_parser\n"
+        "args = build_parser().parse_args(['infer', '--otel', 'console', '--otel-content', 'x'])\n"
+        "assert args.otel == 'console' and args.otel_content\n"
+        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
