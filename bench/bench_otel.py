@@ -4,6 +4,8 @@ One process, one loopback server process, rounds interleaved so drift hits every
 Modes (what ``geppetto.telemetry.state`` holds while a row runs):
 
 * ``off`` - nothing instrumented: no telemetry sink exists (the default);
+* ``events only`` - no telemetry, but a sink that ignores every event is attached to each run:
+  what the lifecycle events cost by themselves (engines build them only when a run has a sink);
 * ``instrument(), no SDK`` - ``instrument()`` on the API's default providers (no SDK configured:
   spans are non-recording);
 * ``instrument(), SDK`` - an SDK tracer provider that records every span (then drops it: no
@@ -25,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-MODES = ("off", "instrument(), no SDK", "instrument(), SDK")
+MODES = ("off", "events only", "instrument(), no SDK", "instrument(), SDK")
 
 
 def _switches() -> dict[str, Callable[[], None]]:
@@ -51,7 +53,19 @@ def _switches() -> dict[str, Callable[[], None]]:
     def sdk() -> None:
         instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
 
-    return {"off": uninstrument, "instrument(), no SDK": api_only, "instrument(), SDK": sdk}
+    return {
+        "off": uninstrument,
+        "events only": uninstrument,
+        "instrument(), no SDK": api_only,
+        "instrument(), SDK": sdk,
+    }
+
+
+class _Ignore:
+    __slots__ = ()
+
+    def publish(self, event: Any) -> None:
+        pass
 
 
 class _Count:
@@ -83,36 +97,37 @@ async def _measure(url: str, calls: int, chunks: int, rounds: int) -> dict[str, 
     kinds = ("call", "call_cpu", "stream", "stream_cpu")
     samples: dict[str, dict[str, list[float]]] = {m: {k: [] for k in kinds} for m in MODES}
 
-    async def per_call() -> tuple[float, float]:
+    async def per_call(sinks: tuple[Any, ...]) -> tuple[float, float]:
         """Seconds of wall time and of this process's CPU per call."""
         started, cpu = time.perf_counter(), time.process_time()
         for _ in range(calls):
-            await Session(call_engine).arun(Turn([Block.user("Hi")]))
+            await Session(call_engine).arun(Turn([Block.user("Hi")]), sinks=sinks)
         return (time.perf_counter() - started) / calls, (time.process_time() - cpu) / calls
 
-    async def stream() -> tuple[float, float]:
+    async def stream(sinks: tuple[Any, ...]) -> tuple[float, float]:
         """Chunks per second, and CPU seconds per chunk."""
         sink = _Count()
         started, cpu = time.perf_counter(), time.process_time()
-        await Session(stream_engine).arun(Turn([Block.user("Hi")]), sinks=(sink,))
+        await Session(stream_engine).arun(Turn([Block.user("Hi")]), sinks=(sink, *sinks))
         elapsed, used = time.perf_counter() - started, time.process_time() - cpu
         if sink.count != chunks:
             raise AssertionError(f"streamed {sink.count} chunks, expected {chunks}")
         return chunks / elapsed, used / chunks
 
     try:
+        extra = {mode: (_Ignore(),) if mode == "events only" else () for mode in MODES}
         for mode in MODES:  # warm-up: connections, imports, first spans
             switches[mode]()
-            await per_call()
-            await stream()
+            await per_call(extra[mode])
+            await stream(extra[mode])
         for _ in range(rounds):
             for mode in MODES:
                 switches[mode]()
                 mode_samples = samples[mode]
-                wall, cpu = await per_call()
+                wall, cpu = await per_call(extra[mode])
                 mode_samples["call"].append(wall)
                 mode_samples["call_cpu"].append(cpu)
-                rate, cpu = await stream()
+                rate, cpu = await stream(extra[mode])
                 mode_samples["stream"].append(rate)
                 mode_samples["stream_cpu"].append(cpu)
     finally:
