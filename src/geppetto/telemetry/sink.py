@@ -81,6 +81,8 @@ class _Open:
 
 
 def _attach(span: Span, context: otel_context.Context | None = None) -> _Scope | None:
+    if not span.get_span_context().is_valid:
+        return None  # a no-op provider's span: nothing could nest under it
     try:
         task = asyncio.current_task()
     except RuntimeError:
