@@ -23,6 +23,7 @@ from geppetto.telemetry.sink import TelemetrySink
 
 INSTRUMENTATION_NAME = "geppetto"
 EXPORTERS = ("console", "otlp")
+EXPORT_TIMEOUT_S = 3.0
 
 
 def instrument(
@@ -138,7 +139,14 @@ def _exporters(exporter: str) -> tuple[Any, Any]:
         raise ConfigError(
             "OTLP export needs opentelemetry-exporter-otlp-proto-http: pip install 'geppetto[otel]'"
         ) from None
-    return OTLPSpanExporter(), OTLPMetricExporter()
+    return OTLPSpanExporter(timeout=_timeout("TRACES")), OTLPMetricExporter(timeout=_timeout("METRICS"))
+
+
+def _timeout(signal: str) -> float | None:
+    """A command flushes its telemetry on exit: without a configured timeout, give an unreachable
+    collector 3 s per signal (the exporter's own default, 10 s with retries, holds the exit ~20 s)."""
+    names = ("OTEL_EXPORTER_OTLP_TIMEOUT", f"OTEL_EXPORTER_OTLP_{signal}_TIMEOUT")
+    return None if any(os.environ.get(name) for name in names) else EXPORT_TIMEOUT_S
 
 
 def _version() -> str:
