@@ -342,3 +342,14 @@ async def test_instrument_adds_the_sink_to_every_run(otel: Telemetry) -> None:
     await Session(EngineBuilder(FunctionEngine(engine))).arun(seed())
     assert contexts[0].sink is otel.sink
     assert [b.kind for b in seed().blocks] == [BlockKind.SYSTEM, BlockKind.USER]
+
+
+async def test_agent_runs_are_named_after_their_agent(otel: Telemetry) -> None:
+    from geppetto.agent import Agent
+
+    agent = Agent.builder().name("helper").engine(EchoEngine()).build()
+    session = agent.session().build()
+    await session.next().user("hello").arun()
+    run = otel.one("invoke_agent")
+    assert run.name == "invoke_agent helper"
+    assert attrs(run)["gen_ai.agent.name"] == "helper"

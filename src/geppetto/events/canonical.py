@@ -36,12 +36,16 @@ class CanonicalEvent(Event):
 
 
 class RunStartedEvent(CanonicalEvent):
-    __slots__ = ("prompt",)
+    """``turn`` (not serialized) is the run's input turn, for in-process consumers (telemetry reads
+    the agent name from its runtime metadata)."""
+
+    __slots__ = ("prompt", "turn")
     type = CanonicalEventType.RUN_STARTED
 
-    def __init__(self, meta: EventMetadata, corr: Correlation, prompt: str = "") -> None:
+    def __init__(self, meta: EventMetadata, corr: Correlation, prompt: str = "", *, turn: Any = None) -> None:
         super().__init__(meta, corr)
         self.prompt = prompt
+        self.turn = turn
 
     def payload(self) -> dict[str, Any]:
         return {"prompt": self.prompt} if self.prompt else {}

@@ -389,7 +389,8 @@ class Session:
     ) -> None:
         try:
             if ctx.sink is not None:
-                ctx.publish(RunStartedEvent(ctx.run_metadata(), ctx.run_correlation(), _prompt(work)))
+                started = RunStartedEvent(ctx.run_metadata(), ctx.run_correlation(), _prompt(work), turn=work)
+                ctx.publish(started)
             out = await runner.run(work, ctx)
         except asyncio.CancelledError:
             self._finish(handle, target, ctx.output or work, InferenceCancelled(), ctx)

@@ -54,7 +54,9 @@ from geppetto.events.types import (
 )
 from geppetto.telemetry import content as content_json
 from geppetto.telemetry import conventions as C
+from geppetto.turns.keys import TurnMetaKeys
 
+RUNTIME_KEY = TurnMetaKeys.RUNTIME.id
 CANCELLED_RESULT = "Error: tool execution cancelled"  # what the executor reports for a cancelled call
 
 
@@ -101,6 +103,14 @@ def _detach(scope: _Scope | None) -> None:
         return
     if task is scope.task:  # another task's context is not ours to reset
         otel_context.detach(scope.token)  # type: ignore[arg-type]
+
+
+def _agent_name(turn: Any) -> str:
+    """The agent's name, which agent sessions stamp into the turn's runtime metadata."""
+    metadata = getattr(turn, "metadata", None)
+    runtime = metadata.get(RUNTIME_KEY) if isinstance(metadata, dict) else None
+    name = runtime.get("agentName") if isinstance(runtime, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 def _provider_of(corr: Correlation) -> str:
@@ -176,7 +186,12 @@ class TelemetrySink:
             C.RUN_ID: corr.run_id,
             C.TURN_ID: corr.turn_id,
         }
-        span = self._tracer.start_span(C.OP_INVOKE_AGENT, kind=SpanKind.INTERNAL, attributes=attributes)
+        name = C.OP_INVOKE_AGENT
+        agent = _agent_name(event.turn)
+        if agent:
+            attributes[C.AGENT_NAME] = agent
+            name = f"{name} {agent}"
+        span = self._tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
         if self._content and event.prompt and span.is_recording():
             message = [{"role": "user", "parts": [{"type": "text", "content": event.prompt}]}]
             span.set_attribute(C.INPUT_MESSAGES, content_json.dumps(message))
