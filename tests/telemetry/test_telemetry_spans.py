@@ -110,6 +110,8 @@ async def test_provider_call_spans_carry_the_genai_attributes(
     usage = (attrs(second)["gen_ai.usage.input_tokens"], attrs(second)["gen_ai.usage.output_tokens"])
     assert usage == (40, 5)
     assert attrs(second)["geppetto.finish_class"] == "completed"
+    port = int(chat_server.url.split(":")[2].split("/")[0])
+    assert (attrs(first)["server.address"], attrs(first)["server.port"]) == ("127.0.0.1", port)
     tool_span = otel.one("execute_tool")
     assert {
         "gen_ai.operation.name": "execute_tool",

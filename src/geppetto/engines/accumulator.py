@@ -136,6 +136,7 @@ class StreamAccumulator:
         self.request_id: str = ""
         self.response_id: str = ""
         self.response_model: str = ""  # the model the provider says answered, when it says
+        self.server: str = ""  # the provider's base URL (remote engines set it; for telemetry)
         self.extra: dict[str, Any] = {}
         # where reasoning text comes from (the reference's ``source``); adapters may override
         self.reasoning_source = _REASONING_SOURCES.get(provider, "")
@@ -168,7 +169,8 @@ class StreamAccumulator:
         if not self._started:
             self._started = True
             self._started_at = time.monotonic()
-            self.ctx.publish(StartEvent(self.meta, self.call_corr, self.turn))
+            server, cap = self.server, self.max_tokens
+            self.ctx.publish(StartEvent(self.meta, self.call_corr, self.turn, server=server, max_tokens=cap))
 
     # -- canonical deltas ------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ opentelemetry-semantic-conventions 0.66b2 and the GenAI conventions' ``gen-ai-sp
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import urlsplit
 
 OPERATION_NAME: Final = "gen_ai.operation.name"
 PROVIDER_NAME: Final = "gen_ai.provider.name"
@@ -16,6 +17,7 @@ SYSTEM: Final = "gen_ai.system"  # deprecated for gen_ai.provider.name; still re
 CONVERSATION_ID: Final = "gen_ai.conversation.id"
 AGENT_NAME: Final = "gen_ai.agent.name"
 REQUEST_MODEL: Final = "gen_ai.request.model"
+REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
 RESPONSE_MODEL: Final = "gen_ai.response.model"
 RESPONSE_ID: Final = "gen_ai.response.id"
 RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
@@ -81,6 +83,16 @@ IN_PROCESS: Final = frozenset({"local", "echo", "function", "engine"})
 def provider_name(provider: str) -> str:
     """``gen_ai.provider.name`` for one of geppetto's provider names."""
     return _PROVIDER_NAMES.get(provider, provider or "unknown")
+
+
+def server_address(url: str) -> tuple[str, int] | None:
+    """``server.address`` and ``server.port`` of a base URL (never its credentials, path or query)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return (parts.hostname, port) if parts.hostname else None
 
 
 def error_type(error: BaseException | None) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
@@ -51,7 +50,7 @@ class MCPTracer:
             attributes[C.NETWORK_TRANSPORT] = "pipe"
         else:
             attributes[C.NETWORK_TRANSPORT] = "tcp"
-            address = _address(server.url)
+            address = C.server_address(server.url)
             if address is not None:
                 attributes[C.SERVER_ADDRESS], attributes[C.SERVER_PORT] = address
         name = f"{method} {tool}" if tool else method
@@ -76,16 +75,6 @@ class MCPTracer:
             elif self._content and tool and span.is_recording():
                 span.set_attribute(C.TOOL_CALL_RESULT, _result_json(result))
             return result
-
-
-def _address(url: str) -> tuple[str, int] | None:
-    """Host and port of the server URL (never its credentials, path or query)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return None
-    return (parts.hostname, port) if parts.hostname else None
 
 
 def _result_json(result: Any) -> str:

@@ -239,6 +239,12 @@ class TelemetrySink:
         if corr is None or not corr.provider_call_id:
             return
         call = self._open_call(corr, event.meta.model, time.time_ns())
+        if call.span.is_recording():
+            if event.max_tokens is not None:
+                call.span.set_attribute(C.REQUEST_MAX_TOKENS, event.max_tokens)
+            address = C.server_address(event.server) if event.server else None
+            if address is not None:
+                call.span.set_attributes({C.SERVER_ADDRESS: address[0], C.SERVER_PORT: address[1]})
         if self._content and event.turn is not None and call.span.is_recording():
             system, messages = content_json.input_messages(event.turn)
             if system:
