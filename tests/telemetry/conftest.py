@@ -121,6 +121,7 @@ class ChatServer:
     replies: list[tuple[int, bytes]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     url: str = ""
+    engines: list[Any] = field(default_factory=list)  # closed with the server
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.headers.append(dict(request.headers))
@@ -149,6 +150,8 @@ async def chat_server() -> AsyncIterator[ChatServer]:
     try:
         yield server
     finally:
+        for engine in server.engines:
+            await engine.aclose()
         await runner.cleanup()
 
 
@@ -163,4 +166,6 @@ def openai_engine(server: ChatServer, model: str = "gpt-test") -> Any:
         "openai-api-key": CANARY_KEY,
         "max-retries": 0,
     }
-    return create_provider_engine(apply_fields(Settings(), values), environ={})
+    engine = create_provider_engine(apply_fields(Settings(), values), environ={})
+    server.engines.append(engine)
+    return engine
