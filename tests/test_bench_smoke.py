@@ -48,3 +48,13 @@ def test_embed_bench_measures_both_paths_and_the_caches() -> None:
     assert all(row["texts/s"] > 0 for row in result["rows"])
     assert [row["cache"] for row in result["cache"]] == ["memory (LRU)", "disk (SQLite, memory empty)"]
     assert [v["ok"] in ("yes", "NO") for v in result["verdicts"]] == [True, True]
+def test_otel_bench_measures_every_mode_with_and_without_telemetry() -> None:
+    """``python -m bench otel``: each telemetry mode answers a call and a stream (no timing)."""
+    from bench.bench_otel import MODES, measure
+
+    from geppetto.telemetry import is_instrumented
+
+    result = measure(calls=2, chunks=20, rounds=1)
+    assert [row["telemetry"] for row in result["rows"]] == list(MODES)
+    assert all(row["us/call"] > 0 and row["chunks/s"] > 0 for row in result["rows"])
+    assert not is_instrumented()  # the bench leaves the process as it found it

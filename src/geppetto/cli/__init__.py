@@ -13,6 +13,7 @@ from geppetto.cli.embed import add_embed_commands
 from geppetto.cli.errors import run_guarded
 from geppetto.cli.js_commands import add_js_commands
 from geppetto.cli.mcp_commands import add_mcp_commands, add_mcp_options
+from geppetto.cli.otel import add_otel_flags
 from geppetto.cli.profile_commands import add_profile_commands, add_profile_options
 from geppetto.cli.serve import add_serve_command
 from geppetto.cli.store_commands import add_store_commands, add_store_options
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--output", choices=("text", "yaml", "json"), default="text", help="final turn format")
     add_store_options(infer)
     add_mcp_options(infer)
+    add_otel_flags(infer)
     infer.set_defaults(handler="geppetto.cli.infer:run")
 
     turns = commands.add_parser("turns", help="inspect turn files")

@@ -29,7 +29,12 @@ def run_guarded(handler: str, args: argparse.Namespace, *, debug: bool) -> int:
     function: Callable[[argparse.Namespace], int] = getattr(
         importlib.import_module(module_name), function_name
     )
+    telemetry = None
     try:
+        if getattr(args, "otel", None) is not None or getattr(args, "otel_content", False):
+            from geppetto.cli.otel import start_otel
+
+            telemetry = start_otel(args)
         return function(args)
     except KeyboardInterrupt:
         _report("interrupted")
@@ -44,6 +49,9 @@ def run_guarded(handler: str, args: argparse.Namespace, *, debug: bool) -> int:
             traceback.print_exc()
         _report(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
         return EXIT_ERROR
+    finally:
+        if telemetry is not None:
+            telemetry.shutdown()  # flush spans and metrics before exiting
 
 
 def closed_pipe_exit() -> int:

@@ -7,6 +7,7 @@ import math
 import re
 
 from geppetto.cli.mcp_commands import add_mcp_options
+from geppetto.cli.otel import add_otel_flags
 from geppetto.cli.profile_commands import add_profile_options
 from geppetto.cli.store_commands import add_store_options
 
@@ -83,6 +84,7 @@ def add_js_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     add_profile_options(run, select=False)  # where fromProfile() looks profiles up
     add_store_options(run)
     add_mcp_options(run)
+    add_otel_flags(run)  # the script's runs report to the host's providers
     run.add_argument(
         "--print-result",
         action="store_true",

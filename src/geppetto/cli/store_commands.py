@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from geppetto.cli.mcp_commands import add_mcp_options
+from geppetto.cli.otel import add_otel_flags
 
 STORE_HELP = "turn store database (default: $GEPPETTO_STORE, else $XDG_DATA_HOME/geppetto/turns.db)"
 
@@ -59,6 +60,7 @@ def add_store_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     resume.add_argument("--session", metavar="ID", default=None, help="resume this session (id or prefix)")
     add_store_options(chat)
     add_mcp_options(chat)
+    add_otel_flags(chat)
     chat.set_defaults(handler="geppetto.cli.chat:run")
 
     _add_sessions(commands)

@@ -135,6 +135,8 @@ class StreamAccumulator:
         self.stop_reason: str = ""
         self.request_id: str = ""
         self.response_id: str = ""
+        self.response_model: str = ""  # the model the provider says answered, when it says
+        self.server: str = ""  # the provider's base URL (remote engines set it; for telemetry)
         self.extra: dict[str, Any] = {}
         # where reasoning text comes from (the reference's ``source``); adapters may override
         self.reasoning_source = _REASONING_SOURCES.get(provider, "")
@@ -167,7 +169,8 @@ class StreamAccumulator:
         if not self._started:
             self._started = True
             self._started_at = time.monotonic()
-            self.ctx.publish(StartEvent(self.meta, self.call_corr))
+            server, cap = self.server, self.max_tokens
+            self.ctx.publish(StartEvent(self.meta, self.call_corr, self.turn, server=server, max_tokens=cap))
 
     # -- canonical deltas ------------------------------------------------------------------
 
@@ -308,7 +311,7 @@ class StreamAccumulator:
             info = ToolCallInfo(call.id, call.name, call.input_json())
             self.ctx.publish(ToolCallEvent(meta, info, corr=corr))
         self.ctx.publish(FinalEvent(meta, text, corr=self.call_corr))
-        self._call_finished(meta, result, self.stop_reason, bool(calls))
+        self._call_finished(meta, result, self.stop_reason, bool(calls), None)
         self.ctx.output = turn
         return turn
 
@@ -340,7 +343,7 @@ class StreamAccumulator:
             self.ctx.publish(InterruptEvent(meta, text, corr=self.call_corr))
         else:
             self.ctx.publish(ErrorEvent(meta, str(error), corr=self.call_corr))
-        self._call_finished(meta, result, reason, False)
+        self._call_finished(meta, result, reason, False, error)
         self.ctx.output = self.turn
         return self.turn
 
@@ -356,7 +359,12 @@ class StreamAccumulator:
             self.ctx.publish(TextSegmentFinishedEvent(meta, self._text_corr, self.text, finish_reason))
 
     def _call_finished(
-        self, meta: EventMetadata, result: InferenceResult, stop_reason: str, has_tool_calls: bool
+        self,
+        meta: EventMetadata,
+        result: InferenceResult,
+        stop_reason: str,
+        has_tool_calls: bool,
+        error: BaseException | None,
     ) -> None:
         if self.ctx.sink is None:
             return
@@ -368,6 +376,9 @@ class StreamAccumulator:
             self.usage,
             result.duration_ms,
             has_tool_calls,
+            response_id=self.response_id,
+            response_model=self.response_model,
+            error=error,
         )
         self.ctx.publish(event)
 

@@ -36,12 +36,16 @@ class CanonicalEvent(Event):
 
 
 class RunStartedEvent(CanonicalEvent):
-    __slots__ = ("prompt",)
+    """``turn`` (not serialized) is the run's input turn, for in-process consumers (telemetry reads
+    the agent name from its runtime metadata)."""
+
+    __slots__ = ("prompt", "turn")
     type = CanonicalEventType.RUN_STARTED
 
-    def __init__(self, meta: EventMetadata, corr: Correlation, prompt: str = "") -> None:
+    def __init__(self, meta: EventMetadata, corr: Correlation, prompt: str = "", *, turn: Any = None) -> None:
         super().__init__(meta, corr)
         self.prompt = prompt
+        self.turn = turn
 
     def payload(self) -> dict[str, Any]:
         return {"prompt": self.prompt} if self.prompt else {}
@@ -72,12 +76,19 @@ class RunStoppedEvent(CanonicalEvent):
 
 
 class RunFailedEvent(CanonicalEvent):
-    __slots__ = ("error_string",)
+    __slots__ = ("error", "error_string")
     type = CanonicalEventType.RUN_FAILED
 
-    def __init__(self, meta: EventMetadata, corr: Correlation, error_string: str = "") -> None:
+    def __init__(
+        self,
+        meta: EventMetadata,
+        corr: Correlation,
+        error_string: str = "",
+        error: BaseException | None = None,
+    ) -> None:
         super().__init__(meta, corr)
         self.error_string = error_string
+        self.error = error  # the exception itself, for in-process consumers (not serialized)
 
     def payload(self) -> dict[str, Any]:
         return {"error_string": self.error_string} if self.error_string else {}
@@ -115,9 +126,21 @@ class ProviderCallMetadataUpdatedEvent(CanonicalEvent):
 
 
 class ProviderCallFinishedEvent(CanonicalEvent):
-    """The outcome of one model call; ``finish_class`` uses ``inference_result``'s values."""
+    """The outcome of one model call; ``finish_class`` uses ``inference_result``'s values.
 
-    __slots__ = ("duration_ms", "finish_class", "has_tool_calls", "stop_reason", "usage")
+    ``response_id``, ``response_model`` and ``error`` (the exception of a failed call) are facts
+    for in-process consumers such as telemetry; they are not part of the JSON envelope."""
+
+    __slots__ = (
+        "duration_ms",
+        "error",
+        "finish_class",
+        "has_tool_calls",
+        "response_id",
+        "response_model",
+        "stop_reason",
+        "usage",
+    )
     type = CanonicalEventType.PROVIDER_CALL_FINISHED
 
     def __init__(
@@ -129,10 +152,15 @@ class ProviderCallFinishedEvent(CanonicalEvent):
         usage: Usage | None = None,
         duration_ms: int | None = None,
         has_tool_calls: bool = False,
+        *,
+        response_id: str = "",
+        response_model: str = "",
+        error: BaseException | None = None,
     ) -> None:
         super().__init__(meta, corr)
         self.stop_reason, self.finish_class, self.usage = stop_reason, finish_class, usage
         self.duration_ms, self.has_tool_calls = duration_ms, has_tool_calls
+        self.response_id, self.response_model, self.error = response_id, response_model, error
 
     def payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -208,8 +208,24 @@ class Event:
 
 
 class StartEvent(Event):
-    __slots__ = ()
+    """A model call begins. For in-process consumers (telemetry), not serialized, and possibly
+    unset: ``turn`` is the turn the engine is about to send, ``server`` the provider's base URL,
+    ``max_tokens`` the reply cap asked for."""
+
+    __slots__ = ("max_tokens", "server", "turn")
     type = EventType.START
+
+    def __init__(
+        self,
+        meta: EventMetadata,
+        corr: Correlation | None = None,
+        turn: Any = None,
+        *,
+        server: str = "",
+        max_tokens: int | None = None,
+    ) -> None:
+        super().__init__(meta, corr)
+        self.turn, self.server, self.max_tokens = turn, server, max_tokens
 
 
 class _DeltaEvent(Event):

@@ -32,6 +32,7 @@ from geppetto.mcp.errors import (
     MCPStartError,
     MCPTimeoutError,
 )
+from geppetto.telemetry import state as telemetry_state
 from geppetto.tools.watchdog import Deadline, watchdog
 
 if TYPE_CHECKING:
@@ -111,7 +112,14 @@ class MCPConnection:
                 if not cursor:
                     return tools
 
-        return await self._on_owner_loop(lambda: self._request(fetch, "tools/list"))
+        def send() -> Awaitable[list[Any]]:
+            return self._on_owner_loop(lambda: self._request(fetch, "tools/list"))
+
+        tracer = telemetry_state.mcp  # None unless geppetto.telemetry is on
+        if tracer is not None:
+            listed: list[Any] = await tracer.request(self.server, "tools/list", send)
+            return listed
+        return await send()
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
         """``tools/call``; returns the ``mcp.types.CallToolResult``."""
@@ -119,6 +127,15 @@ class MCPConnection:
         async def call(session: ClientSession) -> Any:
             return await session.call_tool(name, arguments)
 
+        tracer = telemetry_state.mcp  # None unless geppetto.telemetry is on
+        if tracer is not None:
+            return await tracer.request(
+                self.server,
+                "tools/call",
+                lambda: self._on_owner_loop(lambda: self._request(call, f"tools/call {name}")),
+                tool=name,
+                arguments=arguments,
+            )
         return await self._on_owner_loop(lambda: self._request(call, f"tools/call {name}"))
 
     async def aclose(self) -> None:

@@ -9,6 +9,7 @@ from geppetto.engines.base import Engine, Handler, RunContext
 from geppetto.errors import SessionError
 from geppetto.events.sinks import EventRouter, EventSink
 from geppetto.middleware.chain import Middleware, chain
+from geppetto.telemetry import state as telemetry_state
 from geppetto.turns.model import Turn
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ class InferenceRunner:
 
     def sink_for(self, extra: Iterable[EventSink] = ()) -> EventSink | None:
         sinks = (*self.sinks, *extra)
+        telemetry = telemetry_state.sink  # set only by geppetto.telemetry.instrument()
+        if telemetry is not None:
+            sinks = (*sinks, telemetry)
         if not sinks:
             return None
         if len(sinks) == 1:

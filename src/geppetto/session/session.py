@@ -176,7 +176,7 @@ def _publish_outcome(ctx: RunContext, error: BaseException | None) -> None:
     elif isinstance(error, InferenceCancelled):
         event = RunStoppedEvent(meta, corr, "cancelled")
     else:
-        event = RunFailedEvent(meta, corr, str(error) or type(error).__name__)
+        event = RunFailedEvent(meta, corr, str(error) or type(error).__name__, error)
     try:
         ctx.publish(event)
     except Exception:
@@ -445,7 +445,9 @@ class Session:
 
         try:
             if ctx.sink is not None:
-                ctx.publish(RunStartedEvent(ctx.run_metadata(), ctx.run_correlation(), _prompt(work)))
+                ctx.publish(
+                    RunStartedEvent(ctx.run_metadata(), ctx.run_correlation(), _prompt(work), turn=work)
+                )
             out = await runner.run(work, ctx)
         except asyncio.CancelledError:
             finish(ctx.output or work, InferenceCancelled())

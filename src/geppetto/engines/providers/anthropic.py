@@ -86,6 +86,7 @@ class ClaudeStreamParser(StreamParser):
                 return  # a proxy repeated message_start: keep what was accumulated
             self.message_id = str(message.get("id") or "")
             acc.response_id = self.message_id
+            acc.response_model = str(message.get("model") or "")
             usage = message.get("usage")
             if isinstance(usage, dict):
                 acc.set_usage(claude_usage(usage))

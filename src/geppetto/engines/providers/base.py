@@ -123,6 +123,7 @@ class ProviderEngine:
             ) as acc,
             counting_requests() as sent,
         ):
+            acc.server = self.config.base_url
             acc.start()
             attempt = Attempt()
             started = time.monotonic()

@@ -104,6 +104,7 @@ class GeminiStreamParser(StreamParser):
             acc.set_usage(gemini_usage(usage))
         if not acc.response_id and chunk.get("responseId"):
             acc.response_id = str(chunk["responseId"])
+            acc.response_model = str(chunk.get("modelVersion") or "")
         feedback = chunk.get("promptFeedback")
         if isinstance(feedback, dict) and feedback.get("blockReason"):
             acc.set_stop_reason("content_filter")

@@ -77,6 +77,7 @@ class ChatStreamParser(StreamParser):
             raise stream_error(self.provider, chunk, secrets=self.secrets, request_id=acc.request_id or None)
         if not acc.response_id and chunk.get("id"):
             acc.response_id = str(chunk["id"])
+            acc.response_model = str(chunk.get("model") or "")
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0):
                 continue  # only the first choice becomes blocks

@@ -79,6 +79,7 @@ class ResponsesStreamParser(StreamParser):
             response = event.get("response") or {}
             if response.get("id"):
                 acc.response_id = str(response["id"])
+                acc.response_model = str(response.get("model") or "")
         elif kind in ("response.completed", "response.incomplete"):
             self._terminal(event.get("response") or {})
         elif kind == "response.failed":
