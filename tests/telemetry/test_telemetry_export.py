@@ -232,3 +232,14 @@ def test_nothing_of_opentelemetry_is_imported_unless_telemetry_is_on() -> None:
         [sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+async def test_batch_reports_one_run_span_per_item(tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": "a", "prompt": "one"}\n{"id": "b", "prompt": "two"}\n')
+    code, _out, err = await run_cli(
+        "batch", str(items), "-o", str(tmp_path / "out.jsonl"), "--ai-api-type", "echo", "--quiet",
+        "--otel=console", env=cli_env(),
+    )  # fmt: skip
+    assert code == 0, err
+    assert err.count('"name": "invoke_agent"') == 2

@@ -67,6 +67,7 @@ def add_batch_command(commands: Any) -> None:
 
 def _add_arguments(batch: argparse.ArgumentParser) -> None:
     from geppetto.cli import add_settings_flags
+    from geppetto.cli.otel import add_otel_flags
     from geppetto.cli.profile_commands import add_profile_options
 
     batch.add_argument("input", metavar="INPUT", help="the items: .jsonl, .csv or .parquet")
@@ -146,4 +147,5 @@ def _add_arguments(batch: argparse.ArgumentParser) -> None:
     batch.add_argument("--ai-engine", default="", help="model name for the engine")
     add_settings_flags(batch)
     add_profile_options(batch)
+    add_otel_flags(batch)  # the local executor's runs; Ray workers do not report
     batch.set_defaults(handler="geppetto.cli.batch:run")

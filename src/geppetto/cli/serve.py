@@ -15,6 +15,7 @@ import sys
 def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from geppetto.cli import add_settings_flags
     from geppetto.cli.mcp_commands import add_mcp_options
+    from geppetto.cli.otel import add_otel_flags
     from geppetto.cli.profile_commands import add_profile_options
 
     serve = commands.add_parser("serve", help="serve the profiles over an OpenAI-compatible HTTP API")
@@ -75,6 +76,7 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--no-web", action="store_true", help="serve the API only, without the chat page at /"
     )
     add_mcp_options(serve)
+    add_otel_flags(serve)
     serve.set_defaults(handler="geppetto.cli.serve:run")
 
 
