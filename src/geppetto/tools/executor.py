@@ -142,6 +142,8 @@ class ToolExecutor:
         error = ""
         if self.hooks is not None and self.hooks.before_tool_call is not None:
             call, error = await self._before(call, ctx)
+        if ctx.sink is None:  # nobody listens: no event objects to build
+            return await self._run(call, ctx, error, started)
         meta = ctx.event_metadata()
         corr = tool_correlation(ctx.run_correlation(), call.id)
         info = ToolCallInfo(call.id, call.name, call.arguments_json())
