@@ -190,12 +190,6 @@ def test_infer_engine_default_without_configuration(isolated_env: Path) -> None:
     assert resolved.profile is None and engine_api_type(resolved) == ""  # the factory default (local)
 
 
-def _infer_wired() -> bool:
-    source = (Path(__file__).resolve().parents[2] / "src/geppetto/cli/infer.py").read_text()
-    return "engine_from_args" in source
-
-
-@pytest.mark.skipif(not _infer_wired(), reason="geppetto infer is not resolved through profiles yet")
 def test_geppetto_infer_with_pinocchio_profile(home: Path, run_cli: RunCli) -> None:
     import subprocess
     import sys
