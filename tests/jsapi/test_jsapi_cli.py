@@ -302,9 +302,11 @@ def test_timeout_ms_cancels_the_running_inference_and_stores_it(tmp_path: Path) 
         "console.log('finished');\n"
     )
     db = tmp_path / "turns.db"
-    result = geppetto_js(script, "--timeout-ms", "500", "--store", db)
+    # long enough for the run to start on a loaded machine (a limit that ends the script before
+    # its run starts leaves nothing to store)
+    result = geppetto_js(script, "--timeout-ms", "3000", "--store", db)
     assert result.returncode == 1, result.stderr
-    assert result.stderr.strip() == "error: script exceeded --timeout-ms 500"
+    assert result.stderr.strip() == "error: script exceeded --timeout-ms 3000"
     assert "finished" not in result.stdout
     store = TurnStore(db)
     try:
