@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._report import report
+from bench.noise import NOISE_LABEL, noise
 from bench.peers import CLIENTS
 from bench.runner import Plan, pinned, run_plan
 from bench.server import ReplyConfig, ServerProcess
@@ -99,7 +100,7 @@ def run_streaming(args: argparse.Namespace, url: str, results: dict[str, Any]) -
 def run_concurrency(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
     latency = args.latency_ms
     ideal = latency / 1000
-    spec = {"sessions": args.sessions, "warmup": 5, "reps": args.reps}
+    spec = {"sessions": args.sessions, "warmup": 5, "reps": args.reps, "chunks": 1}
     plan = Plan(
         "concurrency",
         ReplyConfig(latency_ms=latency, chunks=1, force_json=True),
@@ -112,7 +113,13 @@ def run_concurrency(args: argparse.Namespace, url: str, results: dict[str, Any])
     if not args.clients or "geppetto" in args.clients:
         # geppetto always asks for a stream: also measure it getting a real 10-chunk SSE reply.
         sse = run_plan(
-            Plan("concurrency", ReplyConfig(latency_ms=latency, chunks=10), spec, ["geppetto"], args.rounds),
+            Plan(
+                "concurrency",
+                ReplyConfig(latency_ms=latency, chunks=10),
+                {**spec, "chunks": 10},
+                ["geppetto"],
+                args.rounds,
+            ),
             url,
         )
         sse_rows = concurrency_rows(sse, args.sessions, ideal)
@@ -186,7 +193,18 @@ SUITES = {
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("suite", nargs="?", default="all", choices=[*SUITES, "all", "profile"])
+    parser.add_argument(
+        "suite", nargs="*", default=["all"], choices=[*SUITES, "all", "profile"], help="one or more suites"
+    )
+    parser.add_argument(
+        "--server",
+        choices=("raw", "aiohttp"),
+        default="raw",
+        help="the loopback server: a raw asyncio.Protocol one (uvloop when installed) or aiohttp.web",
+    )
+    parser.add_argument(
+        "--noise", action="store_true", help="keep one core busy with another process during the run"
+    )
     parser.add_argument("--json", default=None, help="write every table and the versions here")
     parser.add_argument("--rounds", type=int, default=3, help="fresh processes per client (interleaved)")
     parser.add_argument("--reps", type=int, default=3, help="measured repetitions per process")
@@ -217,8 +235,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     results: dict[str, Any] = {"versions": versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    with ServerProcess(cpu=1) as server:
-        if args.suite == "profile":
+    suites = set(args.suite)
+    with ServerProcess(cpu=1, kind=args.server) as server, noise(args.noise):
+        results["server"] = server.name
+        results["noise"] = NOISE_LABEL if args.noise else "none"
+        print(f"server: {server.name}; noise: {results['noise']}", flush=True)
+        if "profile" in suites:
             from bench.profiling import profile
 
             profile(
@@ -231,10 +253,11 @@ def main(argv: list[str] | None = None) -> None:
             )
             return
         for name, suite in SUITES.items():
-            if args.suite in (name, "all"):
+            if name in suites or "all" in suites:
                 suite(args, server.url, results)
     results["settings"] = {k: v for k, v in vars(args).items() if k != "json"}
     print("\n" + " ".join(f"{k}={v}" for k, v in results["versions"].items()))
+    print(f"served by: {results['server']}; noise: {results['noise']}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)

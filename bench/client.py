@@ -11,6 +11,11 @@ Tests:
   wall time per call of one rep. ``mode`` ``json`` uses ``call()``, ``sse`` uses ``stream()``.
 * ``streaming``: one warm-up stream, then ``reps`` streams; a sample is one stream's wall time.
 * ``concurrency``: ``warmup`` calls, then ``reps`` x ``asyncio.gather`` of ``sessions`` calls.
+
+Every timed reply is checked, not only the first: its text (``call()``) or its count of text
+pieces (``stream()``) must equal what the server sent, and the number of replies checked must
+equal the number of calls made (``checked`` in the output). A wrong reply fails the process:
+a fast wrong answer is never a sample.
 """
 
 from __future__ import annotations
@@ -41,22 +46,32 @@ def expected_text(chunks: int) -> str:
     return "".join(content(i, 0) for i in range(chunks))
 
 
+def check(got: Any, want: Any, what: str) -> None:
+    if got != want:
+        raise AssertionError(f"wrong reply ({what}): {str(got)[:120]!r}, expected {str(want)[:120]!r}")
+
+
 async def overhead(driver: Driver, spec: dict[str, Any], out: dict[str, Any]) -> None:
     stream = spec["mode"] == "sse"
     once = driver.stream if stream else driver.call
-    first = await once()
     want: Any = spec["chunks"] if stream else expected_text(spec["chunks"])
-    if first != want:
-        raise AssertionError(f"wrong reply: {first!r}, expected {want!r}")
+    check(await once(), want, "first call")
     for _ in range(spec["warmup"]):
-        await once()
+        check(await once(), want, "warm-up")
     started = time.perf_counter()
+    checked = 0
     for _ in range(spec["reps"]):
+        wrong = 0
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(spec["calls"]):
-            await once()
+            if await once() != want:  # compared inside the clock: one == per call, for every client
+                wrong += 1
         out["samples"].append((time.perf_counter() - wall) / spec["calls"])
         out["cpu"].append((time.process_time() - cpu) / spec["calls"])
+        if wrong:
+            raise AssertionError(f"{wrong} of {spec['calls']} timed replies were wrong")
+        checked += spec["calls"]
+        out["checked"] = checked
         if time.perf_counter() - started > DEADLINE_S:
             out["note"] = "deadline reached: fewer reps"
             break
@@ -64,21 +79,23 @@ async def overhead(driver: Driver, spec: dict[str, Any], out: dict[str, Any]) ->
 
 async def streaming(driver: Driver, spec: dict[str, Any], out: dict[str, Any]) -> None:
     pieces = await driver.stream()
-    if pieces != spec["chunks"]:
-        raise AssertionError(f"saw {pieces} text pieces, expected {spec['chunks']}")
+    check(pieces, spec["chunks"], "text pieces of the warm-up stream")
     for _ in range(spec["reps"]):
         wall, cpu = time.perf_counter(), time.process_time()
-        await driver.stream()
+        got = await driver.stream()
         out["samples"].append(time.perf_counter() - wall)
         out["cpu"].append(time.process_time() - cpu)
+        check(got, spec["chunks"], "text pieces of a timed stream")
+        out["checked"] = len(out["samples"])
     out["pieces"] = pieces
 
 
 async def concurrency(driver: Driver, spec: dict[str, Any], out: dict[str, Any]) -> None:
+    want = expected_text(spec.get("chunks", 1))
     for _ in range(spec["warmup"]):
-        await driver.call()
+        check(await driver.call(), want, "warm-up")
     out["rss_before_kib"] = rss_kib()
-    errors = 0
+    errors = checked = 0
     for _ in range(spec["reps"]):
         wall, cpu = time.perf_counter(), time.process_time()
         results = await asyncio.gather(
@@ -86,11 +103,18 @@ async def concurrency(driver: Driver, spec: dict[str, Any], out: dict[str, Any])
         )
         out["samples"].append(time.perf_counter() - wall)
         out["cpu"].append(time.process_time() - cpu)
+        if len(results) != spec["sessions"]:
+            raise AssertionError(f"gather returned {len(results)} results for {spec['sessions']} calls")
         failed = [r for r in results if isinstance(r, BaseException)]
         errors += len(failed)
         if failed and "first_error" not in out:
             out["first_error"] = f"{type(failed[0]).__name__}: {failed[0]}"[:300]
+        wrong = [r for r in results if not isinstance(r, BaseException) and r != want]
+        if wrong:
+            raise AssertionError(f"{len(wrong)} of {len(results)} replies were wrong, e.g. {wrong[0]!r:.120}")
+        checked += len(results) - len(failed)
     out["errors"] = errors
+    out["checked"] = checked
 
 
 TESTS = {"overhead": overhead, "streaming": streaming, "concurrency": concurrency}

@@ -48,6 +48,7 @@ class Outcome:
     maxrss_kib: list[int] = field(default_factory=list)
     rss_before_kib: list[int] = field(default_factory=list)
     errors: int = 0
+    checked: int = 0  # timed replies whose content and count were verified
     skip: str = ""
     failure: str = ""
     notes: list[str] = field(default_factory=list)
@@ -124,6 +125,7 @@ def _merge(outcome: Outcome, result: dict[str, Any]) -> None:
     if "rss_before_kib" in result:
         outcome.rss_before_kib.append(int(result["rss_before_kib"]))
     outcome.errors += int(result.get("errors") or 0)
+    outcome.checked += int(result.get("checked") or 0)
     for key in ("note", "first_error"):
         if key in result:
             outcome.notes.append(str(result[key]))
