@@ -57,15 +57,30 @@ _SESSION_ID = TurnMetaKeys.SESSION_ID.id
 _INFERENCE_ID = TurnMetaKeys.INFERENCE_ID.id
 
 
+# Guards the lazy creation of a handle's cross-thread future against its settlement (all handles
+# share it: both sides hold it for a few attribute writes).
+_SETTLE_LOCK = threading.Lock()
+
+
 class ExecutionHandle:
-    """One running inference: ``wait()``, ``await handle``, ``cancel()``, ``is_running``."""
+    """One running inference: ``wait()``, ``await handle``, ``cancel()``, ``is_running``.
+
+    The outcome is kept in plain attributes; a ``concurrent.futures.Future`` (a Condition, an
+    RLock and two lists) is made only when another thread waits for it (``wait()``, or an
+    ``await`` from another loop). Why: ``await session.arun()`` on the run's own loop never needs
+    one, and with 1,000 live sessions those objects were a measurable part of the collector's work.
+    """
 
     __slots__ = (
+        "_callbacks",
         "_cancel_requested",
+        "_done",
+        "_error",
         "_future",
         "_input",
         "_input_copy",
         "_loop",
+        "_result",
         "_task",
         "_waiters",
         "inference_id",
@@ -77,7 +92,11 @@ class ExecutionHandle:
         self.inference_id = inference_id
         self._input = input_turn  # a shallow snapshot; deep-copied on first access
         self._input_copy: Turn | None = None
-        self._future: concurrent.futures.Future[Turn] = concurrent.futures.Future()
+        self._done = False
+        self._result: Turn | None = None
+        self._error: BaseException | None = None
+        self._future: concurrent.futures.Future[Turn] | None = None  # only for other threads
+        self._callbacks: list[Callable[[ExecutionHandle], object]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
@@ -92,21 +111,27 @@ class ExecutionHandle:
 
     @property
     def is_running(self) -> bool:
-        return not self._future.done()
+        return not self._done
 
     def done(self) -> bool:
-        return self._future.done()
+        return self._done
 
     def add_done_callback(self, fn: Callable[[ExecutionHandle], object]) -> None:
         """Call ``fn(handle)`` once the inference has ended (at once if it already has), on the
         thread that ended it: layers above (agents, the JS host) chain their own results here."""
-        self._future.add_done_callback(lambda _f: fn(self))
+        with _SETTLE_LOCK:
+            if not self._done:
+                if self._callbacks is None:
+                    self._callbacks = []
+                self._callbacks.append(fn)
+                return
+        _call_back(fn, self)
 
     def cancel(self) -> None:
         """Ask the inference to stop; idempotent and a no-op once it has finished."""
         self._cancel_requested = True
         task, loop = self._task, self._loop
-        if task is None or loop is None or self._future.done():
+        if task is None or loop is None or self._done:
             return  # a task attached later sees the request in _attach()
         if in_loop_thread(loop):
             task.cancel()
@@ -115,24 +140,42 @@ class ExecutionHandle:
 
     def wait(self, timeout: float | None = None) -> Turn:
         """Block until the inference ends; returns the output turn or raises its error."""
-        if self._loop is not None and in_loop_thread(self._loop) and not self._future.done():
+        if self._done:
+            return self._outcome()
+        if self._loop is not None and in_loop_thread(self._loop):
             raise SessionError("wait() would block the event loop running this inference; use 'await handle'")
         try:
-            return self._future.result(timeout)
+            return self._thread_future().result(timeout)
         except concurrent.futures.TimeoutError:
             raise TimeoutError(f"inference {self.inference_id} still running after {timeout}s") from None
 
     def __await__(self) -> Generator[Any, None, Turn]:
         """Wait without blocking; cancelling the awaiting task does not cancel the inference."""
         loop = self._loop
-        if not self._future.done():
+        if not self._done:
             if loop is not None and in_loop_thread(loop):
                 waiter: asyncio.Future[None] = loop.create_future()
                 self._waiters.append(waiter)
                 yield from waiter.__await__()
             else:
-                return (yield from asyncio.wrap_future(self._future).__await__())
-        return self._future.result()
+                return (yield from asyncio.wrap_future(self._thread_future()).__await__())
+        return self._outcome()
+
+    def _outcome(self) -> Turn:
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def _thread_future(self) -> concurrent.futures.Future[Turn]:
+        """The future another thread waits on, made on first use (settled at once if done)."""
+        with _SETTLE_LOCK:
+            future = self._future
+            if future is None:
+                future = self._future = concurrent.futures.Future()
+                if self._done:
+                    _complete(future, self._result, self._error)
+            return future
 
     def _attach(self, task: asyncio.Task[None]) -> None:
         """Called on the loop thread once the task exists; honours an earlier cancel()."""
@@ -141,19 +184,41 @@ class ExecutionHandle:
             task.cancel()
 
     def _settle(self, result: Turn | None, error: BaseException | None) -> None:
-        if self._future.done():
-            return
-        if error is not None:
-            self._future.set_exception(error)
-        else:
-            assert result is not None
-            self._future.set_result(result)
+        with _SETTLE_LOCK:
+            if self._done:
+                return
+            self._result, self._error = result, error
+            self._done = True
+            future, callbacks = self._future, self._callbacks
+            self._callbacks = None
+        if future is not None:
+            _complete(future, result, error)
+        for fn in callbacks or ():
+            _call_back(fn, self)
         for waiter in self._waiters:
             if self._loop is not None and not in_loop_thread(self._loop):
                 self._loop.call_soon_threadsafe(_wake, waiter)
             else:
                 _wake(waiter)
         self._waiters.clear()
+
+
+def _complete(
+    future: concurrent.futures.Future[Turn], result: Turn | None, error: BaseException | None
+) -> None:
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert result is not None
+        future.set_result(result)
+
+
+def _call_back(fn: Callable[[ExecutionHandle], object], handle: ExecutionHandle) -> None:
+    """Like ``concurrent.futures``: a failing done-callback is logged, never raised into the run."""
+    try:
+        fn(handle)
+    except Exception:
+        log.exception("done callback of inference %s failed", handle.inference_id)
 
 
 def _prompt(turn: Turn) -> str:
