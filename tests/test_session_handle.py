@@ -82,3 +82,110 @@ def test_wait_from_sync_code_on_the_background_loop() -> None:
     handle = session.start(_seed())
     assert handle.wait(5).blocks[-1].text
     assert session.run(Turn([Block.user("again")]), timeout=5).blocks[-1].text
+
+
+# -- arun runs inside the calling task ---------------------------------------------------------
+
+
+def _blocking_engine() -> tuple[FunctionEngine, asyncio.Event]:
+    started = asyncio.Event()
+
+    async def forever(turn: Turn, ctx: RunContext) -> Turn:
+        turn.blocks.append(Block.assistant("partial"))
+        ctx.output = turn
+        started.set()
+        await asyncio.Event().wait()
+        return turn
+
+    return FunctionEngine(forever), started
+
+
+async def test_arun_makes_no_task_of_its_own() -> None:
+    before = len(asyncio.all_tasks())
+    seen: list[int] = []
+
+    async def count(turn: Turn, ctx: RunContext) -> Turn:
+        seen.append(len(asyncio.all_tasks()))
+        turn.blocks.append(Block.assistant("ok"))
+        return turn
+
+    out = await Session(FunctionEngine(count)).arun(_seed())
+    assert out.blocks[-1].text == "ok" and seen == [before]
+
+
+async def test_cancel_active_during_arun_raises_inference_cancelled_and_leaves_the_caller_clean() -> None:
+    from geppetto.errors import InferenceCancelled
+
+    engine, started = _blocking_engine()
+    session = Session(engine)
+
+    async def cancel_soon() -> None:
+        await started.wait()
+        session.cancel_active()
+        session.cancel_active()  # twice: both are taken back
+
+    helper = asyncio.create_task(cancel_soon())
+    with pytest.raises(InferenceCancelled):
+        await session.arun(_seed())
+    await helper
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    await asyncio.sleep(0.01)  # no stray CancelledError reaches the caller later
+    latest = session.latest()
+    assert latest is not None and latest.blocks[-1].text == "partial" and not session.is_running
+
+
+async def test_cancel_active_from_another_thread_during_arun() -> None:
+    from geppetto.errors import InferenceCancelled
+
+    engine, started = _blocking_engine()
+    session = Session(engine)
+
+    async def cancel_from_thread() -> None:
+        await started.wait()
+        await asyncio.to_thread(session.cancel_active)
+
+    helper = asyncio.create_task(cancel_from_thread())
+    with pytest.raises(InferenceCancelled):
+        await session.arun(_seed())
+    await helper
+    await asyncio.sleep(0.01)
+
+
+async def test_cancelling_the_caller_still_propagates_cancelled_error_with_history_recorded() -> None:
+    engine, started = _blocking_engine()
+    session = Session(engine)
+    caller = asyncio.create_task(session.arun(_seed()))
+    await started.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    latest = session.latest()
+    assert latest is not None and latest.blocks[-1].text == "partial" and not session.is_running
+
+
+async def test_a_timeout_around_arun_is_a_timeout() -> None:
+    engine, _started = _blocking_engine()
+    session = Session(engine)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await session.arun(_seed())
+    assert not session.is_running
+
+
+async def test_cancel_from_a_sink_as_the_run_ends_does_not_leak_into_the_caller() -> None:
+    session = Session(EchoEngine())
+
+    fired: list[bool] = []
+
+    class CancelOnFinish:
+        def publish(self, event: object) -> None:
+            if getattr(getattr(event, "type", None), "value", "") == "run-finished":
+                fired.append(True)
+                session.cancel_active()  # the run is ending: must be a no-op for the caller
+
+    out = await session.arun(_seed(), sinks=(CancelOnFinish(),))
+    assert out.blocks[-1].text and fired == [True]
+    await asyncio.sleep(0.01)  # would raise CancelledError if the cancel leaked
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0

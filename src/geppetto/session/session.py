@@ -77,11 +77,13 @@ class ExecutionHandle:
         "_done",
         "_error",
         "_future",
+        "_inline",
         "_input",
         "_input_copy",
         "_loop",
         "_result",
         "_task",
+        "_task_cancels",
         "_waiters",
         "inference_id",
         "session_id",
@@ -98,9 +100,11 @@ class ExecutionHandle:
         self._future: concurrent.futures.Future[Turn] | None = None  # only for other threads
         self._callbacks: list[Callable[[ExecutionHandle], object]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._cancel_requested = False
+        self._inline = False  # runs inside the caller's task (Session.arun), not a task of its own
+        self._task_cancels = 0  # task.cancel() calls made for cancel() on that caller's task
 
     @property
     def input(self) -> Turn:
@@ -133,6 +137,14 @@ class ExecutionHandle:
         task, loop = self._task, self._loop
         if task is None or loop is None or self._done:
             return  # a task attached later sees the request in _attach()
+        if self._inline:
+            # The task is the caller's: cancel it only while it is suspended inside this run, never
+            # from inside its own step (it could be past the run by the time it next awaits).
+            if in_loop_thread(loop):
+                loop.call_soon(self._cancel_inline)
+            else:
+                loop.call_soon_threadsafe(self._cancel_inline)
+            return
         if in_loop_thread(loop):
             task.cancel()
         else:
@@ -177,7 +189,12 @@ class ExecutionHandle:
                     _complete(future, self._result, self._error)
             return future
 
-    def _attach(self, task: asyncio.Task[None]) -> None:
+    def _cancel_inline(self) -> None:
+        if not self._done and self._task is not None:
+            self._task_cancels += 1
+            self._task.cancel()
+
+    def _attach(self, task: asyncio.Task[Any]) -> None:
         """Called on the loop thread once the task exists; honours an earlier cancel()."""
         self._task = task
         if self._cancel_requested:
@@ -389,13 +406,36 @@ class Session:
             raise
 
     async def arun(self, seed: Turn | None = None, *, sinks: Iterable[EventSink] = ()) -> Turn:
-        """Run an inference on the current loop; cancelling the awaiting task cancels the inference."""
-        handle = self._start(seed, sinks, asyncio.get_running_loop())
+        """Run an inference on the current loop; cancelling the awaiting task cancels the inference.
+
+        The run executes inside the calling task (no task and waiter of its own: that was a
+        fixed cost per run). ``cancel()`` on its handle cancels that task while it is inside the
+        run, and arun then takes the cancellation back (``uncancel``) and raises
+        :class:`InferenceCancelled`; a cancellation of the caller from elsewhere still ends the
+        run (history records it) and propagates as ``CancelledError``.
+        """
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        if task is None:  # a coroutine driven by hand: no task to run in
+            handle = self._start(seed, sinks, loop)
+            try:
+                return await handle
+            except asyncio.CancelledError:
+                handle.cancel()
+                raise
+        handle, target, work, ctx, runner = self._prepare(seed, sinks, loop)
+        handle._inline, handle._task = True, task
+        if handle._cancel_requested:  # cancelled (from another thread) before it could start
+            self._abandon(handle)
+            return handle._outcome()
         try:
-            return await handle
-        except asyncio.CancelledError:
-            handle.cancel()
-            raise
+            interrupted = await self._execute(handle, target, work, ctx, runner)
+        finally:
+            for _ in range(handle._task_cancels):
+                task.uncancel()
+        if interrupted and (not handle._task_cancels or task.cancelling()):
+            raise asyncio.CancelledError()
+        return handle._outcome()
 
     def cancel_active(self) -> None:
         handle = self._active
@@ -406,6 +446,23 @@ class Session:
     def _start(
         self, seed: Turn | None, sinks: Iterable[EventSink], loop: asyncio.AbstractEventLoop
     ) -> ExecutionHandle:
+        handle, latest, work, ctx, runner = self._prepare(seed, sinks, loop)
+
+        def spawn() -> None:
+            task = loop.create_task(self._execute(handle, latest, work, ctx, runner))
+            task.add_done_callback(lambda _: self._abandon(handle))
+            handle._attach(task)
+
+        if in_loop_thread(loop):
+            spawn()
+        else:
+            loop.call_soon_threadsafe(spawn)
+        return handle
+
+    def _prepare(
+        self, seed: Turn | None, sinks: Iterable[EventSink], loop: asyncio.AbstractEventLoop
+    ) -> tuple[ExecutionHandle, Turn, Turn, RunContext, InferenceRunner]:
+        """Claim the session and snapshot the turn a run starts from (no task yet)."""
         if self.builder is None:
             raise SessionBuilderMissing()
         if self._runner is None:
@@ -437,27 +494,19 @@ class Session:
             tools=runner.tools,
         )
         handle._loop = loop
-
-        def spawn() -> None:
-            task = loop.create_task(self._execute(handle, latest, work, ctx, runner))
-            task.add_done_callback(lambda _: self._abandon(handle))
-            handle._attach(task)
-
-        if in_loop_thread(loop):
-            spawn()
-        else:
-            loop.call_soon_threadsafe(spawn)
-        return handle
+        return handle, latest, work, ctx, runner
 
     async def _execute(
         self, handle: ExecutionHandle, target: Turn, work: Turn, ctx: RunContext, runner: InferenceRunner
-    ) -> None:
+    ) -> bool:
+        """Run the pipeline and settle the handle; True when it ended on a ``CancelledError``."""
         try:
             if ctx.sink is not None:
                 ctx.publish(RunStartedEvent(ctx.run_metadata(), ctx.run_correlation(), _prompt(work)))
             out = await runner.run(work, ctx)
         except asyncio.CancelledError:
             self._finish(handle, target, ctx.output or work, InferenceCancelled(), ctx)
+            return True
         except BaseException as exc:
             self._finish(handle, target, ctx.output or work, exc, ctx)
             if not isinstance(exc, Exception):
@@ -468,6 +517,7 @@ class Session:
                 self._finish(handle, target, work, error, ctx)
             else:
                 self._finish(handle, target, out, None, ctx)
+        return False
 
     def _finish(
         self,
