@@ -123,7 +123,7 @@ TESTS = {"overhead": overhead, "streaming": streaming, "concurrency": concurrenc
 async def measure(spec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"client": spec["client"], "samples": [], "cpu": []}
     try:
-        driver = await CLIENTS[spec["client"]].factory(spec["base_url"])
+        driver = await CLIENTS[spec.get("driver", spec["client"])].factory(spec["base_url"])
     except MissingPeer as exc:
         return {"client": spec["client"], "skip": str(exc)}
     try:
