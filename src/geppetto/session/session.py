@@ -101,7 +101,7 @@ class ExecutionHandle:
         self._callbacks: list[Callable[[ExecutionHandle], object]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[asyncio.Future[None]] | None = None  # awaiting tasks on the run's loop
         self._cancel_requested = False
         self._inline = False  # runs inside the caller's task (Session.arun), not a task of its own
         self._task_cancels = 0  # task.cancel() calls made for cancel() on that caller's task
@@ -167,6 +167,8 @@ class ExecutionHandle:
         if not self._done:
             if loop is not None and in_loop_thread(loop):
                 waiter: asyncio.Future[None] = loop.create_future()
+                if self._waiters is None:
+                    self._waiters = []
                 self._waiters.append(waiter)
                 yield from waiter.__await__()
             else:
@@ -212,12 +214,12 @@ class ExecutionHandle:
             _complete(future, result, error)
         for fn in callbacks or ():
             _call_back(fn, self)
-        for waiter in self._waiters:
+        for waiter in self._waiters or ():
             if self._loop is not None and not in_loop_thread(self._loop):
                 self._loop.call_soon_threadsafe(_wake, waiter)
             else:
                 _wake(waiter)
-        self._waiters.clear()
+        self._waiters = None
 
 
 def _complete(
@@ -423,7 +425,8 @@ class Session:
             except asyncio.CancelledError:
                 handle.cancel()
                 raise
-        handle, target, work, ctx, runner = self._prepare(seed, sinks, loop)
+        # The handle never leaves arun, so nobody can read its input: no snapshot for it.
+        handle, target, work, ctx, runner = self._prepare(seed, sinks, loop, snapshot=False)
         handle._inline, handle._task = True, task
         if handle._cancel_requested:  # cancelled (from another thread) before it could start
             self._abandon(handle)
@@ -460,7 +463,12 @@ class Session:
         return handle
 
     def _prepare(
-        self, seed: Turn | None, sinks: Iterable[EventSink], loop: asyncio.AbstractEventLoop
+        self,
+        seed: Turn | None,
+        sinks: Iterable[EventSink],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        snapshot: bool = True,
     ) -> tuple[ExecutionHandle, Turn, Turn, RunContext, InferenceRunner]:
         """Claim the session and snapshot the turn a run starts from (no task yet)."""
         if self.builder is None:
@@ -484,7 +492,7 @@ class Session:
             latest.metadata[_INFERENCE_ID] = inference_id
             # History is replaced, never mutated, when the run ends: shallow copies are enough here.
             work = latest.clone()
-            handle = ExecutionHandle(self.id, inference_id, latest.clone())
+            handle = ExecutionHandle(self.id, inference_id, latest.clone() if snapshot else latest)
             self._active = handle
         ctx = RunContext(
             session_id=self.id,
