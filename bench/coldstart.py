@@ -35,6 +35,14 @@ class Command:
     target_ms: float | None = None
 
 
+def _llm_argv() -> list[str]:
+    """``llm --help``: the venv's script, else llm from the peers installed apart (BENCH_PEERS_PATH,
+    whose folder then goes on that one command's path, see :func:`_time`)."""
+    if (BIN / "llm").exists() or not os.environ.get("BENCH_PEERS_PATH"):
+        return [str(BIN / "llm"), "--help"]
+    return [sys.executable, "-m", "llm", "--help"]
+
+
 def js_available() -> bool:
     probe = subprocess.run([GEPPETTO, "js", "--help"], capture_output=True, env=client_env())
     return probe.returncode == 0
@@ -74,7 +82,7 @@ def commands(base_url: str, folder: Path) -> tuple[list[Command], str]:
                 KEY,
             ],
         ),
-        Command("llm --help", [str(BIN / "llm"), "--help"]),
+        Command("llm --help", _llm_argv()),
     ]
     if not js_available():
         return rows, "pending: `geppetto js` is not a command yet"
@@ -88,6 +96,9 @@ def commands(base_url: str, folder: Path) -> tuple[list[Command], str]:
 
 
 def _time(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+    peers = os.environ.get("BENCH_PEERS_PATH", "")
+    if peers and argv[1:3] == ["-m", "llm"]:
+        env = {**env, "PYTHONPATH": os.pathsep.join([peers, env.get("PYTHONPATH", "")])}
     if shutil.which("taskset"):
         argv = ["taskset", "-c", str(CLIENT_CPU), *argv]  # pinned like every other client
     started = time.perf_counter()
