@@ -121,3 +121,24 @@ def test_mcp_bench_measures_three_paths_against_one_server() -> None:
     ]
     assert all(row["us/call"] > 0 for row in result["rows"])
     assert result["verdicts"][0]["ok"] in ("yes", "NO")
+
+
+def test_regen_rewrites_only_between_its_markers() -> None:
+    from bench.regen import BEGIN, END, splice
+
+    doc = f"# Title\nprose kept\n\n{BEGIN}\nold tables\n{END}\n\nmore prose\n"
+    out = splice(doc, "new tables")
+    assert out == f"# Title\nprose kept\n\n{BEGIN}\nnew tables\n{END}\n\nmore prose\n"
+    appended = splice("# No markers\n", "t")
+    assert appended.endswith(f"{BEGIN}\nt\n{END}\n") and appended.startswith("# No markers\n")
+
+
+def test_compare_rows_run_the_driver_on_another_source_tree(tmp_path: Any) -> None:
+    from bench.__main__ import parse, sources, with_compared
+
+    (tmp_path / "geppetto").mkdir()
+    args = parse(["overhead", "--compare", f"before={tmp_path}"])
+    assert sources(args) == {"before": str(tmp_path.resolve())}
+    assert with_compared(["floor", "geppetto"], args) == ["floor", "geppetto", "geppetto@before"]
+    with pytest.raises(SystemExit, match="LABEL=DIR"):
+        sources(parse(["overhead", "--compare", "nolabel"]))
