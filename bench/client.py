@@ -1,7 +1,7 @@
 """One measurement in a fresh process: ``python -m bench.client SPEC_JSON``.
 
 The parent (:mod:`bench.runner`) starts one of these per (test, client, round) so imports, pools
-and allocator state never leak from one client into another, and ``ru_maxrss`` is the client's
+and allocator state never leak from one client into another, and the peak RSS (``VmHWM``) is the client's
 own peak. The last stdout line is a JSON object: ``samples`` (seconds), ``cpu`` (process CPU
 seconds per sample), memory figures, or ``skip`` / ``error`` with a reason.
 
@@ -34,12 +34,19 @@ from bench.server.bodies import content
 DEADLINE_S = 240.0  # per process; the parent also has a timeout
 
 
-def rss_kib() -> int:
+def rss_kib(field: str = "VmRSS") -> int:
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def peak_rss_kib() -> int:
+    """This process's own peak RSS. Not ``ru_maxrss``: Linux keeps that across ``execve``, so a
+    client started by a big parent (the bench after its in-process JS suite) reported the
+    parent's peak. ``VmHWM`` belongs to the new address space."""
+    return rss_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def expected_text(chunks: int) -> str:
@@ -133,7 +140,7 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
         out["traceback"] = traceback.format_exc()[-2000:]
     finally:
         await driver.aclose()
-    out["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out["maxrss_kib"] = peak_rss_kib()
     return out
 
 
