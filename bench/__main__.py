@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._report import report
+from bench.noise import NOISE_LABEL, noise
 from bench.peers import CLIENTS
 from bench.runner import Plan, pinned, run_plan
 from bench.server import ReplyConfig, ServerProcess
@@ -52,11 +54,35 @@ def versions() -> dict[str, str]:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[dist] = "not installed"
+    peers = os.environ.get("BENCH_PEERS_PATH", "")  # see bench.runner: peers installed apart
+    if peers:
+        for found in metadata.distributions(path=[peers]):
+            name = found.metadata["Name"]
+            if name in ("litellm", "pydantic-ai-slim", "llm", "openai"):
+                key = name if name != "openai" else "openai (peers' own)"
+                out[key] = found.version
     return out
 
 
 def pick(names: list[str], wanted: list[str] | None) -> list[str]:
     return [name for name in names if not wanted or name in wanted]
+
+
+def sources(args: argparse.Namespace) -> dict[str, str]:
+    """``--compare LABEL=DIR``: label -> a geppetto source tree (a ``src`` folder)."""
+    out: dict[str, str] = {}
+    for item in args.compare or ():
+        label, sep, folder = item.partition("=")
+        if not sep or not label or not Path(folder, "geppetto").is_dir():
+            raise SystemExit(f"--compare wants LABEL=DIR with DIR/geppetto a package, got {item!r}")
+        out[label] = str(Path(folder).resolve())
+    return out
+
+
+def with_compared(names: list[str], args: argparse.Namespace) -> list[str]:
+    """The clients plus one ``geppetto@LABEL`` row per ``--compare`` tree, next to ``geppetto``."""
+    extra = [f"geppetto@{label}" for label in sources(args)]
+    return [*names, *extra]
 
 
 def run_overhead(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
@@ -75,8 +101,9 @@ def run_overhead(args: argparse.Namespace, url: str, results: dict[str, Any]) ->
             "reps": args.reps,
             "calls": args.calls,
         }
-        plan = Plan("overhead", reply, spec, pick(ALL_CLIENTS, args.clients), args.rounds)
-        outcomes = run_plan(plan, url)
+        clients = with_compared(pick(ALL_CLIENTS, args.clients), args)
+        plan = Plan("overhead", reply, spec, clients, args.rounds)
+        outcomes = run_plan(plan, url, sources=sources(args))
         rows = overhead_rows(outcomes)
         verdicts = [overhead_verdict(outcomes, c) for c in ("geppetto", "geppetto-engine")]
         shape = f"{args.calls} calls x {args.reps} reps x {args.rounds} processes"
@@ -88,8 +115,9 @@ def run_overhead(args: argparse.Namespace, url: str, results: dict[str, Any]) ->
 def run_streaming(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
     reply = ReplyConfig(chunks=args.chunks)
     spec = {"chunks": args.chunks, "reps": max(2, args.reps - 1)}
-    plan = Plan("streaming", reply, spec, pick(ALL_CLIENTS, args.clients), args.rounds)
-    outcomes = run_plan(plan, url)
+    clients = with_compared(pick(ALL_CLIENTS, args.clients), args)
+    plan = Plan("streaming", reply, spec, clients, args.rounds)
+    outcomes = run_plan(plan, url, sources=sources(args))
     rows = streaming_rows(outcomes, args.chunks)
     verdicts = [streaming_verdict(outcomes, args.chunks, c) for c in ("geppetto", "geppetto-engine")]
     report(f"Streaming: one {args.chunks:,}-chunk stream, request to last text event", rows)
@@ -100,20 +128,26 @@ def run_streaming(args: argparse.Namespace, url: str, results: dict[str, Any]) -
 def run_concurrency(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None:
     latency = args.latency_ms
     ideal = latency / 1000
-    spec = {"sessions": args.sessions, "warmup": 5, "reps": args.reps}
+    spec = {"sessions": args.sessions, "warmup": 5, "reps": args.reps, "chunks": 1}
     plan = Plan(
         "concurrency",
         ReplyConfig(latency_ms=latency, chunks=1, force_json=True),
         spec,
-        pick(CONCURRENCY_CLIENTS, args.clients),
+        with_compared(pick(CONCURRENCY_CLIENTS, args.clients), args),
         args.rounds,
     )
-    outcomes = run_plan(plan, url)
+    outcomes = run_plan(plan, url, sources=sources(args))
     rows = concurrency_rows(outcomes, args.sessions, ideal)
     if not args.clients or "geppetto" in args.clients:
         # geppetto always asks for a stream: also measure it getting a real 10-chunk SSE reply.
         sse = run_plan(
-            Plan("concurrency", ReplyConfig(latency_ms=latency, chunks=10), spec, ["geppetto"], args.rounds),
+            Plan(
+                "concurrency",
+                ReplyConfig(latency_ms=latency, chunks=10),
+                {**spec, "chunks": 10},
+                ["geppetto"],
+                args.rounds,
+            ),
             url,
         )
         sse_rows = concurrency_rows(sse, args.sessions, ideal)
@@ -212,7 +246,24 @@ SUITES = {
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("suite", nargs="?", default="all", choices=[*SUITES, "all", "profile"])
+    parser.add_argument(
+        "suite", nargs="*", default=["all"], choices=[*SUITES, "all", "profile"], help="one or more suites"
+    )
+    parser.add_argument(
+        "--server",
+        choices=("raw", "aiohttp"),
+        default="raw",
+        help="the loopback server: a raw asyncio.Protocol one (uvloop when installed) or aiohttp.web",
+    )
+    parser.add_argument(
+        "--noise", action="store_true", help="keep one core busy with another process during the run"
+    )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        metavar="LABEL=DIR",
+        help="also run the geppetto driver on the source tree DIR (a src folder) as row geppetto@LABEL",
+    )
     parser.add_argument("--json", default=None, help="write every table and the versions here")
     parser.add_argument("--rounds", type=int, default=3, help="fresh processes per client (interleaved)")
     parser.add_argument("--reps", type=int, default=3, help="measured repetitions per process")
@@ -243,8 +294,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     results: dict[str, Any] = {"versions": versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    with ServerProcess(cpu=1) as server:
-        if args.suite == "profile":
+    suites = set(args.suite)
+    with ServerProcess(cpu=1, kind=args.server) as server, noise(args.noise):
+        results["server"] = server.name
+        results["noise"] = NOISE_LABEL if args.noise else "none"
+        print(f"server: {server.name}; noise: {results['noise']}", flush=True)
+        if "profile" in suites:
             from bench.profiling import profile
 
             profile(
@@ -257,10 +312,11 @@ def main(argv: list[str] | None = None) -> None:
             )
             return
         for name, suite in SUITES.items():
-            if args.suite in (name, "all"):
+            if name in suites or "all" in suites:
                 suite(args, server.url, results)
     results["settings"] = {k: v for k, v in vars(args).items() if k != "json"}
     print("\n" + " ".join(f"{k}={v}" for k, v in results["versions"].items()))
+    print(f"served by: {results['server']}; noise: {results['noise']}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Whole-process cold start: ``geppetto --help``, ``geppetto infer`` (echo, and one call to the
 loopback server), ``geppetto js run`` when that command exists, against ``llm --help`` and a bare
-interpreter. Commands are interleaved within each run after one warm-up each (page cache, .pyc).
+interpreter. Commands are interleaved within each run after one warm-up each (page cache, .pyc),
+and every launch is pinned to the clients' CPU (``taskset``) like the other suites' clients.
 
 Also the JS per-call figure of the issue: ``geppetto js run`` of a script making 101 inferences
 minus the same script making one (which pays the SDK import and client set-up), divided by 100
@@ -10,6 +11,7 @@ minus the same script making one (which pays the SDK import and client set-up), 
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.peers import KEY, MODEL
-from bench.runner import client_env
+from bench.runner import CLIENT_CPU, client_env
 
 BIN = Path(sys.executable).parent
 GEPPETTO = str(BIN / "geppetto")
@@ -31,6 +33,14 @@ class Command:
     label: str
     argv: list[str]
     target_ms: float | None = None
+
+
+def _llm_argv() -> list[str]:
+    """``llm --help``: the venv's script, else llm from the peers installed apart (BENCH_PEERS_PATH,
+    whose folder then goes on that one command's path, see :func:`_time`)."""
+    if (BIN / "llm").exists() or not os.environ.get("BENCH_PEERS_PATH"):
+        return [str(BIN / "llm"), "--help"]
+    return [sys.executable, "-m", "llm", "--help"]
 
 
 def js_available() -> bool:
@@ -72,7 +82,7 @@ def commands(base_url: str, folder: Path) -> tuple[list[Command], str]:
                 KEY,
             ],
         ),
-        Command("llm --help", [str(BIN / "llm"), "--help"]),
+        Command("llm --help", _llm_argv()),
     ]
     if not js_available():
         return rows, "pending: `geppetto js` is not a command yet"
@@ -86,6 +96,11 @@ def commands(base_url: str, folder: Path) -> tuple[list[Command], str]:
 
 
 def _time(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+    peers = os.environ.get("BENCH_PEERS_PATH", "")
+    if peers and argv[1:3] == ["-m", "llm"]:
+        env = {**env, "PYTHONPATH": os.pathsep.join([peers, env.get("PYTHONPATH", "")])}
+    if shutil.which("taskset"):
+        argv = ["taskset", "-c", str(CLIENT_CPU), *argv]  # pinned like every other client
     started = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, env=env, text=True, timeout=120)
     elapsed = time.perf_counter() - started

@@ -3,7 +3,8 @@
 Every client of a test talks to the same loopback server process in the same run, so machine
 noise hits them alike; the tables give medians over all samples and ratios against the
 ``openai`` row (the SDK on its aiohttp transport). The server runs pinned to ``SERVER_CPU`` and
-the clients to ``CLIENT_CPU`` when ``taskset`` exists.
+the clients to ``CLIENT_CPU`` when ``taskset`` exists. ``BENCH_PEERS_PATH`` names a folder of
+peer libraries installed apart (``pip install --target``): only the peer rows' processes get it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Outcome:
     maxrss_kib: list[int] = field(default_factory=list)
     rss_before_kib: list[int] = field(default_factory=list)
     errors: int = 0
+    checked: int = 0  # timed replies whose content and count were verified
     skip: str = ""
     failure: str = ""
     notes: list[str] = field(default_factory=list)
@@ -61,13 +63,28 @@ def client_env() -> dict[str, str]:
     return env
 
 
-def run_client(spec: dict[str, Any]) -> dict[str, Any]:
+def split_name(name: str) -> tuple[str, str]:
+    """``geppetto@before`` -> (``geppetto``, ``before``): a driver run on another source tree."""
+    driver, _, label = name.partition("@")
+    return driver, label
+
+
+def run_client(spec: dict[str, Any], src: str = "") -> dict[str, Any]:
+    """One client process; ``src`` puts another geppetto source tree first on its path."""
     argv = [sys.executable, "-m", "bench.client", json.dumps(spec)]
     if shutil.which("taskset"):
         argv = ["taskset", "-c", str(CLIENT_CPU), *argv]
+    env = client_env()
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([src, env["PYTHONPATH"]])
+    peers = os.environ.get("BENCH_PEERS_PATH", "")
+    if peers and CLIENTS[split_name(spec["client"])[0]].group == "peer":
+        # Peers installed apart (pip install --target DIR ...), with their own pins (litellm
+        # wants openai < 3): only the peers' processes see them.
+        env["PYTHONPATH"] = os.pathsep.join([peers, env["PYTHONPATH"]])
     try:
         proc = subprocess.run(
-            argv, cwd=ROOT, env=client_env(), capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S
+            argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S
         )
     except subprocess.TimeoutExpired:
         return {"client": spec["client"], "error": f"timed out after {PROCESS_TIMEOUT_S}s"}
@@ -78,7 +95,10 @@ def run_client(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def run_plan(plan: Plan, server_url: str, progress: bool = True) -> dict[str, Outcome]:
+def run_plan(
+    plan: Plan, server_url: str, progress: bool = True, sources: dict[str, str] | None = None
+) -> dict[str, Outcome]:
+    """``sources`` maps the label of a ``driver@label`` client to its geppetto source tree."""
     outcomes = {name: Outcome(name) for name in plan.clients}
     base_url = server_url + base_path(plan.reply)
     for round_index in range(plan.rounds):
@@ -86,9 +106,10 @@ def run_plan(plan: Plan, server_url: str, progress: bool = True) -> dict[str, Ou
             outcome = outcomes[name]
             if outcome.skip or outcome.failure:
                 continue
-            spec = {**plan.spec, "test": plan.test, "client": name, "base_url": base_url}
-            spec["calls"] = max(10, int(plan.spec.get("calls", 1)) // CLIENTS[name].cost)
-            result = run_client(spec)
+            driver, label = split_name(name)
+            spec = {**plan.spec, "test": plan.test, "client": name, "driver": driver, "base_url": base_url}
+            spec["calls"] = max(10, int(plan.spec.get("calls", 1)) // CLIENTS[driver].cost)
+            result = run_client(spec, (sources or {}).get(label, ""))
             if progress:
                 print(
                     f"  [{plan.test} round {round_index + 1}/{plan.rounds}] {name}: {_brief(result)}",
@@ -124,6 +145,7 @@ def _merge(outcome: Outcome, result: dict[str, Any]) -> None:
     if "rss_before_kib" in result:
         outcome.rss_before_kib.append(int(result["rss_before_kib"]))
     outcome.errors += int(result.get("errors") or 0)
+    outcome.checked += int(result.get("checked") or 0)
     for key in ("note", "first_error"):
         if key in result:
             outcome.notes.append(str(result[key]))

@@ -1,6 +1,9 @@
-"""``python -m bench.server``: serve on 127.0.0.1 until stdin closes or SIGTERM/SIGINT.
+"""``python -m bench.server [--kind raw|aiohttp]``: serve on 127.0.0.1 until stdin closes or
+SIGTERM/SIGINT.
 
-The first stdout line is ``{"url": "http://127.0.0.1:PORT"}`` so a parent process can read it.
+The first stdout line is ``{"url": "http://127.0.0.1:PORT", "server": "..."}`` so a parent
+process can read it; ``server`` names what serves (``raw asyncio.Protocol on uvloop|asyncio``
+or ``aiohttp.web``). The raw server runs on uvloop when it is installed.
 """
 
 from __future__ import annotations
@@ -11,13 +14,21 @@ import json
 import os
 import signal
 import sys
+from typing import Any
 
 from bench.server.app import LoopbackServer
+from bench.server.raw import RawServer, event_loop_name
 
 
-async def serve(port: int) -> None:
-    server = await LoopbackServer().start(port)
-    print(json.dumps({"url": server.url}), flush=True)
+async def serve(port: int, kind: str) -> None:
+    server: Any
+    if kind == "raw":
+        server = await RawServer().start(port)
+        name = f"raw asyncio.Protocol on {event_loop_name()}"
+    else:
+        server = await LoopbackServer().start(port)
+        name = "aiohttp.web on asyncio"
+    print(json.dumps({"url": server.url, "server": name}), flush=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -32,8 +43,14 @@ async def serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--kind", choices=("raw", "aiohttp"), default="raw")
     args = parser.parse_args()
-    asyncio.run(serve(args.port))
+    if args.kind == "raw" and event_loop_name() == "uvloop":
+        import importlib
+
+        importlib.import_module("uvloop").run(serve(args.port, args.kind))
+        return
+    asyncio.run(serve(args.port, args.kind))
 
 
 if __name__ == "__main__":

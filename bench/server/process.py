@@ -14,13 +14,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerProcess:
-    def __init__(self, cpu: int | None = None) -> None:
+    def __init__(self, cpu: int | None = None, kind: str = "raw") -> None:
         self.cpu = cpu
+        self.kind = kind  # raw (asyncio.Protocol, uvloop when installed) | aiohttp (aiohttp.web)
         self.url = ""
+        self.name = ""  # what served, as the server reported it
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
-        argv = [sys.executable, "-m", "bench.server"]
+        argv = [sys.executable, "-m", "bench.server", "--kind", self.kind]
         if self.cpu is not None and shutil.which("taskset"):
             argv = ["taskset", "-c", str(self.cpu), *argv]
         self._proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -29,7 +31,8 @@ class ServerProcess:
         if not line:
             self.stop()
             raise RuntimeError("the loopback server did not start")
-        self.url = json.loads(line)["url"]
+        info = json.loads(line)
+        self.url, self.name = info["url"], info.get("server", self.kind)
         return self
 
     def stop(self) -> None:

@@ -60,16 +60,33 @@ _USAGE = TurnMetaKeys.USAGE.id
 _RESULT = TurnMetaKeys.INFERENCE_RESULT.id
 
 
+# Guards the lazy creation of a handle's cross-thread future against its settlement (all handles
+# share it: both sides hold it for a few attribute writes).
+_SETTLE_LOCK = threading.Lock()
+
+
 class ExecutionHandle:
-    """One running inference: ``wait()``, ``await handle``, ``cancel()``, ``is_running``."""
+    """One running inference: ``wait()``, ``await handle``, ``cancel()``, ``is_running``.
+
+    The outcome is kept in plain attributes; a ``concurrent.futures.Future`` (a Condition, an
+    RLock and two lists) is made only when another thread waits for it (``wait()``, or an
+    ``await`` from another loop). Why: ``await session.arun()`` on the run's own loop never needs
+    one, and with 1,000 live sessions those objects were a measurable part of the collector's work.
+    """
 
     __slots__ = (
+        "_callbacks",
         "_cancel_requested",
+        "_done",
+        "_error",
         "_future",
+        "_inline",
         "_input",
         "_input_copy",
         "_loop",
+        "_result",
         "_task",
+        "_task_cancels",
         "_waiters",
         "inference_id",
         "session_id",
@@ -80,11 +97,17 @@ class ExecutionHandle:
         self.inference_id = inference_id
         self._input = input_turn  # a shallow snapshot; deep-copied on first access
         self._input_copy: Turn | None = None
-        self._future: concurrent.futures.Future[Turn] = concurrent.futures.Future()
+        self._done = False
+        self._result: Turn | None = None
+        self._error: BaseException | None = None
+        self._future: concurrent.futures.Future[Turn] | None = None  # only for other threads
+        self._callbacks: list[Callable[[ExecutionHandle], object]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._waiters: list[asyncio.Future[None]] = []
+        self._task: asyncio.Task[Any] | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None  # awaiting tasks on the run's loop
         self._cancel_requested = False
+        self._inline = False  # runs inside the caller's task (Session.arun), not a task of its own
+        self._task_cancels = 0  # task.cancel() calls made for cancel() on that caller's task
 
     @property
     def input(self) -> Turn:
@@ -95,22 +118,36 @@ class ExecutionHandle:
 
     @property
     def is_running(self) -> bool:
-        return not self._future.done()
+        return not self._done
 
     def done(self) -> bool:
-        return self._future.done()
+        return self._done
 
     def add_done_callback(self, fn: Callable[[ExecutionHandle], object]) -> None:
         """Call ``fn(handle)`` once the inference has ended (at once if it already has), on the
         thread that ended it: layers above (agents, the JS host) chain their own results here."""
-        self._future.add_done_callback(lambda _f: fn(self))
+        with _SETTLE_LOCK:
+            if not self._done:
+                if self._callbacks is None:
+                    self._callbacks = []
+                self._callbacks.append(fn)
+                return
+        _call_back(fn, self)
 
     def cancel(self) -> None:
         """Ask the inference to stop; idempotent and a no-op once it has finished."""
         self._cancel_requested = True
         task, loop = self._task, self._loop
-        if task is None or loop is None or self._future.done():
+        if task is None or loop is None or self._done:
             return  # a task attached later sees the request in _attach()
+        if self._inline:
+            # The task is the caller's: cancel it only while it is suspended inside this run, never
+            # from inside its own step (it could be past the run by the time it next awaits).
+            if in_loop_thread(loop):
+                loop.call_soon(self._cancel_inline)
+            else:
+                loop.call_soon_threadsafe(self._cancel_inline)
+            return
         if in_loop_thread(loop):
             task.cancel()
         else:
@@ -118,45 +155,92 @@ class ExecutionHandle:
 
     def wait(self, timeout: float | None = None) -> Turn:
         """Block until the inference ends; returns the output turn or raises its error."""
-        if self._loop is not None and in_loop_thread(self._loop) and not self._future.done():
+        if self._done:
+            return self._outcome()
+        if self._loop is not None and in_loop_thread(self._loop):
             raise SessionError("wait() would block the event loop running this inference; use 'await handle'")
         try:
-            return self._future.result(timeout)
+            return self._thread_future().result(timeout)
         except concurrent.futures.TimeoutError:
             raise TimeoutError(f"inference {self.inference_id} still running after {timeout}s") from None
 
     def __await__(self) -> Generator[Any, None, Turn]:
         """Wait without blocking; cancelling the awaiting task does not cancel the inference."""
         loop = self._loop
-        if not self._future.done():
+        if not self._done:
             if loop is not None and in_loop_thread(loop):
                 waiter: asyncio.Future[None] = loop.create_future()
+                if self._waiters is None:
+                    self._waiters = []
                 self._waiters.append(waiter)
                 yield from waiter.__await__()
             else:
-                return (yield from asyncio.wrap_future(self._future).__await__())
-        return self._future.result()
+                return (yield from asyncio.wrap_future(self._thread_future()).__await__())
+        return self._outcome()
 
-    def _attach(self, task: asyncio.Task[None]) -> None:
+    def _outcome(self) -> Turn:
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def _thread_future(self) -> concurrent.futures.Future[Turn]:
+        """The future another thread waits on, made on first use (settled at once if done)."""
+        with _SETTLE_LOCK:
+            future = self._future
+            if future is None:
+                future = self._future = concurrent.futures.Future()
+                if self._done:
+                    _complete(future, self._result, self._error)
+            return future
+
+    def _cancel_inline(self) -> None:
+        if not self._done and self._task is not None:
+            self._task_cancels += 1
+            self._task.cancel()
+
+    def _attach(self, task: asyncio.Task[Any]) -> None:
         """Called on the loop thread once the task exists; honours an earlier cancel()."""
         self._task = task
         if self._cancel_requested:
             task.cancel()
 
     def _settle(self, result: Turn | None, error: BaseException | None) -> None:
-        if self._future.done():
-            return
-        if error is not None:
-            self._future.set_exception(error)
-        else:
-            assert result is not None
-            self._future.set_result(result)
-        for waiter in self._waiters:
+        with _SETTLE_LOCK:
+            if self._done:
+                return
+            self._result, self._error = result, error
+            self._done = True
+            future, callbacks = self._future, self._callbacks
+            self._callbacks = None
+        if future is not None:
+            _complete(future, result, error)
+        for fn in callbacks or ():
+            _call_back(fn, self)
+        for waiter in self._waiters or ():
             if self._loop is not None and not in_loop_thread(self._loop):
                 self._loop.call_soon_threadsafe(_wake, waiter)
             else:
                 _wake(waiter)
-        self._waiters.clear()
+        self._waiters = None
+
+
+def _complete(
+    future: concurrent.futures.Future[Turn], result: Turn | None, error: BaseException | None
+) -> None:
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert result is not None
+        future.set_result(result)
+
+
+def _call_back(fn: Callable[[ExecutionHandle], object], handle: ExecutionHandle) -> None:
+    """Like ``concurrent.futures``: a failing done-callback is logged, never raised into the run."""
+    try:
+        fn(handle)
+    except Exception:
+        log.exception("done callback of inference %s failed", handle.inference_id)
 
 
 def _prompt(turn: Turn) -> str:
@@ -364,13 +448,37 @@ class Session:
             raise
 
     async def arun(self, seed: Turn | None = None, *, sinks: Iterable[EventSink] = ()) -> Turn:
-        """Run an inference on the current loop; cancelling the awaiting task cancels the inference."""
-        handle = self._start(seed, sinks, asyncio.get_running_loop())
+        """Run an inference on the current loop; cancelling the awaiting task cancels the inference.
+
+        The run executes inside the calling task (no task and waiter of its own: that was a
+        fixed cost per run). ``cancel()`` on its handle cancels that task while it is inside the
+        run, and arun then takes the cancellation back (``uncancel``) and raises
+        :class:`InferenceCancelled`; a cancellation of the caller from elsewhere still ends the
+        run (history records it) and propagates as ``CancelledError``.
+        """
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        if task is None:  # a coroutine driven by hand: no task to run in
+            handle = self._start(seed, sinks, loop)
+            try:
+                return await handle
+            except asyncio.CancelledError:
+                handle.cancel()
+                raise
+        # The handle never leaves arun, so nobody can read its input: no snapshot for it.
+        handle, target, work, ctx, runner = self._prepare(seed, sinks, loop, snapshot=False)
+        handle._inline, handle._task = True, task
+        if handle._cancel_requested:  # cancelled (from another thread) before it could start
+            self._abandon(handle)
+            return handle._outcome()
         try:
-            return await handle
-        except asyncio.CancelledError:
-            handle.cancel()
-            raise
+            interrupted = await self._execute(handle, target, work, ctx, runner)
+        finally:
+            for _ in range(handle._task_cancels):
+                task.uncancel()
+        if interrupted and (not handle._task_cancels or task.cancelling()):
+            raise asyncio.CancelledError()
+        return handle._outcome()
 
     def cancel_active(self) -> None:
         handle = self._active
@@ -381,6 +489,28 @@ class Session:
     def _start(
         self, seed: Turn | None, sinks: Iterable[EventSink], loop: asyncio.AbstractEventLoop
     ) -> ExecutionHandle:
+        handle, latest, work, ctx, runner = self._prepare(seed, sinks, loop)
+
+        def spawn() -> None:
+            task = loop.create_task(self._execute(handle, latest, work, ctx, runner))
+            task.add_done_callback(lambda _: self._abandon(handle))
+            handle._attach(task)
+
+        if in_loop_thread(loop):
+            spawn()
+        else:
+            loop.call_soon_threadsafe(spawn)
+        return handle
+
+    def _prepare(
+        self,
+        seed: Turn | None,
+        sinks: Iterable[EventSink],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        snapshot: bool = True,
+    ) -> tuple[ExecutionHandle, Turn, Turn, RunContext, InferenceRunner]:
+        """Claim the session and snapshot the turn a run starts from (no task yet)."""
         if self.builder is None:
             raise SessionBuilderMissing()
         if self._runner is None:
@@ -402,8 +532,7 @@ class Session:
             latest.metadata[_INFERENCE_ID] = inference_id
             # History is replaced, never mutated, when the run ends: shallow copies are enough here.
             work = latest.clone()
-            stale_usage = latest.metadata.get(_USAGE)
-            handle = ExecutionHandle(self.id, inference_id, latest.clone())
+            handle = ExecutionHandle(self.id, inference_id, latest.clone() if snapshot else latest)
             self._active = handle
         ctx = RunContext(
             session_id=self.id,
@@ -413,28 +542,14 @@ class Session:
             tools=runner.tools,
         )
         handle._loop = loop
-
-        def spawn() -> None:
-            task = loop.create_task(self._execute(handle, latest, work, ctx, runner, stale_usage))
-            task.add_done_callback(lambda _: self._abandon(handle))
-            handle._attach(task)
-
-        if in_loop_thread(loop):
-            spawn()
-        else:
-            loop.call_soon_threadsafe(spawn)
-        return handle
+        return handle, latest, work, ctx, runner
 
     async def _execute(
-        self,
-        handle: ExecutionHandle,
-        target: Turn,
-        work: Turn,
-        ctx: RunContext,
-        runner: InferenceRunner,
-        stale_usage: Any = None,
-    ) -> None:
+        self, handle: ExecutionHandle, target: Turn, work: Turn, ctx: RunContext, runner: InferenceRunner
+    ) -> bool:
+        """Run the pipeline and settle the handle; True when it ended on a ``CancelledError``."""
         started = time.monotonic()
+        stale_usage = target.metadata.get(_USAGE)  # the previous run's, until _finish replaces it
 
         def finish(produced: Turn, error: BaseException | None) -> None:
             try:
@@ -451,16 +566,17 @@ class Session:
             out = await runner.run(work, ctx)
         except asyncio.CancelledError:
             finish(ctx.output or work, InferenceCancelled())
+            return True
         except BaseException as exc:
             finish(ctx.output or work, exc)
             if not isinstance(exc, Exception):
                 raise
         else:
             if not isinstance(out, Turn):
-                error = GeppettoError(f"pipeline returned {type(out).__name__}, expected a Turn")
-                finish(work, error)
+                finish(work, GeppettoError(f"pipeline returned {type(out).__name__}, expected a Turn"))
             else:
                 finish(out, None)
+        return False
 
     def _finish(
         self,

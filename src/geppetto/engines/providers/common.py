@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
+from geppetto.engines.heap import freeze_startup_heap
 from geppetto.settings.apitypes import ApiTypeSpec
 from geppetto.settings.outbound import OutboundPolicy, acheck_outbound_url
 from geppetto.settings.sections import Settings
@@ -253,6 +254,7 @@ class ClientPool(Generic[C]):
         client = self._clients.get(loop)
         if client is None:
             client = self._clients[loop] = self._factory()
+            freeze_startup_heap()  # the SDK is imported now: see geppetto.engines.heap
         return client
 
     async def aclose(self) -> None:
