@@ -22,6 +22,7 @@ from geppetto.tools.config import ToolConfig
 from geppetto.tools.executor import CANCELLED_MESSAGE, ToolExecutor
 from geppetto.tools.hooks import ToolHooks
 from geppetto.tools.registry import ToolRegistry
+from geppetto.turns.jsonvalue import copy_json
 from geppetto.turns.keys import DataKeys
 from geppetto.turns.model import Block, Turn
 
@@ -72,17 +73,21 @@ class ToolLoop:
             await self.registry.aprepare(strict=config.tool_error_handling == "abort")
         advertised = self._advertised()
         ctx.tools = advertised
+        data = self._tool_data(advertised)
         if config.tool_choice == "none":
-            self._write_data(turn, advertised)
+            _write_data(turn, data)
             return await self._step(turn, ctx)
         for iteration in range(config.max_iterations):
             if mcp and iteration:  # a server may have changed its tools (tools/list_changed)
                 await self.registry.aprepare(strict=config.tool_error_handling == "abort")
-                advertised = ctx.tools = self._advertised()
-            self._write_data(turn, advertised)
+                refreshed = self._advertised()
+                if refreshed.list_tools() != advertised.list_tools():
+                    data = self._tool_data(refreshed)
+                advertised = ctx.tools = refreshed
+            _write_data(turn, data)
             out = await self._step(turn, ctx)
             if out is not turn:  # an engine that builds a new turn still carries the tool data
-                self._write_data(out, advertised)
+                _write_data(out, data)
             turn = out
             pending = pending_tool_calls(turn)
             if not pending:
@@ -124,9 +129,18 @@ class ToolLoop:
             if failed is not None:
                 raise ToolError(f"tool execution aborted due to error in {failed.name}: {failed.error}")
 
-    def _write_data(self, turn: Turn, advertised: ToolRegistry) -> None:
-        DataKeys.TOOL_CONFIG.set(turn.data, self.config.to_dict())
-        DataKeys.TOOL_DEFINITIONS.set(turn.data, [d.to_dict() for d in advertised.list_tools()])
+    def _tool_data(self, advertised: ToolRegistry) -> dict[str, Any]:
+        """What the turn's data says about the tools, checked as JSON once per run."""
+        data: dict[str, Any] = {}
+        DataKeys.TOOL_CONFIG.set(data, self.config.to_dict())
+        DataKeys.TOOL_DEFINITIONS.set(data, [d.to_dict() for d in advertised.list_tools()])
+        return data
+
+
+def _write_data(turn: Turn, data: dict[str, Any]) -> None:
+    """Each iteration's turn gets its own copy (an engine may change what it is given)."""
+    for key, value in data.items():
+        turn.data[key] = copy_json(value)
 
 
 def _append_results(turn: Turn, calls: list[ToolCall], results: list[ToolResult]) -> None:
