@@ -124,19 +124,22 @@ class MCPConnection:
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
         """``tools/call``; returns the ``mcp.types.CallToolResult``."""
 
-        async def call(session: ClientSession) -> Any:
-            return await session.call_tool(name, arguments)
+        def call(session: ClientSession) -> Awaitable[Any]:
+            return session.call_tool(name, arguments)
 
+        what = f"tools/call {name}"
         tracer = telemetry_state.mcp  # None unless geppetto.telemetry is on
         if tracer is not None:
             return await tracer.request(
                 self.server,
                 "tools/call",
-                lambda: self._on_owner_loop(lambda: self._request(call, f"tools/call {name}")),
+                lambda: self._on_owner_loop(lambda: self._request(call, what)),
                 tool=name,
                 arguments=arguments,
             )
-        return await self._on_owner_loop(lambda: self._request(call, f"tools/call {name}"))
+        if self._loop is asyncio.get_running_loop():  # the common case: no hop, one frame less
+            return await self._request(call, what)
+        return await self._on_owner_loop(lambda: self._request(call, what))
 
     async def aclose(self) -> None:
         """Stop the server (idempotent). Safe to call from any loop while the owner loop runs."""
@@ -182,7 +185,9 @@ class MCPConnection:
         return await make()
 
     async def _request(self, send: Callable[[ClientSession], Awaitable[T]], what: str) -> T:
-        session = await self._ensure()
+        session = self._session
+        if session is None or not self.is_running or _failed(self._fault):
+            session = await self._ensure()
         fault = self._fault
         task = asyncio.current_task()
         assert fault is not None and task is not None

@@ -120,9 +120,10 @@ class MCPToolset:
     def _definition(self, server: MCPServer, remote: Any) -> ToolDefinition:
         name = server.name
         tool_name = str(remote.name)
+        connection = self._connections[name]
 
-        async def handler(args: dict[str, Any]) -> Any:
-            return await self.call(name, tool_name, args)
+        async def handler(args: dict[str, Any]) -> Any:  # args: a fresh object from the executor
+            return result_value(name, await connection.call_tool(tool_name, args))
 
         schema = remote.input_schema if isinstance(remote.input_schema, dict) else {}
         parameters = dict(schema) or {"type": "object", "properties": {}}

@@ -4,10 +4,10 @@ Results are stored in ``tool_use`` blocks as compact JSON (no spaces, sorted key
 ``json.Marshal`` form, because scripts and tests search them for substrings like ``"attempts":2``.
 Non-ASCII text is kept as it is (as Go does) rather than ``\\u`` escaped.
 
-Encoding runs several times per tool call, so it uses orjson and falls back to the stdlib only
-where orjson would answer differently: integers beyond 64 bits, non-string keys, lone
-surrogates, and NaN or infinity (which orjson writes as ``null``; the stdlib refuses them, and so
-do we). Floats are written in orjson's shortest form (``1e16``, ``1e-5``).
+Encoding runs several times per tool call, so it uses orjson; the stdlib writes what orjson
+cannot (integers beyond 64 bits, non-string keys, lone surrogates), and checks output holding a
+``null``, which may be a NaN or infinity orjson wrote as null (we refuse those, as the stdlib
+does). Floats are written in orjson's shortest form (``1e16``, ``1e-5``).
 """
 
 from __future__ import annotations
@@ -26,12 +26,17 @@ def to_json_value(value: Any, what: str = "value") -> Any:
 
     Raises :class:`ToolError` naming ``what`` when the value has no JSON form.
     """
+    if value is None or type(value) in _PLAIN:  # the usual tool result: nothing to convert
+        return value
     try:
         plain = pydantic_core.to_jsonable_python(value)
         _encode(plain, sort=False)
     except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
         raise ToolError(f"{what} is not JSON-serializable: {exc}") from exc
     return plain
+
+
+_PLAIN = (str, int, bool)
 
 
 def compact_json(value: Any) -> str:
@@ -45,7 +50,9 @@ def _encode(value: Any, *, sort: bool) -> str:
         out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort else 0)
     except orjson.JSONEncodeError:
         out = b""  # beyond orjson (big integers, int keys, surrogates): the stdlib decides
-    if out and b"null" not in out:  # no null, so no NaN or infinity turned into one
+    if out:
+        if b"null" in out:  # maybe a NaN or infinity that orjson wrote as null: the stdlib refuses those
+            json.dumps(value, allow_nan=False)
         return out.decode()
     return json.dumps(value, separators=(",", ":"), sort_keys=sort, ensure_ascii=False, allow_nan=False)
 

@@ -6,8 +6,6 @@ and, through ``asyncio.to_thread``, into sync ones. Outside a tool call it is ``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -29,10 +27,17 @@ def current_tool_call() -> ToolCallScope | None:
     return _CURRENT.get()
 
 
-@contextmanager
-def tool_call_scope(scope: ToolCallScope) -> Iterator[None]:
-    token = _CURRENT.set(scope)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+class tool_call_scope:
+    """``with tool_call_scope(scope):`` makes ``scope`` the current call (a class: cheaper per call
+    than a generator-based context manager)."""
+
+    __slots__ = ("_scope", "_token")
+
+    def __init__(self, scope: ToolCallScope) -> None:
+        self._scope = scope
+
+    def __enter__(self) -> None:
+        self._token = _CURRENT.set(self._scope)
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self._token)
