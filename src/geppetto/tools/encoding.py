@@ -7,7 +7,7 @@ Non-ASCII text is kept as it is (as Go does) rather than ``\\u`` escaped.
 Encoding runs several times per tool call, so it uses orjson; the stdlib writes what orjson
 cannot (integers beyond 64 bits, non-string keys, lone surrogates), and checks output holding a
 ``null``, which may be a NaN or infinity orjson wrote as null (we refuse those, as the stdlib
-does). Floats are written in orjson's shortest form (``1e16``, ``1e-5``).
+does). Floats are written in orjson's form (``1e+16``, ``0.00001``).
 """
 
 from __future__ import annotations
