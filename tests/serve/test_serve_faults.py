@@ -60,7 +60,7 @@ def _raw_post(server: Running, body: bytes) -> socket.socket:
     url = urlsplit(server.url)
     sock = socket.create_connection((url.hostname, url.port), timeout=30)
     head = (
-        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     sock.sendall(head.encode() + body)
@@ -228,6 +228,26 @@ def test_cors_allows_only_the_given_origins() -> None:
         )
         assert status == 403
         assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_without_a_key_web_pages_cannot_drive_the_api() -> None:
+    """A keyless loopback server: another site (a form or text/plain fetch needs no preflight, a
+    rebound DNS name reaches 127.0.0.1) must not start runs; local clients and --cors origins may."""
+    app = create_app(engines={"echo": EchoEngine()}, cors_origins=["http://app.test"])
+    with running(app) as server:
+        here = urlsplit(server.url).netloc
+        form = {"Content-Type": "text/plain", "Origin": "http://evil.test"}
+        status, _, body = _request(server, "/v1/chat/completions", BODY.replace(b"gate", b"echo"), form)
+        assert status == 403 and json.loads(body)["error"]["code"] == "forbidden_origin"
+        rebound = {"Host": f"evil.test:{urlsplit(server.url).port}", "Origin": "http://evil.test"}
+        for path, payload in (("/v1/models", None), ("/v1/chat/completions", BODY)):
+            status, _, body = _request(server, path, payload, rebound)
+            assert status == 403 and json.loads(body)["error"]["code"] == "forbidden_host"
+        echo = BODY.replace(b"gate", b"echo")
+        for origin in (None, "http://app.test", f"http://{here}"):
+            headers = {"Content-Type": "application/json", **({"Origin": origin} if origin else {})}
+            assert _request(server, "/v1/chat/completions", echo, headers)[0] == 200
+        assert _request(server, "/healthz", headers={"Host": "evil.test"})[0] == 200
 
 
 def test_session_header_continues_a_stored_session(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from geppetto.serve.errors import APIError, bad_request
 from geppetto.serve.limits import Limiter, QueueFull
 from geppetto.serve.models import Model, ModelCatalog, ProfileSources, check_profiles, profile_names
 from geppetto.serve.runs import SESSION_HEADER, RunRegistry, run_plain, run_stream
-from geppetto.serve.security import Handler, add_cors_headers, auth_middleware, cors_middleware
+from geppetto.serve.security import Handler, add_cors_headers, auth_middleware, cors_middleware, local_guard
 from geppetto.serve.wire import parse_body
 from geppetto.session.session import Session
 from geppetto.turns.model import Turn
@@ -128,6 +128,8 @@ def create_app(
         stack.append(cors_middleware(cors_origins))
     if api_key:
         stack.append(auth_middleware(api_key))
+    else:
+        stack.append(local_guard(cors_origins))
     app = web.Application(middlewares=stack, client_max_size=max_request_bytes)
     app[STATE] = state
     if cors_origins:
