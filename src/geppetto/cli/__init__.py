@@ -18,7 +18,7 @@ from geppetto.cli.profile_commands import add_profile_commands, add_profile_opti
 from geppetto.cli.serve import add_serve_command
 from geppetto.cli.store_commands import add_store_commands, add_store_options
 from geppetto.cli.usage_commands import add_usage_commands
-from geppetto.prompts import REFERENCE_SYSTEM_PROMPT
+from geppetto.prompts import REFERENCE_SYSTEM_PROMPT as REFERENCE_SYSTEM_PROMPT
 
 VERSION = "0.1.0"
 
