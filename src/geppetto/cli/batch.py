@@ -46,10 +46,12 @@ def _config(args: argparse.Namespace) -> BatchConfig:
         flags["ai-api-type"] = args.ai_api_type
     if args.ai_engine:
         flags["ai-engine"] = args.ai_engine
+    from geppetto.inputs import LIMITS, read_file_bytes
+
     schema = None
     if args.schema:
         try:
-            schema = orjson.loads(Path(args.schema).read_bytes())
+            schema = orjson.loads(read_file_bytes(args.schema, LIMITS.profile_file, "--schema"))
         except OSError as exc:
             raise ConfigError(f"cannot read --schema {args.schema}: {exc.strerror}") from None
         except orjson.JSONDecodeError as exc:
