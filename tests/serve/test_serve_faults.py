@@ -397,3 +397,42 @@ def test_the_web_chat_page_is_public_and_its_api_needs_the_key(tmp_path: Path) -
         status, _, body = _request(server, "/api/sessions", headers={"Authorization": "Bearer s3cret-key"})
         assert status == 200, body
         assert _request(server, "/v1/models")[0] == 401
+
+
+def test_building_an_engine_does_not_stall_the_server() -> None:
+    """A model's first request builds its engine off the event loop (other requests are answered
+    meanwhile), and requests arriving together build it once."""
+    app = create_app(engines={"echo": EchoEngine()})
+    model = app[STATE].catalog.get("echo")
+    model._engine = None  # as for a profile not used yet
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+    builds: list[int] = []
+
+    def slow_build() -> EchoEngine:
+        builds.append(1)
+        started.set()
+        release.wait(15)  # a bound on a hang, not a timing
+        finished.set()
+        return EchoEngine()
+
+    model._build = slow_build  # type: ignore[method-assign]
+    body = BODY.replace(b"gate", b"echo")
+    headers = {"Content-Type": "application/json"}
+    with running(app) as server:
+        statuses: list[int] = []
+        clients = [
+            threading.Thread(
+                target=lambda: statuses.append(_request(server, "/v1/chat/completions", body, headers)[0])
+            )
+            for _ in range(2)
+        ]
+        for client in clients:
+            client.start()
+        assert started.wait(30)
+        assert _request(server, "/healthz")[0] == 200
+        answered_during_build = not finished.is_set()
+        release.set()
+        for client in clients:
+            client.join(60)
+    assert answered_during_build
+    assert statuses == [200, 200] and len(builds) == 1

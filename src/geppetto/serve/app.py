@@ -210,6 +210,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     raw = await _read_body(request, state.max_request_bytes)
     req = parse_body(raw, state.catalog.default)
     model = state.catalog.get(req.model)
+    await model.aengine()
     builder = model.builder(req.tools)
     session, seed = _session(state, request, builder, req.seed)
     try:
