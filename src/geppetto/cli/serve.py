@@ -135,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             serve(app, args.host, args.port, api_key=api_key, ready=ready)
+        except BrokenPipeError:
+            raise  # stdout's reader went away: the CLI's quiet exit, not a bind failure
         except OSError as exc:  # the bind: port taken, address not ours, privileged port
             reason = exc.strerror or str(exc)
             raise ConfigError(
