@@ -250,6 +250,30 @@ def test_without_a_key_web_pages_cannot_drive_the_api() -> None:
         assert _request(server, "/healthz", headers={"Host": "evil.test"})[0] == 200
 
 
+def test_a_stored_session_answers_one_request_at_a_time(tmp_path: Path) -> None:
+    gate = GateEngine()
+    app = create_app(engines={"echo": EchoEngine("pong"), "gate": gate}, store=tmp_path / "turns.db")
+    with running(app) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+        sid = client.chat.completions.with_raw_response.create(model="echo", messages=USER).headers[
+            SESSION_HEADER
+        ]
+        headers = {"Content-Type": "application/json", SESSION_HEADER: sid}
+        held: list[int] = []
+        first = threading.Thread(
+            target=lambda: held.append(_request(server, "/v1/chat/completions", BODY, headers)[0])
+        )
+        first.start()
+        assert gate.started.wait(30)
+        echo = BODY.replace(b"gate", b"echo")
+        status, _, body = _request(server, "/v1/chat/completions", echo, headers)
+        assert status == 409 and json.loads(body)["error"]["code"] == "session_busy"
+        gate.open()
+        first.join(60)
+        assert held == [200]
+        assert _request(server, "/v1/chat/completions", echo, headers)[0] == 200
+
+
 def test_session_header_continues_a_stored_session(tmp_path: Path) -> None:
     store_path = tmp_path / "turns.db"
     app = create_app(engines={"echo": EchoEngine("pong")}, store=store_path)

@@ -24,7 +24,7 @@ from geppetto.serve.limits import Limiter, QueueFull
 from geppetto.serve.models import Model, ModelCatalog, ProfileSources, check_profiles, profile_names
 from geppetto.serve.runs import SESSION_HEADER, RunRegistry, run_plain, run_stream
 from geppetto.serve.security import Handler, add_cors_headers, auth_middleware, cors_middleware, local_guard
-from geppetto.serve.wire import parse_body
+from geppetto.serve.wire import ChatRequest, parse_body
 from geppetto.session.session import Session
 from geppetto.turns.model import Turn
 
@@ -213,6 +213,26 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     await model.aengine()
     builder = model.builder(req.tools)
     session, seed = _session(state, request, builder, req.seed)
+    continuing = session.id if request.headers.get(SESSION_HEADER, "").strip() else None
+    if continuing is not None:
+        if continuing in state.runs.continuing:
+            raise APIError(
+                409,
+                f"session {continuing} is still answering another request; send the next one after it",
+                param=SESSION_HEADER,
+                code="session_busy",
+            )
+        state.runs.continuing.add(continuing)
+    try:
+        return await _run_in_slot(request, state, model, req, session, seed)
+    finally:
+        if continuing is not None:
+            state.runs.continuing.discard(continuing)
+
+
+async def _run_in_slot(
+    request: web.Request, state: ServerState, model: Model, req: ChatRequest, session: Session, seed: Turn
+) -> web.StreamResponse:
     try:
         await model.limiter.acquire()
     except QueueFull:
