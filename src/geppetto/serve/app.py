@@ -7,6 +7,7 @@ ones included, is answered in OpenAI's error shape. Embed it with ``web.AppRunne
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -212,9 +213,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     model = state.catalog.get(req.model)
     await model.aengine()
     builder = model.builder(req.tools)
-    session, seed = _session(state, request, builder, req.seed)
-    continuing = session.id if request.headers.get(SESSION_HEADER, "").strip() else None
-    if continuing is not None:
+    continuing = await _continued_session(state, request)
+    if continuing is not None:  # claimed before its history is read: no request sees a stale one
         if continuing in state.runs.continuing:
             raise APIError(
                 409,
@@ -224,6 +224,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             )
         state.runs.continuing.add(continuing)
     try:
+        session, seed = await _session(state, builder, req.seed, continuing)
         return await _run_in_slot(request, state, model, req, session, seed)
     finally:
         if continuing is not None:
@@ -255,21 +256,33 @@ async def _run_in_slot(
         model.limiter.release()
 
 
-def _session(state: ServerState, request: web.Request, builder: Any, seed: Turn) -> tuple[Session, Turn]:
-    """A new session, or the stored one ``X-Geppetto-Session-Id`` names: its latest turn is the
-    history and the request's messages are appended to it."""
+async def _continued_session(state: ServerState, request: web.Request) -> str | None:
+    """The stored session ``X-Geppetto-Session-Id`` names (an id or a unique prefix), or ``None``."""
     wanted = request.headers.get(SESSION_HEADER, "").strip()
     if not wanted:
-        return Session(builder, store=state.store), seed
+        return None
     if state.store is None:
         raise bad_request(f"{SESSION_HEADER} needs a turn store: start the server with --store PATH")
     from geppetto.store.errors import SessionNotFound, StoreError
 
     try:
-        sid = state.store.resolve_session(wanted)
-        history = state.store.load_turns(sid, last=1)
+        sid: str = await asyncio.to_thread(state.store.resolve_session, wanted)
     except SessionNotFound as exc:
         raise APIError(404, str(exc), param=SESSION_HEADER, code="session_not_found") from None
+    except StoreError as exc:
+        raise bad_request(str(exc), param=SESSION_HEADER) from None
+    return sid
+
+
+async def _session(state: ServerState, builder: Any, seed: Turn, sid: str | None) -> tuple[Session, Turn]:
+    """A new session, or stored session ``sid``: its latest turn is the history and the request's
+    messages are appended to it. The store is read in a worker thread (SQLite blocks)."""
+    if sid is None:
+        return Session(builder, store=state.store), seed
+    from geppetto.store.errors import StoreError
+
+    try:
+        history = await asyncio.to_thread(state.store.load_turns, sid, last=1)
     except StoreError as exc:
         raise bad_request(str(exc), param=SESSION_HEADER) from None
     if history:
