@@ -10,19 +10,14 @@ import openai
 import pytest
 
 from geppetto.engines import EchoEngine
-from geppetto.engines.accumulator import StreamAccumulator
-from geppetto.engines.base import RunContext
 from geppetto.errors import ConfigError
-from geppetto.events.types import Usage
 from geppetto.middleware.system_prompt import system_prompt
 from geppetto.serve import create_app
 from geppetto.serve.security import is_loopback
 from geppetto.serve.server import serve_async
 from geppetto.store import TurnStore
 from geppetto.tools import ToolRegistry, tool
-from geppetto.turns.kinds import BlockKind
-from geppetto.turns.model import Turn
-from tests.serve.engines import inspect_engine, weather_engine
+from tests.serve.engines import MeteredToolEngine, inspect_engine, weather_engine
 from tests.serve.harness import running
 
 USER = [{"role": "user", "content": "hi"}]
@@ -132,26 +127,9 @@ def test_serve_refuses_a_public_bind_without_a_key() -> None:
         asyncio.run(serve_async(app, "0.0.0.0", 0))
 
 
-class _MeteredWeather:
-    """Each model call reports 10 input and 2 output tokens: a call for get_weather, then the answer."""
-
-    name = "metered"
-
-    async def run(self, turn: Turn, ctx: RunContext) -> Turn:
-        answered = turn.blocks[-1].kind is BlockKind.TOOL_USE
-        with StreamAccumulator(turn, ctx, provider="metered", model="metered") as acc:
-            acc.start()
-            if answered:
-                acc.add_text("done")
-            else:
-                acc.add_complete_tool_call(id="call_1", name="get_weather", args={"city": "Paris"})
-            acc.set_usage(Usage(input_tokens=10, output_tokens=2))
-            acc.set_stop_reason("stop" if answered else "tool_calls")
-            return acc.finish()
-
-
 def test_usage_counts_every_model_call_of_the_tool_loop() -> None:
-    app = create_app(engines={"metered": _MeteredWeather()}, tools=ToolRegistry([get_weather]))
+    engine = MeteredToolEngine("get_weather", {"city": "Paris"})
+    app = create_app(engines={"metered": engine}, tools=ToolRegistry([get_weather]))
     with running(app) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
         reply = client.chat.completions.create(model="metered", messages=USER)

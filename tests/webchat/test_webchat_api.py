@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from geppetto.engines.base import RunContext
 from geppetto.engines.function import FunctionEngine
 from geppetto.errors import ConfigError
 from geppetto.serve.web import ChatRuns, add_web_chat
@@ -21,7 +20,6 @@ from geppetto.serve.web.views import PROFILE_KEY
 from geppetto.session import EngineBuilder
 from geppetto.store import TurnStore
 from geppetto.tools import ToolRegistry
-from geppetto.turns import BlockKind, Turn
 from tests.webchat.support import (
     HOSTILE,
     MARKDOWN_REPLY,
@@ -369,27 +367,12 @@ async def test_list_limit_is_checked(client: Client) -> None:
 
 
 async def test_done_reports_the_runs_total_usage(tmp_path: Path) -> None:
-    from geppetto.engines.accumulator import StreamAccumulator
-    from geppetto.events.types import Usage
+    from tests.serve.engines import MeteredToolEngine
 
-    class Metered:
-        name = "metered"
+    def metered() -> EngineBuilder:
+        return EngineBuilder(MeteredToolEngine("add", {"a": 2, "b": 3})).with_tools(ToolRegistry([add]))
 
-        async def run(self, turn: Turn, ctx: RunContext) -> Turn:
-            answered = turn.blocks[-1].kind is BlockKind.TOOL_USE
-            with StreamAccumulator(turn, ctx, provider="metered", model="m") as acc:
-                acc.start()
-                if answered:
-                    acc.add_text("five")
-                else:
-                    acc.add_complete_tool_call(id="call-1", name="add", args={"a": 2, "b": 3})
-                acc.set_usage(Usage(input_tokens=10, output_tokens=2))
-                acc.set_stop_reason("stop" if answered else "tool_calls")
-                return acc.finish()
-
-    profiles = ScriptedProfiles(
-        {"m": lambda: EngineBuilder(Metered()).with_tools(ToolRegistry([add]))}, default="m"
-    )
+    profiles = ScriptedProfiles({"m": metered}, default="m")
     app = web.Application()
     add_web_chat(app, store=tmp_path / "t.db", profiles=profiles)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
