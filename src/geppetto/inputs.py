@@ -27,6 +27,7 @@ class InputLimits:
     rpc_line: int = 64 * MiB  # one request line of geppetto rpc (a whole seed turn may ride in it)
     script: int = 16 * MiB  # a JS script for geppetto js run
     profile_file: int = 16 * MiB  # profile registries, profiles.yaml, config.yaml
+    text_file: int = 256 * MiB  # the inputs of geppetto embed --file and rerank --docs
 
 
 LIMITS = InputLimits()

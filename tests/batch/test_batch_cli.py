@@ -188,6 +188,9 @@ def test_schema_file_problems_are_clear(tmp_path: Path, capsys: pytest.CaptureFi
     bad.write_text("[1]")
     assert main(["batch", str(src), "--ai-api-type", "echo", "--schema", str(bad)]) == 1
     assert "must hold a JSON object" in capsys.readouterr().err
+    bad.write_text(" " * (16 << 20) + "{}")  # over the 16 MiB limit of a schema file
+    assert main(["batch", str(src), "--ai-api-type", "echo", "--schema", str(bad)]) == 1
+    assert "--schema " + str(bad) + " is larger than the 16 MiB limit" in capsys.readouterr().err
 
 
 def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path: Path, server: LoopbackServer) -> None:

@@ -149,6 +149,39 @@ def test_rerank_table_and_json(tmp_path: Path, server: Loopback) -> None:
     assert bad.returncode == 1 and "top_n (9) must be <= number of documents (3)" in bad.stderr
 
 
+def test_rerank_table_shows_control_characters_of_documents(tmp_path: Path, server: Loopback) -> None:
+    reg = str(registry(tmp_path, server))
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(
+        json.dumps({"id": "t\u001b]0;owned\u0007", "text": "blue \u001b[2J sea"}) + "\nthe blue sea\n"
+    )
+    table = geppetto(
+        tmp_path, "rerank", "blue sea", "--docs", str(docs), "--profile-registries", reg, "--profile", "rr"
+    )
+    assert table.returncode == 0, table.stderr
+    assert "\x1b" not in table.stdout and "\x07" not in table.stdout
+    assert "t\u241b]0;owned\u2407" in table.stdout and "blue \u241b[2J sea" in table.stdout
+
+
+def test_input_files_are_read_within_their_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import geppetto.inputs
+    from geppetto.cli.embed import read_inputs
+    from geppetto.errors import ConfigError
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('"a\u2028b"\r\nplain line\n' + json.dumps({"id": "x", "text": "t"}) + "\n")
+    assert read_inputs(str(docs)) == [("1", "a\u2028b"), ("2", "plain line"), ("x", "t")]
+    small = dataclasses.replace(geppetto.inputs.LIMITS, text_file=16)
+    monkeypatch.setattr(geppetto.inputs, "LIMITS", small)
+    with pytest.raises(ConfigError, match=r"--docs .*docs\.jsonl is larger than the 16 bytes limit"):
+        read_inputs(str(docs), "--docs")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("x" * 17))
+    with pytest.raises(ConfigError, match="--file on stdin is larger than the 16 bytes limit"):
+        read_inputs("-")
+
+
 class FakeTTY(io.StringIO):
     def isatty(self) -> bool:
         return True

@@ -46,6 +46,14 @@ async def test_only_misses_reach_the_provider_once_each() -> None:
     assert (cached.hits, cached.misses) == (2, 3)
 
 
+async def test_callers_own_the_vectors_they_get() -> None:
+    cached = CachedEmbedder(CountingEmbedder(), MemoryCache(10))
+    first, again = await cached.embed(["a", "a"])
+    first[0] = 99.0  # a caller normalising in place
+    assert again == vector_for("a")
+    assert await cached.embed(["a"]) == [vector_for("a")]
+
+
 def test_memory_cache_is_lru_and_keyed_by_model_and_dimensions() -> None:
     cache = MemoryCache(2)
     cache.put_many(MODEL, {"a": [1.0], "b": [2.0]})

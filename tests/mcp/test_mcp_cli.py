@@ -334,3 +334,9 @@ def test_profile_mcp_servers_key(cli: list[str], tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["blocks"][-3]["payload"]["name"] == "calc_add"
     assert_no_server_left(tag)
+    chat = run(cli, "chat", "--ai-api-type", "mcp-scripted", "--no-store", "--profile-registries",
+               str(registry), "--profile", "tools", stdin="/tools\nadd 20 and 22\n/exit\n")  # fmt: skip
+    assert chat.returncode == 0, chat.stderr
+    assert "MCP servers: calc " in chat.stdout and "  calc_add  " in chat.stdout
+    assert "tool said" in chat.stdout and "42" in chat.stdout
+    assert_no_server_left(tag)

@@ -10,6 +10,7 @@ from typing import Any
 from geppetto.engines import FunctionEngine
 from geppetto.engines.accumulator import StreamAccumulator
 from geppetto.engines.base import RunContext
+from geppetto.events.types import Usage
 from geppetto.turns.keys import DataKeys
 from geppetto.turns.kinds import BlockKind
 from geppetto.turns.model import Block, Turn
@@ -100,4 +101,26 @@ class GateEngine:
                 raise
             acc.add_text(self.rest)
             acc.set_stop_reason("stop")
+            return acc.finish()
+
+
+class MeteredToolEngine:
+    """Calls ``tool`` with ``args``, then (once it answered) replies ``reply``; every model call
+    reports 10 input and 2 output tokens, so a run's usage shows how many calls it counted."""
+
+    name = "metered"
+
+    def __init__(self, tool: str, args: dict[str, Any], reply: str = "done") -> None:
+        self.tool, self.args, self.reply = tool, args, reply
+
+    async def run(self, turn: Turn, ctx: RunContext) -> Turn:
+        answered = turn.blocks[-1].kind is BlockKind.TOOL_USE
+        with StreamAccumulator(turn, ctx, provider="metered", model="metered") as acc:
+            acc.start()
+            if answered:
+                acc.add_text(self.reply)
+            else:
+                acc.add_complete_tool_call(id="call_1", name=self.tool, args=self.args)
+            acc.set_usage(Usage(input_tokens=10, output_tokens=2))
+            acc.set_stop_reason("stop" if answered else "tool_calls")
             return acc.finish()

@@ -86,6 +86,20 @@ def test_bad_limits_and_unknown_profiles_are_refused(tmp_path: Path) -> None:
     assert "listening" not in result.stdout
 
 
+def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = _run(tmp_path, "--profile", "echo", "--port", port, "--no-web")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot listen on 127.0.0.1 port {port}: "), lines
+    assert "choose another --port" in lines[0] and "unexpected" not in lines[0]
+
+
 def test_serves_profiles_and_stops_on_sigterm(tmp_path: Path) -> None:
     store = tmp_path / "turns.db"
     with _serving(tmp_path, "--profile", "echo", "--store", str(store), "--api-key-env", "K", K="key-1") as (

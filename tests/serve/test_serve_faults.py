@@ -60,7 +60,7 @@ def _raw_post(server: Running, body: bytes) -> socket.socket:
     url = urlsplit(server.url)
     sock = socket.create_connection((url.hostname, url.port), timeout=30)
     head = (
-        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     sock.sendall(head.encode() + body)
@@ -230,6 +230,50 @@ def test_cors_allows_only_the_given_origins() -> None:
         assert "Access-Control-Allow-Origin" not in headers
 
 
+def test_without_a_key_web_pages_cannot_drive_the_api() -> None:
+    """A keyless loopback server: another site (a form or text/plain fetch needs no preflight, a
+    rebound DNS name reaches 127.0.0.1) must not start runs; local clients and --cors origins may."""
+    app = create_app(engines={"echo": EchoEngine()}, cors_origins=["http://app.test"])
+    with running(app) as server:
+        here = urlsplit(server.url).netloc
+        form = {"Content-Type": "text/plain", "Origin": "http://evil.test"}
+        status, _, body = _request(server, "/v1/chat/completions", BODY.replace(b"gate", b"echo"), form)
+        assert status == 403 and json.loads(body)["error"]["code"] == "forbidden_origin"
+        rebound = {"Host": f"evil.test:{urlsplit(server.url).port}", "Origin": "http://evil.test"}
+        for path, payload in (("/v1/models", None), ("/v1/chat/completions", BODY)):
+            status, _, body = _request(server, path, payload, rebound)
+            assert status == 403 and json.loads(body)["error"]["code"] == "forbidden_host"
+        echo = BODY.replace(b"gate", b"echo")
+        for origin in (None, "http://app.test", f"http://{here}"):
+            headers = {"Content-Type": "application/json", **({"Origin": origin} if origin else {})}
+            assert _request(server, "/v1/chat/completions", echo, headers)[0] == 200
+        assert _request(server, "/healthz", headers={"Host": "evil.test"})[0] == 200
+
+
+def test_a_stored_session_answers_one_request_at_a_time(tmp_path: Path) -> None:
+    gate = GateEngine()
+    app = create_app(engines={"echo": EchoEngine("pong"), "gate": gate}, store=tmp_path / "turns.db")
+    with running(app) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+        sid = client.chat.completions.with_raw_response.create(model="echo", messages=USER).headers[
+            SESSION_HEADER
+        ]
+        headers = {"Content-Type": "application/json", SESSION_HEADER: sid}
+        held: list[int] = []
+        first = threading.Thread(
+            target=lambda: held.append(_request(server, "/v1/chat/completions", BODY, headers)[0])
+        )
+        first.start()
+        assert gate.started.wait(30)
+        echo = BODY.replace(b"gate", b"echo")
+        status, _, body = _request(server, "/v1/chat/completions", echo, headers)
+        assert status == 409 and json.loads(body)["error"]["code"] == "session_busy"
+        gate.open()
+        first.join(60)
+        assert held == [200]
+        assert _request(server, "/v1/chat/completions", echo, headers)[0] == 200
+
+
 def test_session_header_continues_a_stored_session(tmp_path: Path) -> None:
     store_path = tmp_path / "turns.db"
     app = create_app(engines={"echo": EchoEngine("pong")}, store=store_path)
@@ -377,3 +421,42 @@ def test_the_web_chat_page_is_public_and_its_api_needs_the_key(tmp_path: Path) -
         status, _, body = _request(server, "/api/sessions", headers={"Authorization": "Bearer s3cret-key"})
         assert status == 200, body
         assert _request(server, "/v1/models")[0] == 401
+
+
+def test_building_an_engine_does_not_stall_the_server() -> None:
+    """A model's first request builds its engine off the event loop (other requests are answered
+    meanwhile), and requests arriving together build it once."""
+    app = create_app(engines={"echo": EchoEngine()})
+    model = app[STATE].catalog.get("echo")
+    model._engine = None  # as for a profile not used yet
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+    builds: list[int] = []
+
+    def slow_build() -> EchoEngine:
+        builds.append(1)
+        started.set()
+        release.wait(15)  # a bound on a hang, not a timing
+        finished.set()
+        return EchoEngine()
+
+    model._build = slow_build  # type: ignore[method-assign]
+    body = BODY.replace(b"gate", b"echo")
+    headers = {"Content-Type": "application/json"}
+    with running(app) as server:
+        statuses: list[int] = []
+        clients = [
+            threading.Thread(
+                target=lambda: statuses.append(_request(server, "/v1/chat/completions", body, headers)[0])
+            )
+            for _ in range(2)
+        ]
+        for client in clients:
+            client.start()
+        assert started.wait(30)
+        assert _request(server, "/healthz")[0] == 200
+        answered_during_build = not finished.is_set()
+        release.set()
+        for client in clients:
+            client.join(60)
+    assert answered_during_build
+    assert statuses == [200, 200] and len(builds) == 1

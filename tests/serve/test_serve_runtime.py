@@ -17,7 +17,7 @@ from geppetto.serve.security import is_loopback
 from geppetto.serve.server import serve_async
 from geppetto.store import TurnStore
 from geppetto.tools import ToolRegistry, tool
-from tests.serve.engines import inspect_engine, weather_engine
+from tests.serve.engines import MeteredToolEngine, inspect_engine, weather_engine
 from tests.serve.harness import running
 
 USER = [{"role": "user", "content": "hi"}]
@@ -125,3 +125,21 @@ def test_serve_refuses_a_public_bind_without_a_key() -> None:
     app = create_app(engines={"echo": EchoEngine()})
     with pytest.raises(ConfigError, match=r"refusing to listen on 0\.0\.0\.0 without an API key"):
         asyncio.run(serve_async(app, "0.0.0.0", 0))
+
+
+def test_usage_counts_every_model_call_of_the_tool_loop() -> None:
+    engine = MeteredToolEngine("get_weather", {"city": "Paris"})
+    app = create_app(engines={"metered": engine}, tools=ToolRegistry([get_weather]))
+    with running(app) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+        reply = client.chat.completions.create(model="metered", messages=USER)
+        assert reply.choices[0].message.content == "done"
+        assert reply.usage is not None
+        assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (20, 4)
+        chunks = list(
+            client.chat.completions.create(
+                model="metered", messages=USER, stream=True, stream_options={"include_usage": True}
+            )
+        )
+        last = chunks[-1].usage
+        assert last is not None and (last.prompt_tokens, last.completion_tokens) == (20, 4)

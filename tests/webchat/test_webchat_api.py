@@ -19,10 +19,12 @@ from geppetto.serve.web import ChatRuns, add_web_chat
 from geppetto.serve.web.views import PROFILE_KEY
 from geppetto.session import EngineBuilder
 from geppetto.store import TurnStore
+from geppetto.tools import ToolRegistry
 from tests.webchat.support import (
     HOSTILE,
     MARKDOWN_REPLY,
     ScriptedProfiles,
+    add,
     make_profiles,
     runs_of,
     sse_records,
@@ -362,6 +364,21 @@ async def test_other_sites_cannot_use_the_api(client: Client) -> None:
 async def test_list_limit_is_checked(client: Client) -> None:
     assert "whole number" in await error_of(await client.get("/api/sessions?limit=abc"), 400)
     assert "between" in await error_of(await client.get("/api/sessions?limit=0"), 400)
+
+
+async def test_done_reports_the_runs_total_usage(tmp_path: Path) -> None:
+    from tests.serve.engines import MeteredToolEngine
+
+    def metered() -> EngineBuilder:
+        return EngineBuilder(MeteredToolEngine("add", {"a": 2, "b": 3})).with_tools(ToolRegistry([add]))
+
+    profiles = ScriptedProfiles({"m": metered}, default="m")
+    app = web.Application()
+    add_web_chat(app, store=tmp_path / "t.db", profiles=profiles)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        done = (await chat(client, message="2+3?"))[-1]
+    assert done["type"] == "done" and done["outcome"] == "completed"
+    assert (done["usage"]["input_tokens"], done["usage"]["output_tokens"]) == (20, 4)
 
 
 async def test_long_bursts_and_concurrent_sessions_arrive_complete_and_in_order(tmp_path: Path) -> None:

@@ -18,10 +18,10 @@ from geppetto.cli.profile_commands import add_profile_commands, add_profile_opti
 from geppetto.cli.serve import add_serve_command
 from geppetto.cli.store_commands import add_store_commands, add_store_options
 from geppetto.cli.usage_commands import add_usage_commands
+from geppetto.prompts import REFERENCE_SYSTEM_PROMPT as REFERENCE_SYSTEM_PROMPT
 
 VERSION = "0.1.0"
 
-REFERENCE_SYSTEM_PROMPT = "You are a helpful assistant. Answer the question in a short and concise manner. "
 
 
 # Flags with their own help text; every other settings field is accepted but hidden from --help.

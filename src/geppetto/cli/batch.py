@@ -22,33 +22,19 @@ if TYPE_CHECKING:
     from geppetto.batch.items import BatchItem, InputProblem
     from geppetto.batch.plan import BatchPlan, OnWritten
 
-# Executors by name: "module:function" taking (plan, on_written). The Ray executor and the
-# provider batch APIs live in modules of their own; until they are installed, saying so is all.
+# Executors by name: "module:function" taking (plan, on_written); each imports its heavy
+# dependencies (Ray, the provider SDKs) itself and says how to install them.
 EXECUTORS = {
     "local": "geppetto.batch.plan:run_local",
     "ray": "geppetto.batch.ray_executor:run_plan",
 }
 PROVIDER_BATCH = "geppetto.batch.provider:run_plan"
-_MISSING = {
-    "ray": "--executor ray is not available in this build (it comes with the Ray executor work)",
-    "provider": "--provider-batch is not available in this build (it comes with the provider batch work)",
-}
 
 
 def _executor(args: argparse.Namespace) -> Any:
-    target, missing = (
-        (PROVIDER_BATCH, _MISSING["provider"])
-        if args.provider_batch
-        else (EXECUTORS[args.executor], _MISSING.get(args.executor, ""))
-    )
+    target = PROVIDER_BATCH if args.provider_batch else EXECUTORS[args.executor]
     module_name, _, function = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise ConfigError(missing) from None
-    return getattr(module, function)
+    return getattr(importlib.import_module(module_name), function)
 
 
 def _config(args: argparse.Namespace) -> BatchConfig:
@@ -60,10 +46,12 @@ def _config(args: argparse.Namespace) -> BatchConfig:
         flags["ai-api-type"] = args.ai_api_type
     if args.ai_engine:
         flags["ai-engine"] = args.ai_engine
+    from geppetto.inputs import LIMITS, read_file_bytes
+
     schema = None
     if args.schema:
         try:
-            schema = orjson.loads(Path(args.schema).read_bytes())
+            schema = orjson.loads(read_file_bytes(args.schema, LIMITS.profile_file, "--schema"))
         except OSError as exc:
             raise ConfigError(f"cannot read --schema {args.schema}: {exc.strerror}") from None
         except orjson.JSONDecodeError as exc:

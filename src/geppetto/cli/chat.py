@@ -29,10 +29,10 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from geppetto.cli import REFERENCE_SYSTEM_PROMPT
 from geppetto.cli.sessions import ReportingPersister, open_store, parse_turn_ref, plural, warn
 from geppetto.errors import ConfigError, GeppettoError, InferenceCancelled
 from geppetto.events.sinks import PrinterSink
+from geppetto.prompts import REFERENCE_SYSTEM_PROMPT
 from geppetto.session import EngineBuilder, ExecutionHandle, Session, TurnPersister
 from geppetto.store import TurnStore
 from geppetto.store.continuation import continuation
@@ -340,26 +340,26 @@ def resume(
 
 def run(args: argparse.Namespace) -> int:
     from geppetto.cli.mcp import command_tools
+    from geppetto.cli.profiles import builder_from_args
 
+    try:  # first: the selected profile's mcpServers are among the command's servers
+        builder = builder_from_args(args)
+    except GeppettoError as exc:
+        raise ConfigError(f"failed to create engine: {exc}") from None
     mcp = command_tools(args)  # --mcp / --mcp-config: the servers stop when the chat ends
     try:
-        return _run(args, mcp)
+        return _run(args, builder, mcp)
     finally:
         if mcp is not None:
             mcp.close()
 
 
-def _run(args: argparse.Namespace, mcp: CommandTools | None) -> int:
+def _run(args: argparse.Namespace, builder: EngineBuilder, mcp: CommandTools | None) -> int:
     from geppetto.cli.mcp import describe_servers
-    from geppetto.cli.profiles import builder_from_args
 
     store = open_store(args)
     if store is None and (args.continue_latest or args.session):
         raise ConfigError("--continue and --session need a turn store; drop --no-store")
-    try:
-        builder = builder_from_args(args)
-    except GeppettoError as exc:
-        raise ConfigError(f"failed to create engine: {exc}") from None
     engine = builder.engine
     if mcp is not None:
         builder.with_tools(mcp.registry())

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from geppetto.errors import ConfigError
 
@@ -43,15 +43,17 @@ def add_embed_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     add_rerank_command(commands)
 
 
-def read_lines(source: str) -> Iterator[str]:
-    from pathlib import Path
+def read_lines(source: str, what: str = "--file") -> list[str]:
+    """The lines of ``source`` (a path, or ``-`` for stdin), at most ``LIMITS.text_file`` bytes."""
+    import io
 
-    stream: TextIO = sys.stdin if source == "-" else Path(source).open(encoding="utf-8")  # noqa: SIM115
-    try:
-        yield from stream
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
+    from geppetto.inputs import LIMITS, read_file_text, read_stream_text
+
+    if source == "-":
+        text = read_stream_text(sys.stdin, LIMITS.text_file, f"{what} on stdin")
+    else:
+        text = read_file_text(source, LIMITS.text_file, what)
+    return list(io.StringIO(text, newline=None))  # the lines a text-mode file gives: \n, \r\n, \r
 
 
 def read_inputs(source: str, what: str = "--file") -> list[tuple[str, str]]:
@@ -61,9 +63,11 @@ def read_inputs(source: str, what: str = "--file") -> list[tuple[str, str]]:
 
     items: list[tuple[str, str]] = []
     try:
-        lines = list(read_lines(source))
+        lines = read_lines(source, what)
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {source}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {source} is not UTF-8 text") from None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

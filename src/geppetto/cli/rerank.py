@@ -1,8 +1,8 @@
 """``geppetto rerank QUERY --docs FILE``: order documents by relevance with the profile's reranker.
 
 ``--docs`` takes one document per line (a JSON object with ``id`` and ``text``, a JSON string, or
-plain text; ids default to the line number). Prints rank, score, id and the start of the text, or
-the response as JSON with ``--json``.
+plain text; ids default to the line number). Prints rank, score, id and the start of the text
+(through ``safe_text``: documents may be scraped text), or the response as JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -58,10 +58,13 @@ def run(args: argparse.Namespace) -> int:
 
         sys.stdout.write(orjson.dumps(response.to_dict()).decode() + "\n")
         return 0
+    from geppetto.terminal_text import safe_text
+
     texts = dict(items)
     for result in response.results:
         snippet = " ".join(texts[result.document_id].split())
         if len(snippet) > 60:
             snippet = snippet[:57] + "..."
-        sys.stdout.write(f"{result.rank:>3}  {result.score:>10.4f}  {result.document_id}  {snippet}\n")
+        ident = safe_text(result.document_id)
+        sys.stdout.write(f"{result.rank:>3}  {result.score:>10.4f}  {ident}  {safe_text(snippet)}\n")
     return 0

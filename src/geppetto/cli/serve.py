@@ -133,7 +133,15 @@ def run(args: argparse.Namespace) -> int:
         def ready(url: str) -> None:
             print(f"geppetto serve: listening on {url} (models: {models})", flush=True)
 
-        serve(app, args.host, args.port, api_key=api_key, ready=ready)
+        try:
+            serve(app, args.host, args.port, api_key=api_key, ready=ready)
+        except BrokenPipeError:
+            raise  # stdout's reader went away: the CLI's quiet exit, not a bind failure
+        except OSError as exc:  # the bind: port taken, address not ours, privileged port
+            reason = exc.strerror or str(exc)
+            raise ConfigError(
+                f"cannot listen on {args.host} port {args.port}: {reason}; choose another --port or --host"
+            ) from None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     finally:

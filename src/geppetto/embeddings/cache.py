@@ -109,4 +109,6 @@ class CachedEmbedder:
             for store in self.stores:
                 store.put_many(model, fresh)
             found.update(fresh)
-        return [found[text] for text in items]
+        # Copies: a caller that normalises a vector in place must not change the cached one (or
+        # the vector of a repeated text).
+        return [list(found[text]) for text in items]

@@ -7,6 +7,7 @@ ones included, is answered in OpenAI's error shape. Embed it with ``web.AppRunne
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -23,8 +24,8 @@ from geppetto.serve.errors import APIError, bad_request
 from geppetto.serve.limits import Limiter, QueueFull
 from geppetto.serve.models import Model, ModelCatalog, ProfileSources, check_profiles, profile_names
 from geppetto.serve.runs import SESSION_HEADER, RunRegistry, run_plain, run_stream
-from geppetto.serve.security import Handler, add_cors_headers, auth_middleware, cors_middleware
-from geppetto.serve.wire import parse_body
+from geppetto.serve.security import Handler, add_cors_headers, auth_middleware, cors_middleware, local_guard
+from geppetto.serve.wire import ChatRequest, parse_body
 from geppetto.session.session import Session
 from geppetto.turns.model import Turn
 
@@ -128,6 +129,8 @@ def create_app(
         stack.append(cors_middleware(cors_origins))
     if api_key:
         stack.append(auth_middleware(api_key))
+    else:
+        stack.append(local_guard(cors_origins))
     app = web.Application(middlewares=stack, client_max_size=max_request_bytes)
     app[STATE] = state
     if cors_origins:
@@ -208,8 +211,29 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     raw = await _read_body(request, state.max_request_bytes)
     req = parse_body(raw, state.catalog.default)
     model = state.catalog.get(req.model)
+    await model.aengine()
     builder = model.builder(req.tools)
-    session, seed = _session(state, request, builder, req.seed)
+    continuing = await _continued_session(state, request)
+    if continuing is not None:  # claimed before its history is read: no request sees a stale one
+        if continuing in state.runs.continuing:
+            raise APIError(
+                409,
+                f"session {continuing} is still answering another request; send the next one after it",
+                param=SESSION_HEADER,
+                code="session_busy",
+            )
+        state.runs.continuing.add(continuing)
+    try:
+        session, seed = await _session(state, builder, req.seed, continuing)
+        return await _run_in_slot(request, state, model, req, session, seed)
+    finally:
+        if continuing is not None:
+            state.runs.continuing.discard(continuing)
+
+
+async def _run_in_slot(
+    request: web.Request, state: ServerState, model: Model, req: ChatRequest, session: Session, seed: Turn
+) -> web.StreamResponse:
     try:
         await model.limiter.acquire()
     except QueueFull:
@@ -232,21 +256,33 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         model.limiter.release()
 
 
-def _session(state: ServerState, request: web.Request, builder: Any, seed: Turn) -> tuple[Session, Turn]:
-    """A new session, or the stored one ``X-Geppetto-Session-Id`` names: its latest turn is the
-    history and the request's messages are appended to it."""
+async def _continued_session(state: ServerState, request: web.Request) -> str | None:
+    """The stored session ``X-Geppetto-Session-Id`` names (an id or a unique prefix), or ``None``."""
     wanted = request.headers.get(SESSION_HEADER, "").strip()
     if not wanted:
-        return Session(builder, store=state.store), seed
+        return None
     if state.store is None:
         raise bad_request(f"{SESSION_HEADER} needs a turn store: start the server with --store PATH")
     from geppetto.store.errors import SessionNotFound, StoreError
 
     try:
-        sid = state.store.resolve_session(wanted)
-        history = state.store.load_turns(sid, last=1)
+        sid: str = await asyncio.to_thread(state.store.resolve_session, wanted)
     except SessionNotFound as exc:
         raise APIError(404, str(exc), param=SESSION_HEADER, code="session_not_found") from None
+    except StoreError as exc:
+        raise bad_request(str(exc), param=SESSION_HEADER) from None
+    return sid
+
+
+async def _session(state: ServerState, builder: Any, seed: Turn, sid: str | None) -> tuple[Session, Turn]:
+    """A new session, or stored session ``sid``: its latest turn is the history and the request's
+    messages are appended to it. The store is read in a worker thread (SQLite blocks)."""
+    if sid is None:
+        return Session(builder, store=state.store), seed
+    from geppetto.store.errors import StoreError
+
+    try:
+        history = await asyncio.to_thread(state.store.load_turns, sid, last=1)
     except StoreError as exc:
         raise bad_request(str(exc), param=SESSION_HEADER) from None
     if history:

@@ -6,6 +6,7 @@ loads a local model, and a misconfigured profile only fails the requests that na
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,10 +80,21 @@ class Model:
         self._engine = engine
         self._sources = sources or ProfileSources()
         self._pricing: ModelInfo | None = None  # the profile's model_info: runs are priced with it
+        self._build_lock = asyncio.Lock()
 
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = self._build()
+        return self._engine
+
+    async def aengine(self) -> Engine:
+        """:meth:`engine` off the event loop: resolving a profile reads files and building its
+        engine may import a provider SDK or llama.cpp, which must not stall the other requests.
+        One build per model, however many first requests arrive together."""
+        if self._engine is None:
+            async with self._build_lock:
+                if self._engine is None:
+                    self._engine = await asyncio.to_thread(self._build)
         return self._engine
 
     def _build(self) -> Engine:

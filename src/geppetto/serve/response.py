@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from geppetto.turns.keys import TurnMetaKeys
+from geppetto.turns.keys import RunMetaKeys, TurnMetaKeys
 from geppetto.turns.kinds import BlockKind
 from geppetto.turns.model import Turn
 
@@ -59,7 +59,11 @@ def finish_reason(turn: Turn, has_calls: bool) -> str:
 
 
 def usage(turn: Turn) -> dict[str, Any]:
-    raw = _result(turn).get("usage")
+    """What the request used: the run's total (every model call of a server-side tool loop), as
+    the session recorded it, else the last call's."""
+    raw = turn.metadata.get(RunMetaKeys.RUN_USAGE.id)
+    if not isinstance(raw, dict):
+        raw = _result(turn).get("usage")
     if not isinstance(raw, dict):
         raw = turn.metadata.get(TurnMetaKeys.USAGE.id)
     raw = raw if isinstance(raw, dict) else {}

@@ -36,6 +36,9 @@ class RunRegistry:
     def __init__(self) -> None:
         self.handles: set[ExecutionHandle] = set()
         self.accepting = True
+        # Stored sessions a request is continuing (X-Geppetto-Session-Id): one at a time, else
+        # both would append to the same latest turn and one reply would drop out of the history.
+        self.continuing: set[str] = set()
 
     def add(self, handle: ExecutionHandle) -> None:
         self.handles.add(handle)

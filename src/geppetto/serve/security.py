@@ -27,6 +27,63 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _loopback_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def foreign_host(request: web.Request) -> str | None:
+    """The ``Host`` name of a request that reached a loopback socket under a non-loopback name
+    (another site whose DNS name rebinds to 127.0.0.1), else ``None``."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    if not isinstance(sockname, tuple) or not _loopback_address(str(sockname[0])):
+        return None
+    name = (request.url.host or "").lower()
+    if _loopback_address(name) or name == "localhost" or name.endswith(".localhost"):
+        return None
+    return name
+
+
+def local_guard(
+    origins: Sequence[str],
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """For a server without an API key: a web page must not drive ``/v1/`` from the browser.
+    Refuses a loopback socket reached under another name (DNS rebinding) and a POST from a
+    foreign ``Origin`` (a cross-site form or ``text/plain`` fetch needs no CORS preflight, so
+    without this any site the user visits could spend the profiles' provider keys)."""
+    allowed = frozenset(origins)
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/v1/") and request.method != "OPTIONS":
+            name = foreign_host(request)
+            if name is not None:
+                raise APIError(
+                    403,
+                    f"this server only answers to localhost and loopback addresses, not {name!r}",
+                    code="forbidden_host",
+                )
+            origin = request.headers.get("Origin")
+            if (
+                origin is not None
+                and request.method not in ("GET", "HEAD")
+                and origin != f"{request.scheme}://{request.host}"
+                and origin not in allowed
+                and "*" not in allowed
+            ):
+                raise APIError(
+                    403,
+                    f"requests from the web page at {origin} are refused (allow it with --cors)",
+                    code="forbidden_origin",
+                )
+        return await handler(request)
+
+    return guard
+
+
 def check_bind(host: str, api_key: str | None) -> None:
     """Refuse a non-loopback bind without an API key (anyone on the network could spend the
     profiles' provider keys)."""

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from geppetto.batch.provider.base import BatchStatus, RawResult, batch_error, sdk_client
+from geppetto.batch.provider.base import BatchStatus, RawResult, batch_error, sdk_client, sdk_error
 from geppetto.batch.provider.decode import claude_message_feed, replay_turn
 from geppetto.engines.providers.base import ProviderEngine
-from geppetto.engines.providers.errors import make_error, map_exception
+from geppetto.engines.providers.errors import make_error
 from geppetto.errors import ProviderError
 from geppetto.turns.model import Turn
 
@@ -37,10 +37,7 @@ class AnthropicBatchBackend:
         self.provider = engine.config.provider
 
     def _error(self, exc: BaseException) -> ProviderError:
-        config = self.engine.config
-        return map_exception(
-            exc, provider=self.provider, spec=config.spec, base_url=config.base_url, secrets=config.secrets
-        )
+        return sdk_error(self.engine, exc)
 
     async def submit(self, requests: list[tuple[str, dict[str, Any]]]) -> str:
         payload = [{"custom_id": custom_id, "params": body} for custom_id, body in requests]

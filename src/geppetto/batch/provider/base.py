@@ -142,6 +142,16 @@ def sdk_client(engine: ProviderEngine) -> Any:
     return getattr(client, "sdk", client)
 
 
+def sdk_error(engine: ProviderEngine, exc: BaseException) -> ProviderError:
+    """An SDK call's failure as the engine's own error (typed, keys redacted), as a live run maps it."""
+    from geppetto.engines.providers.errors import map_exception
+
+    config = engine.config
+    return map_exception(
+        exc, provider=config.provider, spec=config.spec, base_url=config.base_url, secrets=config.secrets
+    )
+
+
 
 def batch_error(
     provider: str, body: Any, *, secrets: tuple[str, ...] = (), request_id: str = ""

@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
-from geppetto.batch.provider.base import BatchStatus, RawResult, batch_error, sdk_client
+from geppetto.batch.provider.base import BatchStatus, RawResult, batch_error, sdk_client, sdk_error
 from geppetto.batch.provider.decode import chat_completion_feed, replay_turn, responses_feed
 from geppetto.engines.providers.base import ProviderEngine
-from geppetto.engines.providers.errors import make_error, map_exception, provider_message, status_hint
+from geppetto.engines.providers.errors import make_error, provider_message, status_hint
 from geppetto.engines.providers.transport import openai_request_headers
 from geppetto.errors import ProviderError
 from geppetto.turns.model import Turn
@@ -45,10 +45,7 @@ class OpenAIBatchBackend:
         self._headers = openai_request_headers(engine.config)
 
     def _error(self, exc: BaseException) -> ProviderError:
-        config = self.engine.config
-        return map_exception(
-            exc, provider=self.provider, spec=config.spec, base_url=config.base_url, secrets=config.secrets
-        )
+        return sdk_error(self.engine, exc)
 
     async def submit(self, requests: list[tuple[str, dict[str, Any]]]) -> str:
         lines = b"".join(

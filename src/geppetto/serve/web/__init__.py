@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from geppetto.cli import REFERENCE_SYSTEM_PROMPT
+from geppetto.prompts import REFERENCE_SYSTEM_PROMPT
 from geppetto.serve.web.chats import ChatRuns
 from geppetto.serve.web.profiles import CatalogProfiles, ProfileChoice, WebProfiles
 from geppetto.serve.web.routes import WebChatRoutes

@@ -23,6 +23,7 @@ from geppetto.session import ExecutionHandle, Session
 from geppetto.store import TurnStore
 from geppetto.store.continuation import continuation
 from geppetto.turns import Block, Turn, TurnMetaKeys, new_id
+from geppetto.turns.keys import RunMetaKeys
 
 
 def next_turn(latest: Turn | None, prompt: str, system: str, profile: str) -> Turn:
@@ -56,7 +57,9 @@ class ChatRun:
             return record
         record["turn_id"] = turn.id
         record["stop_reason"] = turn.metadata.get(TurnMetaKeys.STOP_REASON.id, "")
-        usage = turn.metadata.get(TurnMetaKeys.USAGE.id)
+        usage = turn.metadata.get(RunMetaKeys.RUN_USAGE.id)  # every model call of the run
+        if not isinstance(usage, dict):
+            usage = turn.metadata.get(TurnMetaKeys.USAGE.id)
         if isinstance(usage, dict):
             record["usage"] = usage
         return record

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 from importlib import resources
 from typing import Any
 
@@ -31,6 +30,7 @@ import orjson
 from aiohttp import web
 
 from geppetto.errors import GeppettoError
+from geppetto.serve.security import foreign_host
 from geppetto.serve.web.chats import ChatRun, ChatRuns, check_profile
 from geppetto.serve.web.views import session_document, session_summary
 
@@ -262,22 +262,11 @@ def _gone(request: web.Request) -> bool:
 def _check_host(request: web.Request) -> None:
     """On a loopback socket, answer only to loopback names: another site whose DNS name rebinds to
     127.0.0.1 must not read the sessions (beyond loopback, the server's API key guards them)."""
-    transport = request.transport
-    sockname = transport.get_extra_info("sockname") if transport is not None else None
-    if not isinstance(sockname, tuple) or not _is_loopback(str(sockname[0])):
-        return
-    name = (request.url.host or "").lower()
-    if not (_is_loopback(name) or name == "localhost" or name.endswith(".localhost")):
+    name = foreign_host(request)
+    if name is not None:
         raise ApiError(
             403, f"this server only answers to localhost and loopback addresses, not {name!r}", "forbidden"
         )
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_origin(request: web.Request) -> None:
