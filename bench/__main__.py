@@ -203,7 +203,7 @@ def run_mcp(args: argparse.Namespace, url: str, results: dict[str, Any]) -> None
     """MCP stdio tool calls through geppetto vs the ``mcp`` client (``url`` is unused)."""
     from bench import bench_mcp
 
-    measured = bench_mcp.measure(calls=max(50, args.calls // 10), rounds=max(5, 3 * args.rounds))
+    measured = bench_mcp.measure(calls=50, rounds=max(31, 10 * args.rounds))
     report("MCP stdio tool call, per call (same process, rounds interleaved)", measured["rows"])
     report("MCP budget", measured["verdicts"])
     results["mcp"] = measured

@@ -13,8 +13,11 @@ Rows (per tool call, medians over interleaved rounds):
 
 Every row talks to the same ``examples/mcp/server.py`` process through the same SDK session (the
 floor calls ``MCPConnection.client_session()`` directly), so the rows differ only by what geppetto
-adds: two server processes would differ by their own scheduling more than geppetto does. Rounds
-are interleaved so that drift hits every row alike.
+adds: two server processes would differ by their own scheduling more than geppetto does. The
+server is started pinned to the server CPU and the client then runs on the client CPU, as in the
+other suites (no migrations). Rounds are short and interleaved, and the verdict is the median of
+each round's own ratio to the floor: a round's rows see the same machine, so the ratio of a
+round is steadier than the ratio of two medians taken over minutes of drift.
 
     .venv/bin/python bench/bench_mcp.py [--calls N] [--rounds N] [--json PATH]
 """
@@ -23,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +68,7 @@ def _scripted_model(tool: str, calls: int) -> Any:
 
 
 async def measure_async(calls: int, rounds: int, per_turn: int) -> list[dict[str, Any]]:
+    from bench.runner import CLIENT_CPU, SERVER_CPU
     from geppetto.mcp import MCPServer, MCPToolset
     from geppetto.session import EngineBuilder, Session
     from geppetto.tools import ToolConfig, ToolRegistry
@@ -70,7 +76,9 @@ async def measure_async(calls: int, rounds: int, per_turn: int) -> list[dict[str
 
     toolset = MCPToolset([MCPServer.stdio("calc", sys.executable, [SERVER])])
     try:
-        registry = ToolRegistry(await toolset.tools())
+        with _pinned(SERVER_CPU):  # the server process inherits this CPU
+            registry = ToolRegistry(await toolset.tools())
+        _pin(CLIENT_CPU)
         client = await toolset.connection("calc").client_session()
         config = ToolConfig(max_parallel_tools=1, max_iterations=3)
         builder = EngineBuilder(_scripted_model("calc_add", per_turn)).with_tools(registry, config)
@@ -99,6 +107,10 @@ async def measure_async(calls: int, rounds: int, per_turn: int) -> list[dict[str
     finally:
         await toolset.aclose()
     floor = statistics.median(samples["direct"])
+    paired = {
+        key: statistics.median(v / d for v, d in zip(samples[key], samples["direct"], strict=True))
+        for key in samples
+    }
     labels = {
         "direct": "mcp ClientSession.call_tool (floor)",
         "executor": "geppetto ToolRegistry.acall",
@@ -113,13 +125,14 @@ async def measure_async(calls: int, rounds: int, per_turn: int) -> list[dict[str
                 "us/call": median * 1e6,
                 "extra us/call": (median - floor) * 1e6,
                 "vs floor": median / floor,
+                "median round ratio": paired[key],
             }
         )
     return rows
 
 
 def verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    ratio = float(rows[-1]["vs floor"])
+    ratio = float(rows[-1]["median round ratio"])
     return {
         "check": f"tool loop <= {TARGET}x the mcp client",
         "ratio": ratio,
@@ -127,15 +140,36 @@ def verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def measure(calls: int = 100, rounds: int = 9, per_turn: int = 10) -> dict[str, Any]:
-    rows = asyncio.run(measure_async(calls, rounds, per_turn))
+def _pin(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and cpu < (os.cpu_count() or 1):
+        os.sched_setaffinity(0, {cpu})
+
+
+@contextmanager
+def _pinned(cpu: int) -> Iterator[None]:
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    _pin(cpu)
+    try:
+        yield
+    finally:
+        if before is not None:
+            os.sched_setaffinity(0, before)
+
+
+def measure(calls: int = 50, rounds: int = 31, per_turn: int = 10) -> dict[str, Any]:
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    try:
+        rows = asyncio.run(measure_async(calls, rounds, per_turn))
+    finally:
+        if before is not None:
+            os.sched_setaffinity(0, before)
     return {"rows": rows, "verdicts": [verdict(rows)], "spec": {"calls": calls, "rounds": rounds}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=100, help="tool calls per row and round")
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (median)")
+    parser.add_argument("--calls", type=int, default=50, help="tool calls per row and round")
+    parser.add_argument("--rounds", type=int, default=31, help="interleaved rounds (median)")
     parser.add_argument("--per-turn", type=int, default=10, help="tool calls the model asks for per turn")
     parser.add_argument("--json", default=None, help="write the table here")
     args = parser.parse_args()
