@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +28,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=256)  # asked twice per request; ipaddress parsing is slow
 def _loopback_address(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.strip("[]").split("%", 1)[0]).is_loopback
