@@ -80,6 +80,9 @@ def test_bad_limits_and_unknown_profiles_are_refused(tmp_path: Path) -> None:
     result = _run(tmp_path, "--max-concurrency", "0")
     assert result.returncode == 1
     assert "--max-concurrency must be a positive number" in result.stderr
+    result = _run(tmp_path, "--shutdown-grace", "-1")
+    assert result.returncode == 1
+    assert "--shutdown-grace must be zero or more seconds" in result.stderr
     result = _run(tmp_path, "--profile", "nope", "--port", "0")
     assert result.returncode == 1
     assert "profile nope not found" in result.stderr

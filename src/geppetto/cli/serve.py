@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     from geppetto.serve.security import check_bind
     from geppetto.serve.server import serve
 
+    if args.shutdown_grace < 0:
+        raise ConfigError("--shutdown-grace must be zero or more seconds")
     for name in ("max_concurrency", "queue_size", "max_request_bytes"):
         if getattr(args, name) < (0 if name == "queue_size" else 1):
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive number")
@@ -127,8 +129,9 @@ def run(args: argparse.Namespace) -> int:
             web_chat=not args.no_web,
         )
         from geppetto.serve.app import STATE
+        from geppetto.terminal_text import safe_text
 
-        models = ", ".join(app[STATE].catalog.ids())
+        models = safe_text(", ".join(app[STATE].catalog.ids()))
 
         def ready(url: str) -> None:
             print(f"geppetto serve: listening on {url} (models: {models})", flush=True)

@@ -68,7 +68,9 @@ class SDKHandle:
             try:
                 provider.shutdown()
             except Exception as exc:  # exporting must never turn a finished command into a failure
-                print(f"warning: telemetry export failed: {exc}", file=sys.stderr)
+                from geppetto.terminal_text import safe_text
+
+                print(f"warning: telemetry export failed: {safe_text(str(exc))}", file=sys.stderr)
 
 
 def configure_sdk(
