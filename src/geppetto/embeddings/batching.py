@@ -85,7 +85,7 @@ def _all_good(raw: list[Any], dimensions: int) -> bool:
         total = sum(map(sum, raw))
     except TypeError:
         return False
-    return math.isfinite(total) and all(type(vector) is list for vector in raw)
+    return math.isfinite(total) and set(map(type, raw)) == {list}
 
 
 def provider_error(provider: str, failure: HttpFailure) -> EmbeddingProviderError:

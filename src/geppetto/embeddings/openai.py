@@ -9,6 +9,7 @@ non-OpenAI servers when configured.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from geppetto.embeddings.batching import BatchingEmbedder
@@ -53,11 +54,21 @@ class OpenAIEmbedder(BatchingEmbedder):
         return vectors_from_data(body, len(texts), self.provider)
 
 
+_INDEX = operator.itemgetter("index")
+_EMBEDDING = operator.itemgetter("embedding")
+
+
 def vectors_from_data(body: Any, expected: int, provider: str) -> Any:
     """The ``data[].embedding`` lists in ``index`` order (an answer without indexes keeps its order)."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
         raise EmbeddingResponseError(f"{provider} answer has no data list")
+    if len(data) == expected and expected:
+        try:  # the usual answer, in C-level passes: every entry has both keys, indexes in order
+            if list(map(_INDEX, data)) == list(range(expected)):
+                return list(map(_EMBEDDING, data))
+        except (KeyError, TypeError):
+            pass  # the careful path below says what is wrong
     try:
         indexes = [item.get("index") for item in data]
     except AttributeError:
