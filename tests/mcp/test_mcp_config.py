@@ -132,3 +132,14 @@ def test_parse_mcp_command_rejects_empty_and_unbalanced_quotes() -> None:
         parse_mcp_command("  ")
     with pytest.raises(ConfigError, match="invalid MCP command"):
         parse_mcp_command("python 'unclosed")
+
+
+def test_long_tool_names_are_shortened_to_what_providers_accept_and_stay_unique() -> None:
+    from geppetto.mcp.toolset import MAX_TOOL_NAME, qualified_name
+
+    assert qualified_name("fs_", "read.file") == "fs_read_file"
+    long_a = qualified_name("server_", "a" * 80 + "x")
+    long_b = qualified_name("server_", "a" * 80 + "y")
+    assert len(long_a) == len(long_b) == MAX_TOOL_NAME
+    assert long_a != long_b and long_a.startswith("server_aaa")
+    assert qualified_name("s_", "t" * (MAX_TOOL_NAME - 2)) == "s_" + "t" * (MAX_TOOL_NAME - 2)

@@ -164,6 +164,7 @@ def list_tools(args: argparse.Namespace) -> int:
 
 async def _list_all(servers: list[MCPServer]) -> list[dict[str, Any]]:
     from geppetto.mcp import MCPToolset
+    from geppetto.mcp.toolset import qualified_name
 
     listing = []
     for server in servers:
@@ -172,7 +173,7 @@ async def _list_all(servers: list[MCPServer]) -> list[dict[str, Any]]:
         tools = [
             {
                 "name": str(tool.name),
-                "qualified_name": server.prefix + str(tool.name),
+                "qualified_name": qualified_name(server.prefix, str(tool.name)),
                 "description": tool.description or "",
                 "input_schema": tool.input_schema,
             }

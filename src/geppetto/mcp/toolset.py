@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
@@ -27,6 +28,20 @@ from geppetto.tools.definition import ToolDefinition
 
 # What provider APIs accept in tool names; the server-side name is kept for the call itself.
 _TOOL_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+# Providers refuse longer tool names (OpenAI, Anthropic: 64 characters).
+MAX_TOOL_NAME = 64
+
+
+def qualified_name(prefix: str, tool_name: str) -> str:
+    """``<prefix><tool>`` with characters providers refuse made ``_``; a name over
+    :data:`MAX_TOOL_NAME` keeps its start and ends in a short hash of the whole, so it stays unique."""
+    name = prefix + _TOOL_CHARS.sub("_", tool_name)
+    if len(name) <= MAX_TOOL_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_TOOL_NAME - 9]}_{digest}"
 
 
 class MCPToolset:
@@ -129,7 +144,7 @@ class MCPToolset:
         parameters = dict(schema) or {"type": "object", "properties": {}}
         parameters.setdefault("type", "object")
         return ToolDefinition(
-            server.prefix + _TOOL_CHARS.sub("_", tool_name),
+            qualified_name(server.prefix, tool_name),
             handler,
             description=remote.description or "",
             parameters=parameters,
