@@ -20,12 +20,7 @@ PUBLIC_PREFIXES = ("/static/",)
 
 def is_loopback(host: str) -> bool:
     """Whether binding ``host`` keeps the server on this machine."""
-    if host in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return host in ("localhost", "ip6-localhost") or _loopback_address(host)
 
 
 @functools.lru_cache(maxsize=256)  # asked twice per request; ipaddress parsing is slow

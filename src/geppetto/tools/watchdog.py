@@ -102,20 +102,12 @@ class Watchdog:
 
 
 _dogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Watchdog] = weakref.WeakKeyDictionary()
-# The last loop asked about (weakly) and its watchdog: a WeakKeyDictionary lookup makes a weak
-# reference per call, which costs more than the rest of a deadline.
-_last: tuple[weakref.ref[asyncio.AbstractEventLoop], Watchdog] | None = None
 
 
 def watchdog() -> Watchdog:
     """The running loop's watchdog (created on first use, dropped with the loop)."""
-    global _last
     loop = asyncio.get_running_loop()
-    last = _last
-    if last is not None and last[0]() is loop:
-        return last[1]
     dog = _dogs.get(loop)
     if dog is None:
         dog = _dogs[loop] = Watchdog()
-    _last = (weakref.ref(loop), dog)
     return dog
