@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._report import median_ms, report
+from geppetto.background import background_loop
 from geppetto.engines import EchoEngine, RunContext
 from geppetto.session import Session
-from geppetto.session.runtime import background_loop
 from geppetto.turns import Block, Turn
 
 GEPPETTO = str(Path(sys.executable).with_name("geppetto"))

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from geppetto.background import THREAD_NAME, background_loop
 from geppetto.engines import EchoEngine, FunctionEngine, RunContext
 from geppetto.errors import (
     EngineError,
@@ -19,7 +20,6 @@ from geppetto.errors import (
 from geppetto.events import CollectingSink, EventType
 from geppetto.middleware import system_prompt
 from geppetto.session import EngineBuilder, Session
-from geppetto.session.runtime import THREAD_NAME, background_loop
 from geppetto.turns import Block, BlockKind, Turn, TurnMetaKeys
 
 

@@ -11,9 +11,14 @@ from typing import Any
 
 import pytest
 from tests.jsapi.conftest import JSHarness
-from tests.reliability.test_cancel_stress import background_tasks, eventually, threads_besides_executors
+from tests.reliability.test_cancel_stress import (
+    background_tasks,
+    eventually,
+    new_threads,
+    threads_besides_executors,
+)
 
-from geppetto.session.runtime import background_loop
+from geppetto.background import background_loop
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -83,4 +88,4 @@ def agent_cancel_cycles(js: JSHarness, cycles: int, *, timeout: float) -> None:
     assert final_texts == ["after", "quick"] and final_count == cycles + 1
     assert js.eval("6 * 7") == 42
     assert eventually(lambda: background_tasks(loop) <= tasks_before), (background_tasks(loop), tasks_before)
-    assert not threads_besides_executors() - threads
+    assert eventually(lambda: not new_threads(threads)), new_threads(threads)

@@ -13,9 +13,14 @@ from typing import Any
 
 import pytest
 from tests.jsapi.conftest import JSHarness
-from tests.reliability.test_cancel_stress import background_tasks, eventually, threads_besides_executors
+from tests.reliability.test_cancel_stress import (
+    background_tasks,
+    eventually,
+    new_threads,
+    threads_besides_executors,
+)
 
-from geppetto.session.runtime import background_loop
+from geppetto.background import background_loop
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -86,4 +91,4 @@ def js_start_cancel_wait_cycles(js: JSHarness, cycles: int, *, timeout: float) -
     assert final_texts == ["after", "quick"] and final_count == cycles + 1
     assert js.eval("6 * 7") == 42  # the runtime still answers
     assert eventually(lambda: background_tasks(loop) <= tasks_before), (background_tasks(loop), tasks_before)
-    assert not threads_besides_executors() - threads
+    assert eventually(lambda: not new_threads(threads)), new_threads(threads)

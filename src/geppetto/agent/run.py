@@ -8,8 +8,8 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from geppetto.background import in_loop_thread
 from geppetto.errors import InferenceCancelled, InferenceTimeout, SessionError
-from geppetto.session.runtime import in_loop_thread
 from geppetto.session.session import ExecutionHandle
 from geppetto.turns.codec import encode_turn
 from geppetto.turns.keys import TurnMetaKeys

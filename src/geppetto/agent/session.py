@@ -19,6 +19,7 @@ from geppetto.agent.agent import Agent
 from geppetto.agent.options import Persist, PersistChoice, ReadableStore, RunOptions, runtime_metadata
 from geppetto.agent.run import AgentRun, RunResult
 from geppetto.agent.turn_builder import TurnBuilder
+from geppetto.background import background_loop
 from geppetto.errors import (
     ConfigError,
     InferenceCancelled,
@@ -27,7 +28,6 @@ from geppetto.errors import (
     SessionError,
 )
 from geppetto.middleware.run_tags import RunTags
-from geppetto.session.runtime import background_loop
 from geppetto.session.session import Session
 from geppetto.turns.jsonvalue import copy_json
 from geppetto.turns.keys import KeyScope, TurnMetaKeys, canonical_id, resolve_key

@@ -291,7 +291,7 @@ def _on_runtime_loop(coro: Any) -> Any:
     """Run ``coro`` on the session runtime's loop (where the MCP connections live) and wait."""
     import asyncio
 
-    from geppetto.session.runtime import background_loop
+    from geppetto.background import background_loop
 
     return asyncio.run_coroutine_threadsafe(coro, background_loop()).result()
 

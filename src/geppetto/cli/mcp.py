@@ -106,7 +106,7 @@ class CommandTools:
         """Start the servers now and register their tools (for listings and JS host tools)."""
         import asyncio
 
-        from geppetto.session.runtime import background_loop
+        from geppetto.background import background_loop
 
         future = asyncio.run_coroutine_threadsafe(registry.aprepare(), background_loop())
         try:

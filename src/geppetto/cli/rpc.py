@@ -50,13 +50,13 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from geppetto.background import background_loop
 from geppetto.cli.sessions import ReportingPersister, open_store
 from geppetto.errors import ConfigError, GeppettoError, SessionNotActive
 from geppetto.events.sinks import CallbackSink
 from geppetto.events.types import Event
 from geppetto.inputs import LIMITS, describe_size, read_line
 from geppetto.session import EngineBuilder, ExecutionHandle, Session
-from geppetto.session.runtime import background_loop
 from geppetto.store import SessionNotFound, TurnStore
 from geppetto.turns import Block, BlockKind, Turn, TurnMetaKeys, new_id, turn_from_dict, turn_to_dict
 

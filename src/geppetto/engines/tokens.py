@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from geppetto.background import background_loop, in_loop_thread
 from geppetto.turns.kinds import BlockKind, PayloadKey
 from geppetto.turns.model import Turn
 
@@ -135,7 +136,6 @@ def count_tokens(
 ) -> TokenCount:
     """:func:`acount_tokens` from synchronous code (runs on the runtime's background loop)."""
     from geppetto.errors import GeppettoError
-    from geppetto.session.runtime import background_loop, in_loop_thread  # lazy: a layer above
 
     loop = background_loop()
     if in_loop_thread(loop):

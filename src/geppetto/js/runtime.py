@@ -328,14 +328,22 @@ class JSRuntime:
         fut = self._loop.submit(lambda: self._run_script_job(source, filename))
 
         def finished(_f: Future[Any]) -> None:
+            # Runs twice: from the owner thread as a done callback, and in the caller once its wait
+            # ends (a waiter can wake before done callbacks run, and would find the runtime still
+            # busy on its next script). Only the first call for this script clears the state.
             watch.stop()
             with self._lock:
-                self._watch = None
-                self._script_running = False
+                if self._watch is watch:
+                    self._watch = None
+                    self._script_running = False
 
         fut.add_done_callback(finished)
         watch.start()
-        return fut.result()
+        try:
+            return fut.result()
+        finally:
+            if fut.done():
+                finished(fut)
 
     def run_file(self, path: str | os.PathLike[str], *, timeout: float | None = None) -> Any:
         p = Path(path)

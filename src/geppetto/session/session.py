@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
+from geppetto.background import background_loop, in_loop_thread
 from geppetto.engines.base import Engine, RunContext
 from geppetto.errors import (
     GeppettoError,
@@ -44,7 +45,6 @@ from geppetto.events.sinks import EventSink
 from geppetto.events.types import Event, Usage
 from geppetto.session.builder import EngineBuilder, InferenceRunner
 from geppetto.session.persist import RunOutcome, TurnPersister
-from geppetto.session.runtime import background_loop, in_loop_thread
 from geppetto.turns.keys import RunMetaKeys, TurnMetaKeys
 from geppetto.turns.kinds import BlockKind
 from geppetto.turns.model import Block, Turn, new_id

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from geppetto.background import background_loop
 from geppetto.engines.base import RunContext
 from geppetto.errors import ToolError
 from geppetto.tools.config import ToolConfig
@@ -192,8 +193,6 @@ class ToolRegistry:
         except RuntimeError:
             if self._sources:
                 # MCP connections must outlive this call: run on the runtime's long-lived loop.
-                from geppetto.session.runtime import background_loop  # lazy: a layer above
-
                 call = self.acall(name, args, config=config)
                 return asyncio.run_coroutine_threadsafe(call, background_loop()).result()
             # Not asyncio.run(): it waits for worker threads at exit, so a sync tool abandoned

@@ -320,8 +320,8 @@ class JSAgentSession:
     def _start(
         self, builder: TurnBuilder, options: RunOptions | None
     ) -> tuple[AgentRun, RunEmitterSink | None]:
+        from geppetto.background import background_loop
         from geppetto.errors import SessionAlreadyActive
-        from geppetto.session.runtime import background_loop
 
         if self._unsettled is not None and not self.agent_session.closed:
             raise SessionAlreadyActive()

@@ -61,7 +61,7 @@ class RerankControl:
 def _submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
     import asyncio  # here, not at import: installing the module must not load asyncio
 
-    from geppetto.session.runtime import background_loop
+    from geppetto.background import background_loop
 
     return asyncio.run_coroutine_threadsafe(coro, background_loop())
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from geppetto.background import background_loop
 from geppetto.errors import InferenceCancelled, SessionAlreadyActive
 from geppetto.events.sinks import CallbackSink, EventSink
 from geppetto.events.types import Event
@@ -36,7 +37,6 @@ from geppetto.js.module.events_api import SEED_NAMES, reference_payloads
 from geppetto.js.module.turns_api import to_turn
 from geppetto.js.values import HostPromise, JSCallback
 from geppetto.middleware.run_tags import RunTags
-from geppetto.session.runtime import background_loop
 from geppetto.session.session import ExecutionHandle, Session
 from geppetto.turns.codec import encode_turn
 from geppetto.turns.model import Turn

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from geppetto.background import background_loop
 from geppetto.js.module.callbacks import JSHook, JSToolHandler
 from geppetto.js.module.errors import ModuleUsageError
 from geppetto.js.values import JSCallback
-from geppetto.session.runtime import background_loop
 from geppetto.tools.config import ERROR_HANDLING_MODES, TOOL_CHOICES, ToolConfig
 from geppetto.tools.definition import ToolDefinition
 from geppetto.tools.hooks import DEFAULT_MAX_HOOK_RETRIES, ToolHooks

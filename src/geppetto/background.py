@@ -1,7 +1,8 @@
 """The runtime's background event loop, shared by every synchronous caller.
 
-Synchronous entry points (``Session.run``, the CLI, the JS host) submit coroutines to this one
-long-lived loop instead of paying for ``asyncio.run`` per call.
+Synchronous entry points (``Session.run``, the CLI, the JS host, a sync MCP tool call, token
+counting) submit coroutines to this one long-lived loop instead of paying for ``asyncio.run`` per
+call. Stdlib only, so any layer may use it.
 """
 
 from __future__ import annotations
