@@ -102,8 +102,7 @@ class JsonClient:
             attempt += 1
 
     async def _once(self, url: str, body: bytes) -> tuple[Any, Mapping[str, str]]:
-        import aiohttp
-
+        aiohttp = _aiohttp()
         session = self._pool.get()
         count_request()
         try:
@@ -124,7 +123,7 @@ class JsonClient:
                         status=resp.status,
                         too_large=True,
                     )
-                headers = dict(resp.headers)
+                headers = resp.headers  # a read-only mapping that outlives the response
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
             raise _Retry(
                 HttpFailure("the response was cut off before its end", retryable=True), None
@@ -144,6 +143,19 @@ class JsonClient:
             raise _Retry(
                 HttpFailure("the response is not valid JSON (cut off?)", status=200, retryable=True), None
             ) from None
+
+
+def _aiohttp() -> Any:
+    """The aiohttp module, imported on first use (an import statement per request costs more)."""
+    global _AIOHTTP
+    if _AIOHTTP is None:
+        import aiohttp
+
+        _AIOHTTP = aiohttp
+    return _AIOHTTP
+
+
+_AIOHTTP: Any = None
 
 
 class _Retry(Exception):
