@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from itertools import chain
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any
 
 from geppetto.embeddings.transport import HttpFailure
