@@ -17,9 +17,9 @@ import orjson
 
 from geppetto.batch.context import BatchConfig, BatchContext
 from geppetto.batch.items import BatchItem, Template, parse_item
-from geppetto.batch.limits import estimate_tokens
 from geppetto.batch.result import ERROR, BatchResult
 from geppetto.cost import turn_cost
+from geppetto.engines.tokens import estimate_tokens
 from geppetto.errors import GeppettoError
 
 if TYPE_CHECKING:
@@ -107,7 +107,9 @@ async def run_item(item: BatchItem, ctx: BatchContext) -> BatchResult:
             result.status, result.finish_class = ERROR, "error"
             result.error = f"cannot create the client: {exc}"
             return result
-    reserved = estimate_tokens(" ".join(b.text for b in seed.blocks if b.text))
+    # The reservation is the one documented estimate (geppetto.engines.tokens), computed only for
+    # a limiter that counts tokens (a local one without a tokens/min limit does not).
+    reserved = estimate_tokens(seed) if getattr(limiter, "counts_tokens", True) else 0
     await limiter.acquire(reserved)
     session = Session(EngineBuilder(engine).with_model_info(ctx.pricing(profile_key), profile=profile_key))
     started = time.perf_counter()
