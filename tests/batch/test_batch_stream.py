@@ -140,3 +140,22 @@ def test_parquet_is_read_one_row_group_at_a_time(tmp_path: Path, monkeypatch: py
     assert groups[1:] == [0, 1, 2, 3]
     problem = rest[-1]
     assert isinstance(problem, InputProblem) and problem.where == f"{path}:row 10"
+
+
+def test_the_progress_bar_is_redrawn_at_most_once_an_interval() -> None:
+    import io
+
+    from geppetto.batch.progress import BatchProgress, BatchStats
+    from geppetto.batch.result import BatchResult
+
+    now = [0.0]
+    stats = BatchStats(total=1000)
+    stream = io.StringIO()
+    with BatchProgress(stats, stream, show=True, interval=0.1, clock=lambda: now[0]) as progress:
+        for n in range(1000):
+            progress.update(BatchResult(id=n))
+            now[0] += 0.001  # 1,000 results a second: a redraw every 100 results
+        assert stats.done == 1000  # the counts are never throttled
+        assert progress.redraws == 10
+    assert progress.redraws == 11  # and once more at the end, with the final counts
+    assert "1000/1000" in stream.getvalue()
