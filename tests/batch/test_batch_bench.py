@@ -15,6 +15,21 @@ async def test_echo_drivers_run_every_item(tmp_path: Path) -> None:
 
 async def test_loopback_drivers_run_every_item() -> None:
     async with BenchServer() as server:  # the bench's own server, in this process (50 ms replies)
-        assert await loopback(server.url, 6, 3) > 0
-        assert await loopback_bare(server.url, 6, 3) > 0
+        wall, cpu = await loopback(server.url, 6, 3)
+        assert wall > 0 and cpu >= 0
+        wall, cpu = await loopback_bare(server.url, 6, 3)
+        assert wall > 0 and cpu >= 0
         assert server.handled == 12
+
+
+def test_the_bench_server_process_serves_the_loopback_batch() -> None:
+    """The server the bench measures against: the raw protocol one (uvloop when installed, whose
+    transports are no asyncio.Transport subclasses) answers a batch in its own process."""
+    import asyncio
+
+    from bench.server import ServerProcess
+
+    with ServerProcess() as server:
+        assert server.name.startswith("raw asyncio.Protocol")
+        wall, _ = asyncio.run(loopback(server.url, 4, 2))
+    assert wall > 0

@@ -140,3 +140,50 @@ def test_parse_headers_reads_both_providers() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="requests_per_minute must be positive"):
         RateLimiter(0)
+
+
+class Recording:
+    """A limiter that records what the runner reserves (``counts_tokens`` as given)."""
+
+    def __init__(self, counts_tokens: bool) -> None:
+        self.counts_tokens = counts_tokens
+        self.reserved: list[int] = []
+        self.settled: list[tuple[int, int]] = []
+
+    async def acquire(self, tokens: int) -> None:
+        self.reserved.append(tokens)
+
+    def settle(self, reserved: int, used: int) -> None:
+        self.settled.append((reserved, used))
+
+    def observe(self, headers: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("counts", [True, False])
+def test_the_runner_reserves_the_one_documented_estimate(counts: bool) -> None:
+    """One token estimator (geppetto.engines.tokens) for budgets and counts alike; a limiter that
+    does not count tokens is not charged for computing it."""
+    import asyncio
+
+    from geppetto.batch import BatchContext, BatchItem, run_item, seed_turn
+    from geppetto.engines.echo import EchoEngine
+    from geppetto.engines.tokens import estimate_tokens
+
+    recording = Recording(counts)
+    ctx = BatchContext(engine=EchoEngine(), limiter_factory=lambda _key, _rpm, _tpm: recording)
+    item = BatchItem(id=1, prompt="a prompt of some length, with \u4e2d\u6587 in it", system="be brief")
+    result = asyncio.run(run_item(item, ctx))
+    assert result.ok
+    expected = estimate_tokens(seed_turn(item, ctx)) if counts else 0
+    assert recording.reserved == [expected]
+    assert recording.settled[0][0] == expected
+
+
+def test_a_local_limiter_counts_tokens_only_with_a_tokens_limit() -> None:
+    clock = Clock()
+    assert not limiter(clock, rpm=60).counts_tokens
+    assert limiter(clock, tpm=1000).counts_tokens
+    learned = limiter(clock)
+    learned.observe({"x-ratelimit-limit-tokens": "5000"})
+    assert learned.counts_tokens

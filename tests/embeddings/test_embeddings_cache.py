@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,4 +133,108 @@ def test_disk_cache_is_intact_after_kill_9_mid_write(tmp_path: Path) -> None:
     for batch in range(batches):
         got = cache.get_many(model, [f"t{batch}-{i}" for i in range(200)])
         assert len(got) == 200 and all(v == [float(batch)] * 64 for v in got.values())
+    cache.close()
+
+
+class ThreadRecordingStore(MemoryCache):
+    """A store that says it blocks, and records the thread of every call."""
+
+    blocking = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[int] = []
+
+    def get_many(self, model: EmbeddingModel, texts: Sequence[str]) -> dict[str, list[float]]:
+        self.threads.append(threading.get_ident())
+        return super().get_many(model, texts)
+
+    def put_many(self, model: EmbeddingModel, items: dict[str, list[float]]) -> None:
+        self.threads.append(threading.get_ident())
+        super().put_many(model, items)
+
+
+async def test_a_blocking_store_is_used_off_the_event_loop() -> None:
+    store = ThreadRecordingStore()
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, MemoryCache(), store)
+    await cached.embed(["a", "b"])  # one lookup and one write
+    await cached.embed(["a", "c"])  # one lookup ("c"; "a" is in memory) and one write
+    assert len(store.threads) == 4
+    assert threading.get_ident() not in store.threads
+    assert DiskCache.blocking is True
+
+
+async def test_disk_lookups_and_writes_are_one_call_each_per_embed(tmp_path: Path) -> None:
+    disk = DiskCache(tmp_path)
+    calls: list[str] = []
+    real_get, real_put = disk.get_many, disk.put_many
+
+    def get_many(model: EmbeddingModel, texts: Sequence[str]) -> dict[str, list[float]]:
+        calls.append(f"get {len(texts)}")
+        return real_get(model, texts)
+
+    def put_many(model: EmbeddingModel, items: dict[str, list[float]]) -> None:
+        calls.append(f"put {len(items)}")
+        real_put(model, items)
+
+    disk.get_many, disk.put_many = get_many, put_many  # type: ignore[method-assign]
+    cached = CachedEmbedder(CountingEmbedder(), disk)
+    await cached.embed([f"t{i}" for i in range(1200)])
+    assert calls == ["get 1200", "put 1200"]
+    await cached.aclose()
+
+
+EMBED_WRITER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from geppetto.embeddings.cache import CachedEmbedder
+    from geppetto.embeddings.disk_cache import DiskCache
+    from geppetto.embeddings.types import EmbeddingModel
+
+    MODEL = EmbeddingModel("openai", "m", 64)
+
+    class Inner:
+        def model(self): return MODEL
+        async def aclose(self): return None
+        async def embed(self, texts): return [[float(t.split("-")[0][1:])] * 64 for t in texts]
+
+    async def main():
+        cached = CachedEmbedder(Inner(), DiskCache(sys.argv[1]))
+        batch = 0
+        while True:
+            await cached.embed([f"t{batch}-{i}" for i in range(200)])
+            print(f"returned {batch}", flush=True)
+            batch += 1
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_vectors_an_embed_returned_survive_kill_9(tmp_path: Path) -> None:
+    """Writes run in a thread, yet ``embed`` returns only once they are committed."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EMBED_WRITER, str(tmp_path)], stdout=subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None
+    returned = -1
+    while returned < 3:
+        line = proc.stdout.readline()
+        assert line.startswith(b"returned "), line
+        returned = int(line.split()[1])
+    os.kill(proc.pid, signal.SIGKILL)
+    rest = proc.stdout.read()  # lines printed before the kill landed
+    proc.wait()
+    proc.stdout.close()
+    for line in rest.splitlines():
+        if line.startswith(b"returned "):
+            returned = int(line.split()[1])
+    cache = DiskCache(tmp_path)
+    model = EmbeddingModel("openai", "m", 64)
+    for batch in range(returned + 1):
+        got = cache.get_many(model, [f"t{batch}-{i}" for i in range(200)])
+        assert len(got) == 200 and all(v == [float(batch)] * 64 for v in got.values())
+    assert len(cache) % 200 == 0  # whole batches only
     cache.close()

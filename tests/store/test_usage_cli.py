@@ -113,7 +113,13 @@ def test_tokens_count_estimates_for_echo_and_reads_stdin(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = orjson.loads(cli(capsys, "tokens", "count", "abcdefgh", "--ai-api-type", "echo", "--json"))
-    assert result == {"input_tokens": 4 + 2, "method": "estimate", "provider": "echo", "model": ""}
+    assert result == {
+        "input_tokens": 4 + 2,
+        "method": "estimate",
+        "provider": "echo",
+        "model": "",
+        "estimated": True,
+    }
     monkeypatch.setattr("sys.stdin", io.StringIO("abcd\n"))
     assert main(["tokens", "count", "-", "--ai-api-type", "echo", "--system", "abcd"]) == 0
     captured = capsys.readouterr()

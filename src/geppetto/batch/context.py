@@ -10,6 +10,7 @@ An engine is built once per distinct (profile, settings) pair. Rate limiters are
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ from geppetto.errors import ConfigError
 if TYPE_CHECKING:
     from geppetto.engines.base import Engine
     from geppetto.profiles.model_info import ModelInfo
+    from geppetto.session import EngineBuilder
 
 DEFAULT_PROFILE_KEY = "(default)"
 
@@ -75,6 +77,8 @@ class BatchContext:
         self._failures: dict[tuple[str | None, str], str] = {}
         self._limiters: dict[str, Limiter] = {}
         self._pricing: dict[str, ModelInfo] = {}  # profile key -> its model_info (prices the runs)
+        self._builders: dict[tuple[int, str], EngineBuilder] = {}  # (id(engine), profile key)
+        self._prepared: dict[int, asyncio.AbstractEventLoop | None] = {}  # id(engine) -> loop
 
     def profile_of(self, item: BatchItem) -> str | None:
         return item.profile if item.profile is not None else self.config.profile
@@ -134,6 +138,31 @@ class BatchContext:
     def pricing(self, profile_key: str) -> ModelInfo | None:
         """The ``model_info`` the runs of ``profile_key`` are priced with (``None``: unpriced)."""
         return self._pricing.get(profile_key)
+
+    def builder(self, engine: Engine, profile_key: str) -> EngineBuilder:
+        """The session builder for ``engine`` runs of ``profile_key`` (priced with its model_info):
+        one per pair, shared by the items' sessions (a builder is only read by them)."""
+        key = (id(engine), profile_key)
+        built = self._builders.get(key)
+        if built is None:
+            from geppetto.session import EngineBuilder
+
+            built = EngineBuilder(engine).with_model_info(self.pricing(profile_key), profile=profile_key)
+            self._builders[key] = built
+        return built
+
+    def prepare(self, engine: Engine) -> None:
+        """Call the engine's ``prepare()`` (create its client) once per event loop it runs on."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._prepared.get(id(engine), False) is loop:
+            return
+        prepare = getattr(engine, "prepare", None)
+        if callable(prepare):
+            prepare()
+        self._prepared[id(engine)] = loop
 
     def check(self, item: BatchItem) -> str | None:
         """Why ``item`` cannot run (unknown profile, invalid settings), or ``None``."""

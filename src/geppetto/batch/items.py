@@ -7,7 +7,8 @@ fields, e.g. ``{"ai-temperature": 0.2}``) overrides it; both are validated later
 settings path every run uses. Every other field is kept for the template.
 
 Problems carry their location (``FILE:LINE`` for JSONL and CSV, ``FILE:row N`` for Parquet) so the
-CLI can report them and go on with the rest of the input.
+CLI can report them and go on with the rest of the input. Input is streamed: JSONL and CSV line
+by line, Parquet one row group at a time; :func:`scan_rows` keeps only the ids it has seen.
 """
 
 from __future__ import annotations
@@ -181,27 +182,40 @@ class ParsedInput:
     problems: list[InputProblem] = field(default_factory=list)
 
 
-def parse_rows(rows: Iterable[tuple[str, Any]], template: Template | None = None) -> ParsedInput:
-    """Parse ``(where, row)`` pairs; a row that is an exception (bad JSON) becomes a problem."""
-    out = ParsedInput()
+def scan_rows(
+    rows: Iterable[tuple[str, Any]], template: Template | None = None
+) -> Iterator[BatchItem | InputProblem]:
+    """Parse ``(where, row)`` pairs as they come: an item, or a problem for a row that is an
+    exception (bad JSON), invalid, or a repeat of an earlier id. Only the ids seen are kept
+    (for the duplicate check), never the rows."""
     first: dict[str, str] = {}
     for where, row in rows:
         if isinstance(row, Exception):
-            out.problems.append(InputProblem(where, str(row)))
+            yield InputProblem(where, str(row))
             continue
         try:
             item = parse_item(row, where, template)
         except ValueError as exc:
             raw_id = row.get("id") if isinstance(row, dict) else None
             ok_id = raw_id if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else None
-            out.problems.append(InputProblem(where, str(exc), ok_id))
+            yield InputProblem(where, str(exc), ok_id)
             continue
         seen = first.get(item.key)
         if seen is not None:
-            out.problems.append(InputProblem(where, f"duplicate id {item.id!r} (first at {seen})", item.id))
+            yield InputProblem(where, f"duplicate id {item.id!r} (first at {seen})", item.id)
             continue
         first[item.key] = where
-        out.items.append(item)
+        yield item
+
+
+def parse_rows(rows: Iterable[tuple[str, Any]], template: Template | None = None) -> ParsedInput:
+    """Every item and problem of ``rows`` in two lists (:func:`scan_rows` streams them)."""
+    out = ParsedInput()
+    for entry in scan_rows(rows, template):
+        if isinstance(entry, InputProblem):
+            out.problems.append(entry)
+        else:
+            out.items.append(entry)
     return out
 
 
@@ -239,9 +253,12 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, Any]]:
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - pyarrow is a dependency of the batch extra
         raise ValueError("reading Parquet needs pyarrow: pip install 'geppetto[batch]'") from None
-    table = pq.read_table(path)
-    for number, row in enumerate(table.to_pylist(), start=1):
-        yield f"{path}:row {number}", {k: v for k, v in row.items() if v is not None}
+    source = pq.ParquetFile(path)
+    number = 0
+    for group in range(source.num_row_groups):  # one row group in memory at a time
+        for row in source.read_row_group(group).to_pylist():
+            number += 1
+            yield f"{path}:row {number}", {k: v for k, v in row.items() if v is not None}
 
 
 FORMATS = ("jsonl", "csv", "parquet")

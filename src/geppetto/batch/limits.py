@@ -130,6 +130,11 @@ class RateLimiter:
         return max(base, self._header_interval)
 
     @property
+    def counts_tokens(self) -> bool:
+        """Whether reservations matter (a tokens/min limit is known): else callers skip the estimate."""
+        return bool(self.tpm)
+
+    @property
     def active(self) -> bool:
         return bool(self.rpm or self.tpm or self._header_interval or self._paused_until > self._clock())
 
@@ -186,8 +191,3 @@ class RateLimiter:
             elif self.tpm:
                 self._refill(now)
                 self._balance = min(self._balance, info.remaining_tokens)
-
-
-def estimate_tokens(text: str) -> int:
-    """A cheap guess of the input tokens (about four characters a token)."""
-    return len(text) // 4 + 1

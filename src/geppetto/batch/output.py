@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -35,34 +35,42 @@ class OutputState:
         return set(self.status)
 
 
+def _complete_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line)`` for every newline-terminated line, streamed; a last line without
+    its newline (a write cut off) is left out. Raises :class:`FileNotFoundError`."""
+    with Path(path).open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if raw.endswith(b"\n"):
+                yield number, raw
+
+
 def read_output(path: str | Path) -> OutputState:
-    """Read an output file (missing file: nothing done)."""
+    """Read an output file line by line (missing file: nothing done); memory holds the ids."""
     state = OutputState()
     try:
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if not raw.endswith(b"\n"):
+                    state.torn = state.torn or bool(raw.strip())  # the write never finished
+                    continue
+                if not raw.strip():
+                    continue
+                try:
+                    record = orjson.loads(raw)
+                    key = str(record["id"])
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    state.bad_lines.append(number)
+                    continue
+                state.status[key] = str(record.get("status") or "ok")
     except FileNotFoundError:
         return state
-    lines = data.split(b"\n")
-    if lines and lines[-1].strip():
-        state.torn = True  # no newline after the last record: the write never finished
-    for number, raw in enumerate(lines[:-1], start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = orjson.loads(raw)
-            key = str(record["id"])
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            state.bad_lines.append(number)
-            continue
-        state.status[key] = str(record.get("status") or "ok")
     return state
 
 
 def read_results(path: str | Path) -> list[BatchResult]:
     """Every complete record of an output file, last record per id, in file order of that record."""
     by_key: dict[str, BatchResult] = {}
-    data = Path(path).read_bytes()
-    for raw in data.split(b"\n")[:-1]:
+    for _, raw in _complete_lines(path):
         if raw.strip():
             try:
                 result = BatchResult.from_dict(orjson.loads(raw))
@@ -74,11 +82,26 @@ def read_results(path: str | Path) -> list[BatchResult]:
 
 
 def _cut_torn_tail(path: Path) -> None:
+    """Cut a last line left without its newline; reads only the file's tail."""
     with path.open("rb+") as f:
-        data = f.read()
-        if not data or data.endswith(b"\n"):
+        end = f.seek(0, os.SEEK_END)
+        if end == 0:
             return
-        f.truncate(data.rfind(b"\n") + 1)
+        f.seek(end - 1)
+        if f.read(1) == b"\n":
+            return
+        position = end
+        while position > 0:  # back to the last newline, a block at a time
+            start = max(0, position - (1 << 16))
+            f.seek(start)
+            block = f.read(position - start)
+            found = block.rfind(b"\n")
+            if found >= 0:
+                f.truncate(start + found + 1)
+                break
+            position = start
+        else:
+            f.truncate(0)
         f.flush()
         os.fsync(f.fileno())
 

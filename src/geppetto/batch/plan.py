@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +26,12 @@ OnWritten = Callable[[BatchResult], None]
 
 @dataclass(slots=True)
 class BatchPlan:
-    """``items`` are the ones left to run (done ids already removed); ``output`` ``None`` means
-    stdout. ``address`` is for executors that connect somewhere (``--address``)."""
+    """``items`` are the ones left to run (done ids already removed): a list, or a re-iterable
+    stream (the CLI's :class:`geppetto.batch.source.InputSource`, read as the batch runs);
+    ``output`` ``None`` means stdout. ``address`` is for executors that connect somewhere
+    (``--address``)."""
 
-    items: list[BatchItem]
+    items: Iterable[BatchItem]
     config: BatchConfig = field(default_factory=BatchConfig)
     output: Path | None = None
     concurrency: int = 8

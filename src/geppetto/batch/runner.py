@@ -17,29 +17,33 @@ import orjson
 
 from geppetto.batch.context import BatchConfig, BatchContext
 from geppetto.batch.items import BatchItem, Template, parse_item
-from geppetto.batch.limits import estimate_tokens
 from geppetto.batch.result import ERROR, BatchResult
 from geppetto.cost import turn_cost
+from geppetto.engines.tokens import estimate_tokens
 from geppetto.errors import GeppettoError
+from geppetto.turns.keys import DataKeys, TurnMetaKeys
+from geppetto.turns.kinds import BlockKind
+from geppetto.turns.model import Turn
+from geppetto.turns.serde import turn_from_dict, turn_to_dict
 
 if TYPE_CHECKING:
     from geppetto.engines.base import Engine
-    from geppetto.turns.model import Turn
+    from geppetto.session import Session
+
+_STRUCTURED_OUTPUT = DataKeys.STRUCTURED_OUTPUT_CONFIG.id
+_INFERENCE_RESULT = TurnMetaKeys.INFERENCE_RESULT.id
+_LLM_TEXT = BlockKind.LLM_TEXT
 
 
 def seed_turn(item: BatchItem, ctx: BatchContext) -> Turn:
     """The turn an item starts from: its own turn JSON, or system + prompt; plus the schema."""
-    from geppetto.turns.keys import DataKeys
-    from geppetto.turns.model import Turn
-    from geppetto.turns.serde import turn_from_dict
-
     config = ctx.config
     if item.turn is not None:
         turn = turn_from_dict(item.turn)
     else:
         turn = Turn.builder().system(item.system or config.system).user(item.prompt).build()
     if config.schema is not None:
-        turn.data[DataKeys.STRUCTURED_OUTPUT_CONFIG.id] = {
+        turn.data[_STRUCTURED_OUTPUT] = {
             "mode": "json_schema",
             "name": config.schema_name,
             "schema": config.schema,
@@ -49,22 +53,16 @@ def seed_turn(item: BatchItem, ctx: BatchContext) -> Turn:
 
 
 def _new_text(turn: Turn, before: int) -> str:
-    from geppetto.turns.kinds import BlockKind
-
-    blocks = turn.blocks[before:]
-    return "\n".join(b.text for b in blocks if b.kind == BlockKind.LLM_TEXT and b.text)
+    texts = [b.text for b in turn.blocks[before:] if b.kind is _LLM_TEXT and b.text]
+    return texts[0] if len(texts) == 1 else "\n".join(texts)
 
 
 def _inference_result(turn: Turn) -> dict[str, Any]:
-    from geppetto.turns.keys import TurnMetaKeys
-
-    value = turn.metadata.get(TurnMetaKeys.INFERENCE_RESULT.id)
+    value = turn.metadata.get(_INFERENCE_RESULT)
     return value if isinstance(value, dict) else {}
 
 
 def _fill(result: BatchResult, turn: Turn, before: int, ctx: BatchContext) -> dict[str, Any]:
-    from geppetto.turns.serde import turn_to_dict
-
     info = _inference_result(turn)
     result.answer = _new_text(turn, before)
     result.finish_class = str(info.get("finish_class") or "unknown")
@@ -88,8 +86,6 @@ def _check_schema(result: BatchResult) -> None:
 async def run_item(item: BatchItem, ctx: BatchContext) -> BatchResult:
     """Run one item to its result; every failure is recorded in the result, none raised
     (except cancellation)."""
-    from geppetto.session import EngineBuilder, Session
-
     result = BatchResult(id=item.id)
     try:
         engine, profile_key = ctx.engine_for(item)
@@ -99,17 +95,17 @@ async def run_item(item: BatchItem, ctx: BatchContext) -> BatchResult:
         return result
     result.profile = None if profile_key == "(default)" else profile_key
     limiter = ctx.limiter(profile_key)
-    prepare = getattr(engine, "prepare", None)
-    if callable(prepare):  # create the client now, so the rate-limited slot is spent on the request
-        try:
-            prepare()
-        except Exception as exc:
-            result.status, result.finish_class = ERROR, "error"
-            result.error = f"cannot create the client: {exc}"
-            return result
-    reserved = estimate_tokens(" ".join(b.text for b in seed.blocks if b.text))
+    try:  # create the client now, so the rate-limited slot is spent on the request
+        ctx.prepare(engine)
+    except Exception as exc:
+        result.status, result.finish_class = ERROR, "error"
+        result.error = f"cannot create the client: {exc}"
+        return result
+    # The reservation is the one documented estimate (geppetto.engines.tokens), computed only for
+    # a limiter that counts tokens (a local one without a tokens/min limit does not).
+    reserved = estimate_tokens(seed) if getattr(limiter, "counts_tokens", True) else 0
     await limiter.acquire(reserved)
-    session = Session(EngineBuilder(engine).with_model_info(ctx.pricing(profile_key), profile=profile_key))
+    session = _session_class()(ctx.builder(engine, profile_key))
     started = time.perf_counter()
     before = len(seed.blocks)
     try:
@@ -136,6 +132,19 @@ async def run_item(item: BatchItem, ctx: BatchContext) -> BatchResult:
     if ctx.config.schema is not None:
         _check_schema(result)
     return result
+
+
+def _session_class() -> type[Session]:
+    """:class:`geppetto.session.Session`, imported once on first use (not with this module)."""
+    global _SESSION
+    if _SESSION is None:
+        from geppetto.session import Session
+
+        _SESSION = Session
+    return _SESSION
+
+
+_SESSION: type[Session] | None = None
 
 
 def _as_item(

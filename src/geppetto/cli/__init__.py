@@ -23,7 +23,6 @@ from geppetto.prompts import REFERENCE_SYSTEM_PROMPT as REFERENCE_SYSTEM_PROMPT
 VERSION = "0.1.0"
 
 
-
 # Flags with their own help text; every other settings field is accepted but hidden from --help.
 _DOCUMENTED_FLAGS = {
     "ai-max-response-tokens": "maximum tokens in the reply (a whole number of at least 1)",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,8 @@ from geppetto.errors import ConfigError
 if TYPE_CHECKING:
     from geppetto.batch.context import BatchConfig
     from geppetto.batch.items import BatchItem, InputProblem
-    from geppetto.batch.plan import BatchPlan, OnWritten
+    from geppetto.batch.plan import OnWritten
+    from geppetto.batch.source import InputSource
 
 # Executors by name: "module:function" taking (plan, on_written); each imports its heavy
 # dependencies (Ray, the provider SDKs) itself and says how to install them.
@@ -97,66 +100,88 @@ def _say(message: str) -> None:
     print(safe_text(message), file=sys.stderr, flush=True)
 
 
-def _check_items(items: list[BatchItem], config: BatchConfig) -> tuple[list[BatchItem], list[InputProblem]]:
-    """Items whose profile and settings build an engine; the others as located problems."""
+@dataclass(slots=True)
+class _Scanned:
+    """What the first pass over the input found: bad rows (in input order) and counts."""
+
+    problems: list[InputProblem] = field(default_factory=list)
+    runnable: int = 0  # items that will run
+    skipped: int = 0  # items an earlier run already did
+
+
+def _source(args: argparse.Namespace, config: BatchConfig, done: Collection[str]) -> InputSource:
     from geppetto.batch.context import BatchContext
-    from geppetto.batch.items import InputProblem
-
-    ctx = BatchContext(config)
-    good: list[BatchItem] = []
-    bad: list[InputProblem] = []
-    for item in items:
-        problem = ctx.check(item)
-        if problem is not None and item.profile is None and not item.settings:
-            # The batch's own engine cannot be built (a missing key, say): one error, not one per line.
-            raise ConfigError(problem)
-        if problem is None:
-            good.append(item)
-        else:
-            bad.append(InputProblem(item.where, problem, item.id))
-    return good, bad
-
-
-def _read(args: argparse.Namespace, config: BatchConfig) -> tuple[list[BatchItem], list[InputProblem]]:
-    from geppetto.batch.items import Template, read_items
+    from geppetto.batch.items import Template
+    from geppetto.batch.source import InputSource
 
     path = Path(args.input)
     if not path.is_file():
         raise ConfigError(f"input file not found: {args.input}")
     try:
         template = Template(args.template) if args.template else None
-        parsed = read_items(path, fmt=args.format, template=template)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    items, bad = _check_items(parsed.items, config)
-    problems = sorted([*parsed.problems, *bad], key=lambda p: _order(p.where))
-    return items, problems
+    ctx = BatchContext(config)
+
+    def check(item: BatchItem) -> str | None:
+        problem = ctx.check(item)
+        if problem is not None and item.profile is None and not item.settings:
+            # The batch's own engine cannot be built (a missing key, say): one error, not one per line.
+            raise ConfigError(problem)
+        return problem
+
+    return InputSource(path, fmt=args.format, template=template, check=check, skip=done)
 
 
-def _order(where: str) -> tuple[int, str]:
-    tail = where.rsplit(":", 1)[-1].removeprefix("row ")
-    return (int(tail), where) if tail.isdigit() else (0, where)
+def _scan(source: InputSource) -> _Scanned:
+    """The first pass, streamed: every problem located, the items counted (see batch.source)."""
+    from geppetto.batch.items import InputProblem
+
+    out = _Scanned()
+    try:
+        for entry in source.scan():
+            if not isinstance(entry, InputProblem):
+                if entry.key in source.skip:
+                    out.skipped += 1
+                else:
+                    out.runnable += 1
+                continue
+            out.problems.append(entry)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return out
 
 
-def _plan(args: argparse.Namespace, items: list[BatchItem], config: BatchConfig) -> tuple[BatchPlan, int]:
+def _done(args: argparse.Namespace) -> tuple[Path | None, set[str]]:
     from geppetto.batch.output import read_output
-    from geppetto.batch.plan import BatchPlan
 
     output = Path(args.output) if args.output not in (None, "-") else None
-    skipped = 0
-    if output is not None:
-        state = read_output(output)
-        if state.bad_lines:
-            raise ConfigError(
-                f"{output} line {state.bad_lines[0]} is not a batch result: is -o the right file?"
-            )
-        done = state.done(retry_failed=args.retry_failed)
-        if done:
-            kept = [item for item in items if item.key not in done]
-            skipped = len(items) - len(kept)
-            items = kept
+    if output is None:
+        return None, set()
+    state = read_output(output)
+    if state.bad_lines:
+        raise ConfigError(f"{output} line {state.bad_lines[0]} is not a batch result: is -o the right file?")
+    return output, state.done(retry_failed=args.retry_failed)
+
+
+def run(args: argparse.Namespace) -> int:
+    from geppetto.batch.plan import BatchPlan
+    from geppetto.batch.progress import BatchProgress, BatchStats
+
+    if args.address and args.executor != "ray":
+        raise ConfigError("--address is for --executor ray")
+    executor = _executor(args)
+    config = _config(args)
+    output, done = _done(args)
+    source = _source(args, config, done)
+    scanned = _scan(source)
+    problems = scanned.problems
+    for problem in problems:
+        _say(f"error: {problem}")
+    if problems and args.fail_fast:
+        raise ConfigError(f"{len(problems)} bad input line(s); nothing was run (--fail-fast)")
     plan = BatchPlan(
-        items=items,
+        items=source,  # streamed again as it runs
         config=config,
         output=output,
         concurrency=args.concurrency,
@@ -166,23 +191,8 @@ def _plan(args: argparse.Namespace, items: list[BatchItem], config: BatchConfig)
         poll_interval=args.poll_interval,
         on_status=None if args.quiet else _say,
     )
-    return plan, skipped
-
-
-def run(args: argparse.Namespace) -> int:
-    from geppetto.batch.progress import BatchProgress, BatchStats
-
-    if args.address and args.executor != "ray":
-        raise ConfigError("--address is for --executor ray")
-    executor = _executor(args)
-    config = _config(args)
-    items, problems = _read(args, config)
-    for problem in problems:
-        _say(f"error: {problem}")
-    if problems and args.fail_fast:
-        raise ConfigError(f"{len(problems)} bad input line(s); nothing was run (--fail-fast)")
-    plan, skipped = _plan(args, items, config)
-    stats = BatchStats(total=len(plan.items), skipped=skipped, invalid=len(problems))
+    skipped = scanned.skipped
+    stats = BatchStats(total=scanned.runnable, skipped=skipped, invalid=len(problems))
     if skipped and not args.quiet:
         _say(f"resuming {plan.output}: {skipped} item(s) already done")
     show = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
@@ -195,8 +205,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             _say(stats.summary())
             if plan.output is not None:
-                done = f"{stats.done} result(s) are in {plan.output}"
-                _say(f"interrupted: {done}; run the same command to resume")
+                written = f"{stats.done} result(s) are in {plan.output}"
+                _say(f"interrupted: {written}; run the same command to resume")
         raise
     if not args.quiet:
         for failure in stats.failures:

@@ -308,6 +308,8 @@ def _attach_args(text: str) -> list[str]:
         return shlex.split(text) or [text]
     except ValueError:
         return [text]
+
+
 def _cancel(session: Session) -> None:
     """Stdout's reader went away mid-reply: stop generating for nobody."""
     with contextlib.suppress(GeppettoError):

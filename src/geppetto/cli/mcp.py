@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from geppetto.mcp import MCPServer, MCPToolset
     from geppetto.tools import ToolRegistry
 
+
 def wants_mcp(args: argparse.Namespace) -> bool:
     """Whether the command line names any MCP server (without importing ``mcp``)."""
     return bool(getattr(args, "mcp_config", None) or getattr(args, "mcp_command", None))

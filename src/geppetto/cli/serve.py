@@ -72,9 +72,7 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="SECONDS",
         help="time runs get to finish on shutdown",
     )
-    serve.add_argument(
-        "--no-web", action="store_true", help="serve the API only, without the chat page at /"
-    )
+    serve.add_argument("--no-web", action="store_true", help="serve the API only, without the chat page at /")
     add_mcp_options(serve)
     add_otel_flags(serve)
     serve.set_defaults(handler="geppetto.cli.serve:run")

@@ -90,9 +90,7 @@ def usage(args: argparse.Namespace) -> int:
         right = frozenset(range(0, 8))
     sys.stdout.write(format_table(headers, table, right))
     if total[0].priced_runs < total[0].runs:
-        sys.stdout.write(
-            "(runs without a price are not in COST: declare model_info.cost in their profile)\n"
-        )
+        sys.stdout.write("(runs without a price are not in COST: declare model_info.cost in their profile)\n")
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any
 
 from geppetto.embeddings.transport import HttpFailure
@@ -29,7 +30,9 @@ def split_batches(texts: Sequence[str], batch_size: int, batch_chars: int) -> li
     batches: list[tuple[int, list[str]]] = []
     start, count = 0, len(texts)
     while start < count:
-        batch = list(texts[start : start + batch_size])
+        batch = texts[start : start + batch_size]  # a list's slice is already a new list
+        if not isinstance(batch, list):
+            batch = list(batch)
         if sum(map(len, batch)) > batch_chars:  # rare: cut at the character budget instead
             chars, keep = 0, 0
             for text in batch:
@@ -77,12 +80,16 @@ def check_vectors(raw: Any, expected: int, dimensions: int, provider: str) -> li
 
 def _all_good(raw: list[Any], dimensions: int) -> bool:
     """The common case in a few C-level passes: every vector a non-empty list of one size, every
-    value a finite number (a non-number makes ``sum`` fail, a NaN or infinity makes it non-finite)."""
+    value a finite number. One ``sum`` over the chained values fails on a non-number (a string,
+    ``null``, a nested list, a vector that is an object: its keys are strings) and is non-finite
+    if any value is NaN or infinite (only the ``json`` fallback decodes those; orjson refuses
+    them). One call for all values, not one per vector: with short vectors the per-call cost of
+    ``sum`` dominated."""
     try:
         sizes = set(map(len, raw))
         if len(sizes) != 1 or (size := sizes.pop()) == 0 or (dimensions and size != dimensions):
             return False
-        total = sum(map(sum, raw))
+        total = sum(chain.from_iterable(raw))
     except TypeError:
         return False
     return math.isfinite(total) and set(map(type, raw)) == {list}

@@ -3,10 +3,16 @@
 A cache entry is keyed by provider, model, dimensions and text, so two profiles that differ in
 any of them never share vectors. :class:`CachedEmbedder` asks its store for every text at once,
 sends only the misses to the provider (deduplicated), and stores what came back.
+
+A store that does blocking I/O says so (``blocking = True``: the SQLite file) and is called from
+a worker thread, once per ``embed`` for the lookups and once for the writes, so the event loop
+never waits on the disk. ``embed`` still returns only after the new vectors are committed: a
+``kill -9`` after it returned loses none of them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -25,6 +31,10 @@ class VectorStore(Protocol):
     def put_many(self, model: EmbeddingModel, items: dict[str, list[float]]) -> None: ...
 
     def close(self) -> None: ...
+
+
+def _blocking(store: VectorStore) -> bool:
+    return bool(getattr(store, "blocking", False))
 
 
 class MemoryCache:
@@ -84,7 +94,10 @@ class CachedEmbedder:
 
     async def aclose(self) -> None:
         for store in self.stores:
-            store.close()
+            if _blocking(store):  # waits for a write still in its thread (a cancelled embed's)
+                await asyncio.to_thread(store.close)
+            else:
+                store.close()
         await self.inner.aclose()
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -95,10 +108,13 @@ class CachedEmbedder:
         for level, store in enumerate(self.stores):
             if not wanted:
                 break
-            got = store.get_many(model, wanted)
+            if _blocking(store):
+                got = await asyncio.to_thread(store.get_many, model, wanted)
+            else:
+                got = store.get_many(model, wanted)
             if got:
                 for earlier in self.stores[:level]:
-                    earlier.put_many(model, got)
+                    await _put(earlier, model, got)
                 found.update(got)
                 wanted = [text for text in wanted if text not in got]
         self.hits += len(items) - len(wanted)
@@ -107,8 +123,16 @@ class CachedEmbedder:
             vectors = await self.inner.embed(wanted)
             fresh = dict(zip(wanted, vectors, strict=True))
             for store in self.stores:
-                store.put_many(model, fresh)
+                await _put(store, model, fresh)
             found.update(fresh)
         # Copies: a caller that normalises a vector in place must not change the cached one (or
         # the vector of a repeated text).
         return [list(found[text]) for text in items]
+
+
+async def _put(store: VectorStore, model: EmbeddingModel, items: dict[str, list[float]]) -> None:
+    """Store ``items``; a blocking store writes (one transaction) in a worker thread."""
+    if _blocking(store):
+        await asyncio.to_thread(store.put_many, model, items)
+    else:
+        store.put_many(model, items)

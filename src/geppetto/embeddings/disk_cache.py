@@ -56,6 +56,8 @@ def entry_key(model: EmbeddingModel, text: str) -> bytes:
 class DiskCache:
     """A SQLite vector cache usable from several threads (one connection, serialised)."""
 
+    blocking = True  # CachedEmbedder calls it from a worker thread, off the event loop
+
     def __init__(
         self,
         directory: str | os.PathLike[str] | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from geppetto.embeddings.batching import BatchingEmbedder
 from geppetto.embeddings.config import (
@@ -139,6 +140,12 @@ def _client(kind: str, base_url: str, key: str, settings: Settings, api_access: 
     async def preflight() -> None:
         await acheck_service_host(host, access)
 
+    async def redirect_check(url: str) -> None:
+        """The same rules for every hop: scheme, local names and where the host resolves."""
+        parts = urlsplit(url)
+        hop = check_service_url(f"{parts.scheme}://{parts.netloc}", access, what="redirect target")
+        await acheck_service_host(hop, access)
+
     return JsonClient(
         headers=headers,
         timeout=settings.client.timeout,
@@ -146,6 +153,7 @@ def _client(kind: str, base_url: str, key: str, settings: Settings, api_access: 
         max_retries=settings.client.max_retries,
         follow_redirects=not strict,
         preflight=preflight if host else None,
+        redirect_check=redirect_check,
     )
 
 

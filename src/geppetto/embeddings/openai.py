@@ -56,6 +56,17 @@ class OpenAIEmbedder(BatchingEmbedder):
 
 _INDEX = operator.itemgetter("index")
 _EMBEDDING = operator.itemgetter("embedding")
+_COUNTING: dict[int, list[int]] = {}
+
+
+def _counting(count: int) -> list[int]:
+    """``[0, 1, ..., count - 1]`` (compared against, never changed), built once per batch size."""
+    listed = _COUNTING.get(count)
+    if listed is None:
+        if len(_COUNTING) >= 64:
+            _COUNTING.clear()
+        listed = _COUNTING[count] = list(range(count))
+    return listed
 
 
 def vectors_from_data(body: Any, expected: int, provider: str) -> Any:
@@ -65,7 +76,7 @@ def vectors_from_data(body: Any, expected: int, provider: str) -> Any:
         raise EmbeddingResponseError(f"{provider} answer has no data list")
     if len(data) == expected and expected:
         try:  # the usual answer, in C-level passes: every entry has both keys, indexes in order
-            if list(map(_INDEX, data)) == list(range(expected)):
+            if list(map(_INDEX, data)) == _counting(expected):
                 return list(map(_EMBEDDING, data))
         except (KeyError, TypeError):
             pass  # the careful path below says what is wrong

@@ -62,7 +62,9 @@ def text_tokens(text: str) -> int:
     """The estimate for a piece of text (see the module docstring)."""
     if not text:
         return 0
-    ascii_chars = sum(1 for char in text if char < "\x80")
+    if text.isascii():  # the usual case, without a per-character loop
+        return math.ceil(len(text) / _ASCII_PER_TOKEN)
+    ascii_chars = len(text.encode("ascii", "ignore"))
     return math.ceil(ascii_chars / _ASCII_PER_TOKEN) + (len(text) - ascii_chars)
 
 

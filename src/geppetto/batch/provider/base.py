@@ -152,7 +152,6 @@ def sdk_error(engine: ProviderEngine, exc: BaseException) -> ProviderError:
     )
 
 
-
 def batch_error(
     provider: str, body: Any, *, secrets: tuple[str, ...] = (), request_id: str = ""
 ) -> ProviderError:

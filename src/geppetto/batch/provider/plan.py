@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from geppetto.batch.context import BatchContext
@@ -76,7 +77,7 @@ async def arun_plan(plan: BatchPlan, on_written: OnWritten) -> None:
     """Run ``plan`` through the providers' batch APIs (see the module docstring)."""
     ctx = BatchContext(plan.config)
     started = time.perf_counter()
-    items = plan.items
+    items: Iterable[BatchItem] = plan.items
     if plan.output is not None and plan.output.exists():
         done = read_output(plan.output).done()
         items = [item for item in items if item.key not in done]
