@@ -41,6 +41,11 @@ def reply_text(turn: Turn, start: int) -> str:
     return "".join(b.text or "" for b in turn.blocks[start:] if b.kind is BlockKind.LLM_TEXT)
 
 
+def reasoning_text(turn: Turn, start: int) -> str:
+    """The run's readable reasoning (encrypted reasoning has no text and is never sent)."""
+    return "".join(b.text or "" for b in turn.blocks[start:] if b.kind is BlockKind.REASONING)
+
+
 def _result(turn: Turn) -> dict[str, Any]:
     result = turn.metadata.get(TurnMetaKeys.INFERENCE_RESULT.id)
     return result if isinstance(result, dict) else {}
@@ -90,6 +95,9 @@ def completion(turn: Turn, start: int, model: str, inference_id: str, created: i
     }
     if calls:
         message["tool_calls"] = calls
+    reasoning = reasoning_text(turn, start)
+    if reasoning:  # DeepSeek's and vLLM's field; only when the run produced reasoning
+        message["reasoning_content"] = reasoning
     return {
         "id": completion_id(inference_id),
         "object": "chat.completion",
