@@ -184,14 +184,10 @@ async def run_stream(
             api_error = run_error(error, redact)
             if sink.response is None:
                 raise api_error from None
-            await sink.finish(sink.take() + ChunkWriter.error(api_error.body()))
-            return sink.response
+            return await sink.finish(sink.take() + ChunkWriter.error(api_error.body()))
         assert turn is not None
         sink.bind(inference_id(turn))
-        data = sink.take() + tail(sink, turn, start)
-        await sink.finish(data)
-        assert sink.response is not None
-        return sink.response
+        return await sink.finish(sink.take() + tail(sink, turn, start))
     except ConnectionError:  # the client left while we wrote: nobody to answer
         return sink.response if sink.response is not None else web.Response(status=499)
     finally:

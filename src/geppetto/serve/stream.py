@@ -197,14 +197,18 @@ class StreamSink:
             await writer
         return not self._gone
 
-    async def finish(self, data: bytes) -> None:
-        """The last write (the response is prepared here when nothing went out yet)."""
-        if self.response is None:
-            await self._send(data)
-            assert self.response is not None
-            await self.response.write_eof()
-        else:
-            await self.response.write_eof(data)
+    async def finish(self, data: bytes) -> web.StreamResponse:
+        """The last write. When nothing went out yet the whole stream is one response with a
+        length (one send instead of headers, chunks and a terminator: SSE clients read it alike)."""
+        response = self.response
+        if response is None:
+            assert self._chunks is not None
+            opening = self._chunks.delta({"role": "assistant", "content": ""}, with_usage=self._include_usage)
+            response = self.response = web.Response(body=opening + data, headers=self._headers)
+            response.content_type = "text/event-stream"
+            return response
+        await response.write_eof(data)
+        return response
 
     def close(self) -> None:
         writer = self._writer

@@ -59,7 +59,7 @@ class ChatRun:
             return record
         except Exception as exc:  # a middleware's or tool's own error: redacted all the same
             record["outcome"] = "failed"
-            record["error"] = self.redact(f"{type(exc).__name__}: {exc}")
+            record["error"] = self.redact(str(exc) or type(exc).__name__)
             return record
         record["turn_id"] = turn.id
         record["stop_reason"] = turn.metadata.get(TurnMetaKeys.STOP_REASON.id, "")
@@ -161,4 +161,3 @@ def check_profile(profiles: WebProfiles, name: str) -> str:
         shown = ", ".join(repr(n) for n in names) or "none"
         raise ConfigError(f"unknown profile {name!r}; the server offers {shown}")
     return name
-

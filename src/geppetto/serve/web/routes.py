@@ -258,7 +258,6 @@ async def _send(response: web.StreamResponse, record: dict[str, Any]) -> None:
     await response.write(_frame(record))
 
 
-
 def _gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
