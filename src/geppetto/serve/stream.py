@@ -12,8 +12,8 @@ name first, then the argument fragments, in OpenAI's shape.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
+from threading import get_ident
 from typing import Any
 
 from aiohttp import web
@@ -70,7 +70,7 @@ class StreamSink:
         self._include_usage = include_usage
         self._stream_tools = stream_tools
         self._loop = asyncio.get_running_loop()
-        self._owner = threading.get_ident()
+        self._owner = get_ident()
         self._chunks: ChunkWriter | None = None
         self._pending: list[tuple[int, Any]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -100,10 +100,16 @@ class StreamSink:
             return
         if self._chunks is None:
             self.bind(event.meta.inference_id)
-        if threading.get_ident() == self._owner:
-            self._add(item)
-        else:
+        if get_ident() != self._owner:  # an engine's worker thread: hand it to the loop
             self._loop.call_soon_threadsafe(self._add, item)
+            return
+        self._pending.append(item)
+        if self._writer is None:
+            if not self._kicked and not self.ended:
+                self._kicked = True
+                self._loop.call_soon(self._kick)
+        elif self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     def bind(self, inference_id: str) -> None:
         """Fix the completion id (the run's inference id) before the first chunk is built."""
