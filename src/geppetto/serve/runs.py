@@ -140,9 +140,8 @@ async def run_plain(
     finally:
         runs.leave(run)
     body = completion(turn, start, model, inference_id(turn), int(time.time()))
-    return web.Response(
-        body=orjson.dumps(body), content_type="application/json", headers={SESSION_HEADER: session.id}
-    )
+    headers = {SESSION_HEADER: session.id, "Content-Type": "application/json"}
+    return web.Response(body=orjson.dumps(body), headers=headers)
 
 
 async def run_stream(

@@ -210,8 +210,8 @@ class StreamSink:
         if response is None:
             assert self._chunks is not None
             opening = self._chunks.delta({"role": "assistant", "content": ""}, with_usage=self._include_usage)
-            response = self.response = web.Response(body=opening + data, headers=self._headers)
-            response.content_type = "text/event-stream"
+            headers = {**self._headers, "Content-Type": "text/event-stream"}
+            response = self.response = web.Response(body=opening + data, headers=headers)
             return response
         await response.write_eof(data)
         return response
