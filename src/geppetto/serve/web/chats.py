@@ -27,6 +27,15 @@ from geppetto.turns import Block, Turn, TurnMetaKeys, new_id
 from geppetto.turns.keys import RunMetaKeys
 
 
+class _Redacted(GeppettoError):
+    """An error whose message was scrubbed of the profile's secrets (same ``code``, so the same
+    HTTP status; not chained, so the original text goes nowhere)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def next_turn(latest: Turn | None, prompt: str, system: str, profile: str) -> Turn:
     """History plus the new user block; a new conversation starts with ``system`` (if any)."""
     turn = continuation(latest)
@@ -106,7 +115,10 @@ class ChatRuns:
         try:
             builder = await asyncio.to_thread(self.profiles.builder, profile)
         except GeppettoError as exc:
-            raise type(exc)(redact(str(exc))) from None
+            message = redact(str(exc))
+            if message == str(exc):
+                raise
+            raise _Redacted(exc.code, message) from None
         if not builder.profile:  # the session labels the stored run with it; reopening selects it
             builder.profile = profile
         latest: Turn | None = None
