@@ -100,16 +100,10 @@ class StreamSink:
             return
         if self._chunks is None:
             self.bind(event.meta.inference_id)
-        if get_ident() != self._owner:  # an engine's worker thread: hand it to the loop
+        if get_ident() == self._owner:
+            self._add(item)
+        else:  # an engine's worker thread: hand it to the loop
             self._loop.call_soon_threadsafe(self._add, item)
-            return
-        self._pending.append(item)
-        if self._writer is None:
-            if not self._kicked and not self.ended:
-                self._kicked = True
-                self._loop.call_soon(self._kick)
-        elif self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
 
     def bind(self, inference_id: str) -> None:
         """Fix the completion id (the run's inference id) before the first chunk is built."""
