@@ -10,6 +10,11 @@ client drives both with the same concurrency, rounds interleaved so that drift h
 Memory: the geppetto process's RSS before and after opening ``--streams`` streams that stay open
 (an engine that waits after its first delta), divided by their number.
 
+The floor streams the way a minimal handler does (``prepare``, one ``write``, ``write_eof``:
+chunked). geppetto sends the same SSE bytes, but answers a run that ended before anything was
+written (echo never suspends) as one response with a length, so the bodies match and the framing
+differs (docs/performance.md says so next to the figures).
+
     .venv/bin/python bench/bench_serve.py [--requests N] [--concurrency N] [--rounds N]
                                           [--streams N] [--json PATH]
 """

@@ -107,7 +107,7 @@ def test_client_disconnect_cancels_the_run_and_keeps_the_partial_turn(
         sock.close()
         assert engine.cancelled.wait(30), "the run was not cancelled when the client left"
         runs = app[STATE].runs
-        _wait(lambda: not server.call(lambda: len(runs.handles)), "the run to settle")
+        _wait(lambda: not server.call(lambda: len(runs.active)), "the run to settle")
     rows = _stored(store_path)
     assert [row.outcome for row in rows] == ["cancelled"]
     store = TurnStore(store_path)

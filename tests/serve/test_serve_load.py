@@ -43,5 +43,5 @@ def test_500_concurrent_streams_all_complete() -> None:
 
         results = asyncio.run(main())
         runs = app[STATE].runs
-        assert server.call(lambda: len(runs.handles)) == 0
+        assert server.call(lambda: len(runs.active)) == 0
     assert [r for r in results if r != (200, REPLY, True)] == []

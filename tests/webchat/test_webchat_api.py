@@ -430,3 +430,99 @@ def test_without_a_default_profile_the_picker_offers_the_default_settings_first(
     assert engine.name == "echo" and profiles.engine("echo-one") is engine  # built once, shared
     with pytest.raises(ConfigError, match="not found"):
         profiles.engine("missing")
+
+
+class RedactingProfiles(ScriptedProfiles):
+    """Scripted profiles whose secret is ``sk-test-secret`` (what a real profile's settings redact)."""
+
+    def redact(self, name: str) -> Any:
+        return lambda text: text.replace("sk-test-secret", "[redacted]")
+
+
+async def test_errors_that_are_not_provider_errors_are_redacted_for_the_page(tmp_path: Path) -> None:
+    def leak(turn: Any) -> Any:
+        raise RuntimeError("the middleware sent sk-test-secret somewhere")
+
+    def broken() -> EngineBuilder:
+        raise ConfigError("profile cannot run: bad key sk-test-secret")
+
+    profiles = RedactingProfiles(
+        {"leaky": lambda: EngineBuilder(FunctionEngine(leak)), "broken": broken}, default="leaky"
+    )
+    store = TurnStore(tmp_path / "t.db")
+    app = web.Application()
+    add_web_chat(app, store=store, profiles=profiles)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        done = (await chat(client, message="hi"))[-1]
+        assert done["outcome"] == "failed"
+        assert "sk-test-secret" not in done["error"] and "[redacted]" in done["error"]
+        document = await (await client.get(f"/api/sessions/{done['session_id']}")).json()
+        assert document["outcome"] == "failed" and "sk-test-secret" not in document["error"]
+        refused = await client.post("/api/chat", json={"message": "hi", "profile": "broken"})
+        message = await error_of(refused, 400)
+        assert "sk-test-secret" not in message and "[redacted]" in message
+
+
+def test_two_first_runs_of_a_profile_build_one_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from geppetto.engines import from_settings
+    from geppetto.serve.web import CatalogProfiles
+
+    profiles_file = tmp_path / "profiles.yaml"
+    profiles_file.write_text("echo-one:\n  ai-chat:\n    ai-api-type: echo\n", encoding="utf-8")
+    profiles = CatalogProfiles(profile_file=profiles_file)
+    real = from_settings.engine_for
+    entered, release = threading.Event(), threading.Event()
+    builds: list[object] = []
+
+    def slow_engine_for(resolved: Any) -> Any:
+        builds.append(resolved)
+        entered.set()
+        assert release.wait(30)
+        return real(resolved)
+
+    monkeypatch.setattr(from_settings, "engine_for", slow_engine_for)
+    got: list[object] = []
+    first = threading.Thread(target=lambda: got.append(profiles.engine("echo-one")))
+    first.start()
+    assert entered.wait(30)  # the first build is under way ...
+    second = threading.Thread(target=lambda: got.append(profiles.engine("echo-one")))
+    second.start()  # ... and the second run waits for it instead of building its own
+    assert second.ident is not None
+    where = _blocked_in(second.ident, ("slow_engine_for", "result"))
+    assert where == "result"  # waiting on the first build's future, not building a second engine
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert len(builds) == 1 and len(got) == 2 and got[0] is got[1]
+
+
+def _blocked_in(ident: int, names: tuple[str, ...]) -> str:
+    """The first of ``names`` that thread ``ident``'s stack reaches (polled: a correctness wait)."""
+    import sys
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(ident)
+        while frame is not None:
+            if frame.f_code.co_name in names:
+                return frame.f_code.co_name
+            frame = frame.f_back
+        time.sleep(0.01)
+    raise AssertionError("the thread never got there")
+
+
+def test_a_failed_profile_build_is_retried_by_the_next_run(tmp_path: Path) -> None:
+    from geppetto.serve.web import CatalogProfiles
+
+    profiles_file = tmp_path / "profiles.yaml"
+    profiles_file.write_text("echo-one:\n  ai-chat:\n    ai-api-type: echo\n", encoding="utf-8")
+    profiles = CatalogProfiles(profile_file=profiles_file)
+    with pytest.raises(ConfigError, match="not found"):
+        profiles.engine("later")
+    profiles_file.write_text("later:\n  ai-chat:\n    ai-api-type: echo\n", encoding="utf-8")
+    assert profiles.engine("later").name == "echo"

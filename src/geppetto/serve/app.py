@@ -20,6 +20,7 @@ from aiohttp import web
 
 from geppetto.engines.base import Engine
 from geppetto.middleware.chain import Middleware
+from geppetto.serve.claims import SessionClaims, session_claims
 from geppetto.serve.errors import APIError, bad_request
 from geppetto.serve.limits import Limiter, QueueFull
 from geppetto.serve.models import Model, ModelCatalog, ProfileSources, check_profiles, profile_names
@@ -46,6 +47,7 @@ class ServerState:
     max_request_bytes: int
     shutdown_grace: float
     created: int
+    claims: SessionClaims
     has_api_key: bool = False
 
 
@@ -122,6 +124,7 @@ def create_app(
         max_request_bytes,
         shutdown_grace,
         int(time.time()),
+        SessionClaims(),
         has_api_key=bool(api_key),
     )
     stack: list[Any] = [_errors]
@@ -133,6 +136,7 @@ def create_app(
         stack.append(local_guard(cors_origins))
     app = web.Application(middlewares=stack, client_max_size=max_request_bytes)
     app[STATE] = state
+    state.claims = session_claims(app)  # shared with the web chat: one run per stored session
     if cors_origins:
         app.on_response_prepare.append(add_cors_headers)
     app.router.add_post("/v1/chat/completions", chat_completions)
@@ -211,24 +215,25 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     raw = await _read_body(request, state.max_request_bytes)
     req = parse_body(raw, state.catalog.default)
     model = state.catalog.get(req.model)
-    await model.aengine()
+    if not model.ready:
+        await model.aengine()
     builder = model.builder(req.tools)
-    continuing = await _continued_session(state, request)
-    if continuing is not None:  # claimed before its history is read: no request sees a stale one
-        if continuing in state.runs.continuing:
-            raise APIError(
-                409,
-                f"session {continuing} is still answering another request; send the next one after it",
-                param=SESSION_HEADER,
-                code="session_busy",
-            )
-        state.runs.continuing.add(continuing)
+    continuing = await _continued_session(state, request) if SESSION_HEADER in request.headers else None
+    if continuing is None:
+        return await _run_in_slot(request, state, model, req, Session(builder, store=state.store), req.seed)
+    # claimed before its history is read: no request sees a stale one
+    if not state.claims.claim(continuing):
+        raise APIError(
+            409,
+            f"session {continuing} is still answering another request; send the next one after it",
+            param=SESSION_HEADER,
+            code="session_busy",
+        )
     try:
         session, seed = await _session(state, builder, req.seed, continuing)
         return await _run_in_slot(request, state, model, req, session, seed)
     finally:
-        if continuing is not None:
-            state.runs.continuing.discard(continuing)
+        state.claims.release(continuing)
 
 
 async def _run_in_slot(
@@ -249,7 +254,14 @@ async def _run_in_slot(
             raise APIError(503, "the server is shutting down", type="server_error")
         if req.stream:
             return await run_stream(
-                request, session, seed, req.model, req.include_usage, state.runs, model.redact
+                request,
+                session,
+                seed,
+                req.model,
+                req.include_usage,
+                state.runs,
+                model.redact,
+                stream_tools=model.tools is None,  # a server-side tool loop answers its own calls
             )
         return await run_plain(request, session, seed, req.model, state.runs, model.redact)
     finally:
@@ -274,11 +286,9 @@ async def _continued_session(state: ServerState, request: web.Request) -> str | 
     return sid
 
 
-async def _session(state: ServerState, builder: Any, seed: Turn, sid: str | None) -> tuple[Session, Turn]:
-    """A new session, or stored session ``sid``: its latest turn is the history and the request's
-    messages are appended to it. The store is read in a worker thread (SQLite blocks)."""
-    if sid is None:
-        return Session(builder, store=state.store), seed
+async def _session(state: ServerState, builder: Any, seed: Turn, sid: str) -> tuple[Session, Turn]:
+    """Stored session ``sid``: its latest turn is the history and the request's messages are
+    appended to it. The store is read in a worker thread (SQLite blocks)."""
     from geppetto.store.errors import StoreError
 
     try:

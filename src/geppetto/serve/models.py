@@ -19,7 +19,7 @@ from geppetto.profiles.model_info import ModelInfo
 from geppetto.serve.errors import APIError, bad_request, model_not_found
 from geppetto.serve.limits import Limiter
 from geppetto.serve.wire import ClientTools
-from geppetto.session.builder import EngineBuilder
+from geppetto.session.builder import EngineBuilder, InferenceRunner
 from geppetto.turns.model import Turn
 
 log = logging.getLogger("geppetto.serve")
@@ -81,6 +81,12 @@ class Model:
         self._sources = sources or ProfileSources()
         self._pricing: ModelInfo | None = None  # the profile's model_info: runs are priced with it
         self._build_lock = asyncio.Lock()
+        self._plain: EngineBuilder | None = None  # the pipeline of requests without client tools
+
+    @property
+    def ready(self) -> bool:
+        """Whether the engine is built (requests then skip :meth:`aengine`)."""
+        return self._engine is not None
 
     def engine(self) -> Engine:
         if self._engine is None:
@@ -122,7 +128,16 @@ class Model:
             raise APIError(500, f"model {self.name} is not usable: {message}", type="server_error") from None
 
     def builder(self, client_tools: ClientTools | None) -> EngineBuilder:
-        """The pipeline of one request: middlewares, then the server's tool loop or the client's tools."""
+        """The pipeline of one request: middlewares, then the server's tool loop or the client's tools.
+        Requests without client tools share one, compiled once (a builder per request was a
+        measurable part of a request's cost)."""
+        if client_tools is None:
+            if self._plain is None:
+                self._plain = _Compiled(self._make_builder(None))
+            return self._plain
+        return self._make_builder(client_tools)
+
+    def _make_builder(self, client_tools: ClientTools | None) -> EngineBuilder:
         engine = self.engine()
         if client_tools is not None:
             if self.tools is not None:
@@ -137,6 +152,23 @@ class Model:
         if self.tools is not None:
             builder.with_tools(self.tools)
         return builder
+
+
+class _Compiled(EngineBuilder):
+    """A builder whose pipeline is compiled once and shared by every session that runs it (the
+    pipeline holds no per-run state: middlewares and engines are shared already). A model with a
+    server-side tool loop is compiled per session, as the loop is an object of its own."""
+
+    def __init__(self, base: EngineBuilder) -> None:
+        super().__init__(base.engine)
+        self.middlewares = list(base.middlewares)
+        self.sinks = list(base.sinks)
+        self.with_tools(base.tool_registry, base.tool_config, base.tool_hooks)
+        self.with_model_info(base.model_info, profile=base.profile)
+        self._runner = base.build() if base.tool_registry is None else None
+
+    def build(self) -> InferenceRunner:
+        return self._runner if self._runner is not None else super().build()
 
 
 class ModelCatalog:

@@ -11,6 +11,7 @@ from geppetto.turns.keys import RunMetaKeys, TurnMetaKeys
 from geppetto.turns.kinds import BlockKind
 from geppetto.turns.model import Turn
 
+_RESULT = TurnMetaKeys.INFERENCE_RESULT.id
 _CONTENT_FILTER = {"content_filter", "refusal", "safety", "prohibited_content", "spii", "blocklist"}
 
 
@@ -21,11 +22,12 @@ def completion_id(inference_id: str) -> str:
 def pending_tool_calls(turn: Turn, start: int) -> list[dict[str, Any]]:
     """The tool calls the run produced that nothing answered: the client has to run them."""
     new = turn.blocks[start:]
+    made = [b for b in new if b.kind is BlockKind.TOOL_CALL]
+    if not made:
+        return []
     answered = {str(b.payload.get("id")) for b in new if b.kind is BlockKind.TOOL_USE}
     calls = []
-    for block in new:
-        if block.kind is not BlockKind.TOOL_CALL:
-            continue
+    for block in made:
         call_id = str(block.payload.get("id") or block.id)
         if call_id in answered:
             continue
@@ -41,8 +43,13 @@ def reply_text(turn: Turn, start: int) -> str:
     return "".join(b.text or "" for b in turn.blocks[start:] if b.kind is BlockKind.LLM_TEXT)
 
 
+def reasoning_text(turn: Turn, start: int) -> str:
+    """The run's readable reasoning (encrypted reasoning has no text and is never sent)."""
+    return "".join(b.text or "" for b in turn.blocks[start:] if b.kind is BlockKind.REASONING)
+
+
 def _result(turn: Turn) -> dict[str, Any]:
-    result = turn.metadata.get(TurnMetaKeys.INFERENCE_RESULT.id)
+    result = turn.metadata.get(_RESULT)
     return result if isinstance(result, dict) else {}
 
 
@@ -90,6 +97,9 @@ def completion(turn: Turn, start: int, model: str, inference_id: str, created: i
     }
     if calls:
         message["tool_calls"] = calls
+    reasoning = reasoning_text(turn, start)
+    if reasoning:  # DeepSeek's and vLLM's field; only when the run produced reasoning
+        message["reasoning_content"] = reasoning
     return {
         "id": completion_id(inference_id),
         "object": "chat.completion",
@@ -108,10 +118,17 @@ def completion(turn: Turn, start: int, model: str, inference_id: str, created: i
     }
 
 
+_DELTA = b'"system_fingerprint":null,"choices":[{"index":0,"delta":'
+_REASON = b',"logprobs":null,"finish_reason":'
+_NULL = b"null"
+_END = b"}]}\n\n"
+_USAGE_NULL = b'}],"usage":null}\n\n'
+
+
 class ChunkWriter:
     """Builds the SSE frames of one streamed completion (all share id, created and model)."""
 
-    __slots__ = ("_head", "created", "id", "model")
+    __slots__ = ("_open", "created", "id", "model")
 
     def __init__(self, model: str, inference_id: str) -> None:
         self.id = completion_id(inference_id)
@@ -120,19 +137,20 @@ class ChunkWriter:
         head = orjson.dumps(
             {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model}
         )
-        self._head = head[:-1]  # the fields every chunk shares, without the closing brace
+        # the fields every chunk shares, without the closing brace
+        self._open = b"data: " + head[:-1] + b","
 
     def _frame(self, rest: dict[str, Any]) -> bytes:
-        return b"data: " + self._head + b"," + orjson.dumps(rest)[1:] + b"\n\n"
+        return self._open + orjson.dumps(rest)[1:] + b"\n\n"
 
     def delta(self, delta: dict[str, Any], finish: str | None = None, with_usage: bool = False) -> bytes:
-        rest: dict[str, Any] = {
-            "system_fingerprint": None,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
-        if with_usage:
-            rest["usage"] = None
-        return self._frame(rest)
+        """One chunk: the bytes ``orjson`` gives for ``{..., "system_fingerprint": null, "choices":
+        [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}], "usage": null}``,
+        joined from constant parts (a stream builds several per request)."""
+        reason = _NULL if finish is None else orjson.dumps(finish)
+        return b"".join(
+            (self._open, _DELTA, orjson.dumps(delta), _REASON, reason, _USAGE_NULL if with_usage else _END)
+        )
 
     def text(self, text: str, with_usage: bool = False) -> bytes:
         return self.delta({"content": text}, with_usage=with_usage)

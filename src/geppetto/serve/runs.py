@@ -1,8 +1,9 @@
 """One request's run: a session of the runtime, streamed or not, cancelled when the client leaves.
 
-Every run is registered in :class:`RunRegistry` until its handle settles, so shutdown can wait for
-or cancel in-flight runs and know that each has reached the store (the session persists before
-its handle settles).
+The run executes inside the handler's own task (``Session.arun``): no task, waiter or queue per
+request. Every run is registered in :class:`RunRegistry` while it is inside ``arun``, so shutdown
+can wait for or cancel in-flight runs and know that each has reached the store (the session
+persists before ``arun`` returns or raises).
 """
 
 from __future__ import annotations
@@ -10,63 +11,94 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 
 import orjson
 from aiohttp import web
 
-from geppetto.errors import ConfigError, InferenceCancelled
-from geppetto.events.types import Event, PartialEvent
+from geppetto.errors import ConfigError, InferenceCancelled, SessionNotActive
 from geppetto.serve.errors import APIError
-from geppetto.serve.response import ChunkWriter, completion, pending_tool_calls, reply_text
-from geppetto.session.session import ExecutionHandle, Session
+from geppetto.serve.response import ChunkWriter, completion
+from geppetto.serve.stream import StreamSink, tail
+from geppetto.session.session import Session
+from geppetto.turns.keys import TurnMetaKeys
 from geppetto.turns.model import Turn
 
 log = logging.getLogger("geppetto.serve")
 
 SESSION_HEADER = "X-Geppetto-Session-Id"
-_POLL_S = 0.2  # how often a run checks that its client is still connected
+_POLL_S = 0.2  # how often the registry checks that the clients of running requests are connected
+_INFERENCE_ID = TurnMetaKeys.INFERENCE_ID.id
+
+
+class Run:
+    """A request whose session is running: ``left`` once its client went away."""
+
+    __slots__ = ("left", "request", "session")
+
+    def __init__(self, request: web.Request, session: Session) -> None:
+        self.request = request
+        self.session = session
+        self.left = False
+
+    def cancel(self) -> None:
+        with contextlib.suppress(SessionNotActive):
+            self.session.cancel_active()
 
 
 class RunRegistry:
-    """The handles of the runs in flight (for graceful shutdown)."""
+    """The runs in flight (for graceful shutdown and disconnect checks).
+
+    One timer for all of them polls their transports every 0.2 s and cancels the runs whose client
+    has gone (aiohttp does not cancel handlers by default, so runs would otherwise go on for
+    nobody); it only runs while some request is in flight, and a request costs a set insertion.
+    """
 
     def __init__(self) -> None:
-        self.handles: set[ExecutionHandle] = set()
+        self.active: set[Run] = set()
         self.accepting = True
-        # Stored sessions a request is continuing (X-Geppetto-Session-Id): one at a time, else
-        # both would append to the same latest turn and one reply would drop out of the history.
-        self.continuing: set[str] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._idle: asyncio.Future[None] | None = None
 
-    def add(self, handle: ExecutionHandle) -> None:
-        self.handles.add(handle)
-        handle.add_done_callback(self._discard)
+    def enter(self, request: web.Request, session: Session) -> Run:
+        run = Run(request, session)
+        self.active.add(run)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(_POLL_S, self._check)
+        return run
 
-    def _discard(self, handle: ExecutionHandle) -> None:
-        self.handles.discard(handle)
+    def leave(self, run: Run) -> None:
+        self.active.discard(run)
+        if not self.active and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+    def _check(self) -> None:
+        self._timer = None
+        for run in list(self.active):
+            transport = run.request.transport
+            if not run.left and (transport is None or transport.is_closing()):
+                run.left = True
+                run.cancel()
+        if self.active:
+            self._timer = asyncio.get_running_loop().call_later(_POLL_S, self._check)
 
     def cancel_all(self) -> None:
-        for handle in list(self.handles):
-            handle.cancel()
+        for run in list(self.active):
+            run.cancel()
 
     async def drain(self, grace: float) -> None:
-        """Let runs finish for ``grace`` seconds, then cancel the rest and wait until each settled
+        """Let runs finish for ``grace`` seconds, then cancel the rest and wait until each ended
         (and so was stored)."""
         self.accepting = False
-        pending = [_settled(handle) for handle in list(self.handles)]
-        if not pending:
+        if not self.active:
             return
-        _done, late = await asyncio.wait([asyncio.ensure_future(p) for p in pending], timeout=grace)
-        self.cancel_all()
-        if late:
-            await asyncio.wait(late)
-
-
-async def _settled(handle: ExecutionHandle) -> None:
-    with contextlib.suppress(BaseException):
-        await handle
+        idle = self._idle = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(idle), grace)
+        if self.active:
+            self.cancel_all()
+            await idle
 
 
 def run_error(exc: BaseException, redact: Callable[[str], str]) -> APIError:
@@ -81,45 +113,12 @@ def run_error(exc: BaseException, redact: Callable[[str], str]) -> APIError:
     return APIError(500, f"inference failed: {message}", type="server_error")
 
 
-class _Watch:
-    """Cancels ``handle`` when the client's connection closes (aiohttp does not cancel handlers
-    by default, so runs would otherwise go on for nobody). A timer, not a task: it costs nothing
-    for the many runs that end before its first check."""
-
-    __slots__ = ("_handle", "_request", "_timer", "left")
-
-    def __init__(self, request: web.Request, handle: ExecutionHandle) -> None:
-        self.left = False
-        self._request = request
-        self._handle = handle
-        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(_POLL_S, self._check)
-
-    def _check(self) -> None:
-        if self._handle.done():
-            self._timer = None
-            return
-        transport = self._request.transport
-        if transport is None or transport.is_closing():
-            self.left = True
-            self._timer = None
-            self._handle.cancel()
-            return
-        self._timer = asyncio.get_running_loop().call_later(_POLL_S, self._check)
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+def _cancelled(run: Run) -> APIError:
+    return APIError(499 if run.left else 503, "the request was cancelled", type="server_error")
 
 
-async def _finish_cancelled(handle: ExecutionHandle) -> None:
-    """The handler itself was cancelled: stop the run and wait until its partial turn is stored."""
-    handle.cancel()
-    await asyncio.shield(_settled(handle))
-
-
-def _headers(session: Session) -> dict[str, str]:
-    return {SESSION_HEADER: session.id}
+def inference_id(turn: Turn) -> str:
+    return str(turn.metadata.get(_INFERENCE_ID) or "")
 
 
 async def run_plain(
@@ -131,43 +130,18 @@ async def run_plain(
     redact: Callable[[str], str],
 ) -> web.Response:
     start = len(seed.blocks)
-    handle = session.start(seed)
-    runs.add(handle)
-    watch = _Watch(request, handle)
+    run = runs.enter(request, session)
     try:
-        turn = await handle
-    except asyncio.CancelledError:
-        await _finish_cancelled(handle)
-        raise
+        turn = await session.arun(seed)
     except InferenceCancelled:
-        raise APIError(499 if watch.left else 503, "the request was cancelled", type="server_error") from None
+        raise _cancelled(run) from None
     except Exception as exc:
         raise run_error(exc, redact) from None
     finally:
-        watch.stop()
-    body = completion(turn, start, model, handle.inference_id, int(time.time()))
-    return web.Response(body=orjson.dumps(body), content_type="application/json", headers=_headers(session))
-
-
-class _DeltaSink:
-    """Text deltas of the run, handed to the request's loop (engines may publish from a worker)."""
-
-    __slots__ = ("_loop", "_owner", "queue")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self._loop = loop
-        self._owner = threading.get_ident()
-
-    def publish(self, event: Event) -> None:
-        if type(event) is PartialEvent and event.delta:
-            self.put(event.delta)
-
-    def put(self, item: str | None) -> None:
-        if threading.get_ident() == self._owner:
-            self.queue.put_nowait(item)
-        else:
-            self._loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        runs.leave(run)
+    body = completion(turn, start, model, inference_id(turn), int(time.time()))
+    headers = {SESSION_HEADER: session.id, "Content-Type": "application/json"}
+    return web.Response(body=orjson.dumps(body), headers=headers)
 
 
 async def run_stream(
@@ -178,93 +152,42 @@ async def run_stream(
     include_usage: bool,
     runs: RunRegistry,
     redact: Callable[[str], str],
+    *,
+    stream_tools: bool = True,
 ) -> web.StreamResponse:
     """SSE chunks as OpenAI sends them. Headers go out with the first delta, so a run that fails
-    before producing anything is still answered with a proper error status."""
+    before producing anything is still answered with a proper error status. Deltas an engine
+    publishes while the run is suspended are written by a writer task made at that moment; a run
+    that never suspends (echo) is answered in one write after it ends, by the handler itself."""
     start = len(seed.blocks)
-    loop = asyncio.get_running_loop()
-    sink = _DeltaSink(loop)
-    handle = session.start(seed, sinks=[sink], loop=loop)
-    runs.add(handle)
-    handle.add_done_callback(lambda _h: sink.put(None))
-    watch = _Watch(request, handle)
-    chunks = ChunkWriter(model, handle.inference_id)
-    response: web.StreamResponse | None = None
-    sent: list[str] = []
-
-    async def send(data: bytes, last: bool = False) -> None:
-        nonlocal response
-        if response is None:
-            response = web.StreamResponse(headers={**_headers(session), "Cache-Control": "no-cache"})
-            response.content_type = "text/event-stream"
-            await response.prepare(request)
-            data = chunks.delta({"role": "assistant", "content": ""}, with_usage=include_usage) + data
-        if last:
-            await response.write_eof(data)
-        else:
-            await response.write(data)
-
-    held = b""  # deltas read together with the end of the run go out with the tail, in one write
+    headers = {SESSION_HEADER: session.id, "Cache-Control": "no-cache"}
+    sink = StreamSink(request, headers, model, include_usage, stream_tools)
+    run = runs.enter(request, session)
+    sink.on_gone = run.cancel
+    error: Exception | None = None
+    turn: Turn | None = None
     try:
-        while True:
-            item = await sink.queue.get()
-            if item is None:
-                break
-            parts = [item]
-            ended = False
-            while not sink.queue.empty():  # batch what has piled up into one write
-                more = sink.queue.get_nowait()
-                if more is None:
-                    ended = True
-                    break
-                parts.append(more)
-            text = "".join(parts)
-            sent.append(text)
-            if ended:
-                held = chunks.text(text, include_usage)
-                break
-            await send(chunks.text(text, include_usage))
         try:
-            turn = await handle
-        except InferenceCancelled:
-            if response is None:
-                raise APIError(
-                    499 if watch.left else 503, "the request was cancelled", type="server_error"
-                ) from None
-            return response
-        except Exception as exc:
-            error = run_error(exc, redact)
-            if response is None:
-                raise error from None
-            await response.write_eof(held + ChunkWriter.error(error.body()))
-            return response
-        await send(held + _tail(chunks, turn, start, "".join(sent), include_usage), last=True)
-        assert response is not None
-        return response
-    except asyncio.CancelledError:
-        await _finish_cancelled(handle)
-        raise
+            turn = await session.arun(seed, sinks=[sink])
+        except Exception as exc:  # InferenceCancelled included
+            error = exc
+        finally:
+            runs.leave(run)
+        if not await sink.settle():
+            return sink.response or web.Response(status=499)  # the client left while we wrote
+        if isinstance(error, InferenceCancelled):
+            if sink.response is None:
+                raise _cancelled(run) from None
+            return sink.response
+        if error is not None:
+            api_error = run_error(error, redact)
+            if sink.response is None:
+                raise api_error from None
+            return await sink.finish(sink.take() + ChunkWriter.error(api_error.body()))
+        assert turn is not None
+        sink.bind(inference_id(turn))
+        return await sink.finish(sink.take() + tail(sink, turn, start))
     except ConnectionError:  # the client left while we wrote: nobody to answer
-        await _finish_cancelled(handle)
-        return response if response is not None else web.Response(status=499)
+        return sink.response if sink.response is not None else web.Response(status=499)
     finally:
-        watch.stop()
-
-
-def _tail(chunks: ChunkWriter, turn: Turn, start: int, streamed: str, include_usage: bool) -> bytes:
-    """What follows the deltas: text engines did not stream, tool calls, the finish chunk, usage."""
-    from geppetto.serve.response import finish_reason
-
-    out = []
-    text = reply_text(turn, start)
-    if text.startswith(streamed) and len(text) > len(streamed):
-        out.append(chunks.text(text[len(streamed) :], include_usage))
-    calls = pending_tool_calls(turn, start)
-    if calls:
-        indexed = [{"index": index, **call} for index, call in enumerate(calls)]
-        out.append(chunks.delta({"tool_calls": indexed}, with_usage=include_usage))
-    out.append(chunks.delta({}, finish_reason(turn, bool(calls)), include_usage))
-    if include_usage:
-        out.append(chunks.usage(turn))
-    out.append(ChunkWriter.DONE)
-    return b"".join(out)
+        sink.close()

@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from geppetto.prompts import REFERENCE_SYSTEM_PROMPT
+from geppetto.serve.claims import session_claims
 from geppetto.serve.web.chats import ChatRuns
 from geppetto.serve.web.profiles import CatalogProfiles, ProfileChoice, WebProfiles
 from geppetto.serve.web.routes import WebChatRoutes
@@ -45,7 +46,9 @@ def add_web_chat(
     ``profiles``: what the picker offers and how each runs; by default the CLI's profile sources
     (``profile_file``, ``profile_registries``, ``config_file``, settings ``flags``) with
     ``default_profile`` preselected. ``system_prompt`` starts every new conversation (``""``: none).
-    On shutdown running replies are cancelled and stored. Returns the runs (for embedding apps).
+    On shutdown running replies are cancelled and stored. A session answers one request at a time,
+    here and through ``create_app``'s ``/v1`` on the same app (409 for the second). Returns the
+    runs (for embedding apps).
     """
     owned = not isinstance(store, TurnStore)
     turn_store = store if isinstance(store, TurnStore) else TurnStore(Path(store) if store else None)
@@ -57,7 +60,7 @@ def add_web_chat(
             config_file=config_file,
             flags=flags,
         )
-    runs = ChatRuns(turn_store, profiles, system_prompt=system_prompt)
+    runs = ChatRuns(turn_store, profiles, system_prompt=system_prompt, claims=session_claims(app))
     WebChatRoutes(runs).add_to(app)
     app[WEB_CHAT_RUNS] = runs
 

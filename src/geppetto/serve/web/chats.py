@@ -17,13 +17,23 @@ from typing import Any
 from geppetto.errors import ConfigError, GeppettoError, SessionAlreadyActive
 from geppetto.events.sinks import CallbackSink
 from geppetto.events.types import Event
-from geppetto.serve.web.profiles import WebProfiles
+from geppetto.serve.claims import SessionClaims
+from geppetto.serve.web.profiles import WebProfiles, redactor
 from geppetto.serve.web.views import PROFILE_KEY, event_record
 from geppetto.session import ExecutionHandle, Session
 from geppetto.store import TurnStore
 from geppetto.store.continuation import continuation
 from geppetto.turns import Block, Turn, TurnMetaKeys, new_id
 from geppetto.turns.keys import RunMetaKeys
+
+
+class _Redacted(GeppettoError):
+    """An error whose message was scrubbed of the profile's secrets (same ``code``, so the same
+    HTTP status; not chained, so the original text goes nowhere)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def next_turn(latest: Turn | None, prompt: str, system: str, profile: str) -> Turn:
@@ -44,6 +54,7 @@ class ChatRun:
     profile: str
     handle: ExecutionHandle
     queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+    redact: Callable[[str], str] = str  # the profile's secrets out of error text
 
     def outcome(self) -> dict[str, Any]:
         """The closing record: how the run ended and what it produced."""
@@ -53,7 +64,11 @@ class ChatRun:
             turn = handle.wait(0)
         except GeppettoError as exc:
             record["outcome"] = "cancelled" if exc.code == "cancelled" else "failed"
-            record["error"] = "" if exc.code == "cancelled" else str(exc)
+            record["error"] = "" if exc.code == "cancelled" else self.redact(str(exc))
+            return record
+        except Exception as exc:  # a middleware's or tool's own error: redacted all the same
+            record["outcome"] = "failed"
+            record["error"] = self.redact(str(exc) or type(exc).__name__)
             return record
         record["turn_id"] = turn.id
         record["stop_reason"] = turn.metadata.get(TurnMetaKeys.STOP_REASON.id, "")
@@ -68,25 +83,42 @@ class ChatRun:
 class ChatRuns:
     """The running replies of one web chat, keyed by session id."""
 
-    def __init__(self, store: TurnStore, profiles: WebProfiles, *, system_prompt: str) -> None:
+    def __init__(
+        self,
+        store: TurnStore,
+        profiles: WebProfiles,
+        *,
+        system_prompt: str,
+        claims: SessionClaims | None = None,
+    ) -> None:
         self.store = store
         self.profiles = profiles
         self.system_prompt = system_prompt
+        # Shared with the server's /v1 (create_app): a session answers one request at a time.
+        self.claims = claims if claims is not None else SessionClaims()
         self._active: dict[str, ChatRun] = {}
 
     def is_running(self, session_id: str) -> bool:
-        return session_id in self._active
+        """Whether ``session_id`` is answering (here or through the server's ``/v1``)."""
+        return self.claims.busy(session_id)
 
     def running(self) -> set[str]:
-        return set(self._active)
+        return self.claims.held()
 
     async def start(self, session_id: str | None, profile: str, message: str) -> ChatRun:
         """Start a reply on the running loop (a new session when ``session_id`` is ``None``)."""
-        if session_id is not None and session_id in self._active:
+        if session_id is not None and self.claims.busy(session_id):
             raise SessionAlreadyActive(
                 f"session {session_id} is still answering; stop that reply before sending another"
             )
-        builder = await asyncio.to_thread(self.profiles.builder, profile)
+        redact = redactor(self.profiles, profile)
+        try:
+            builder = await asyncio.to_thread(self.profiles.builder, profile)
+        except GeppettoError as exc:
+            message = redact(str(exc))
+            if message == str(exc):
+                raise
+            raise _Redacted(exc.code, message) from None
         if not builder.profile:  # the session labels the stored run with it; reopening selects it
             builder.profile = profile
         latest: Turn | None = None
@@ -94,13 +126,17 @@ class ChatRuns:
             turns = await asyncio.to_thread(self.store.load_turns, session_id, last=1)
             latest = turns[-1] if turns else None
         sid = session_id or new_id()
-        if sid in self._active:  # started meanwhile (the awaits above yield)
+        if not self.claims.claim(sid):  # started meanwhile (the awaits above yield)
             raise SessionAlreadyActive(f"session {sid} is still answering; stop that reply first")
-        session = Session(builder, session_id=sid, store=self.store)
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        sink = CallbackSink(_forward(queue))
-        handle = session.start(next_turn(latest, message, self.system_prompt, profile), sinks=[sink])
-        run = ChatRun(sid, profile, handle, queue)
+        try:
+            session = Session(builder, session_id=sid, store=self.store)
+            queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+            sink = CallbackSink(_forward(queue))
+            handle = session.start(next_turn(latest, message, self.system_prompt, profile), sinks=[sink])
+        except BaseException:
+            self.claims.release(sid)
+            raise
+        run = ChatRun(sid, profile, handle, queue, redact)
         self._active[sid] = run
         handle.add_done_callback(lambda _: self._ended(run))
         return run
@@ -108,6 +144,7 @@ class ChatRuns:
     def _ended(self, run: ChatRun) -> None:
         if self._active.get(run.session_id) is run:
             del self._active[run.session_id]
+            self.claims.release(run.session_id)
         run.queue.put_nowait(None)
 
     async def cancel_all(self) -> None:
@@ -136,4 +173,3 @@ def check_profile(profiles: WebProfiles, name: str) -> str:
         shown = ", ".join(repr(n) for n in names) or "none"
         raise ConfigError(f"unknown profile {name!r}; the server offers {shown}")
     return name
-

@@ -8,9 +8,10 @@ default); an application or a test can pass any other implementation (scripted e
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,9 +58,24 @@ class WebProfiles(Protocol):
         ...
 
 
+def _same(text: str) -> str:
+    return text
+
+
+def redactor(profiles: WebProfiles, name: str) -> Callable[[str], str]:
+    """What scrubs profile ``name``'s secrets out of error text shown on the page: the profiles'
+    ``redact(name)`` when they offer one (an application's own :class:`WebProfiles` may not)."""
+    redact = getattr(profiles, "redact", None)
+    if redact is None:
+        return _same
+    found: Callable[[str], str] = redact(name)
+    return found
+
+
 class CatalogProfiles:
     """Profiles from the same sources the CLI reads; engines are built once per profile and shared
-    by the runs that use it (they hold provider clients)."""
+    by the runs that use it (they hold provider clients). Two first runs of a profile at once
+    share one build: the first makes a future, the others wait on it."""
 
     def __init__(
         self,
@@ -77,8 +93,9 @@ class CatalogProfiles:
             "config_file": config_file,
         }
         self._flags = dict(flags or {})
-        self._engines: dict[str, Engine] = {}
+        self._engines: dict[str, concurrent.futures.Future[Engine]] = {}
         self._pricing: dict[str, tuple[ModelInfo | None, str]] = {}
+        self._redact: dict[str, Callable[[str], str]] = {}
         self._lock = threading.Lock()
 
     def choices(self) -> list[ProfileChoice]:
@@ -98,22 +115,48 @@ class CatalogProfiles:
 
     def engine(self, name: str) -> Engine:
         """The shared engine of profile ``name`` (``""``: the default selection)."""
+        key = name.strip() or self._default
+        with self._lock:
+            future = self._engines.get(key)
+            building = future is None
+            if future is None:
+                future = self._engines[key] = concurrent.futures.Future()
+        if not building:
+            return future.result()
+        try:
+            engine = self._build(key)
+        except BaseException as exc:
+            with self._lock:  # a failed build is not kept: the next run tries again
+                self._engines.pop(key, None)
+            future.set_exception(exc)
+            raise
+        future.set_result(engine)
+        return engine
+
+    def _build(self, key: str) -> Engine:
         from geppetto.engines.from_settings import engine_for
         from geppetto.profiles.resolve import resolve_run_settings
 
-        key = name.strip() or self._default
-        with self._lock:
-            engine = self._engines.get(key)
-        if engine is not None:
-            return engine
         resolved = resolve_run_settings(profile=key or None, flags=self._flags, **self._sources)
+        with self._lock:
+            self._redact[key] = resolved.redact
         try:
             engine = engine_for(resolved)
         except ConfigError as exc:
-            raise ConfigError(f"profile {key or '(default)'} cannot run: {exc}") from None
+            message = resolved.redact(str(exc))
+            raise ConfigError(f"profile {key or '(default)'} cannot run: {message}") from None
         with self._lock:
             self._pricing.setdefault(key, (resolved.pricing(), resolved.profile or ""))
-            return self._engines.setdefault(key, engine)
+        return engine
+
+    def redact(self, name: str) -> Callable[[str], str]:
+        """Scrubs profile ``name``'s secrets from a text (identity until the profile was resolved)."""
+        key = name.strip() or self._default
+        with self._lock:
+            found = self._redact.get(key)
+        if found is not None:
+            return found
+        return lambda text: self._redact.get(key, _same)(text)
 
     def builder(self, name: str) -> EngineBuilder:
         """A builder around the profile's shared engine; its runs are priced and labelled."""

@@ -32,6 +32,7 @@ from aiohttp import web
 from geppetto.errors import GeppettoError
 from geppetto.serve.security import foreign_host
 from geppetto.serve.web.chats import ChatRun, ChatRuns, check_profile
+from geppetto.serve.web.profiles import redactor
 from geppetto.serve.web.views import session_document, session_summary
 
 MAX_MESSAGE_CHARS = 512 * 1024
@@ -151,7 +152,11 @@ class WebChatRoutes:
             sid = self.store.resolve_session(request.match_info["id"])
             info = self.store.session_info(sid)
             stored = self.store.get_turn(sid)
-            return session_document(info, stored, running=self.runs.is_running(sid))
+            document = session_document(info, stored, running=self.runs.is_running(sid))
+            if document["error"]:  # stored as the run raised it: scrub the profile's secrets
+                profile = document["profile"] or ""
+                document["error"] = redactor(self.profiles, profile)(document["error"])
+            return document
 
         return _json(await asyncio.to_thread(read))
 
@@ -251,7 +256,6 @@ def _frame(record: dict[str, Any]) -> bytes:
 
 async def _send(response: web.StreamResponse, record: dict[str, Any]) -> None:
     await response.write(_frame(record))
-
 
 
 def _gone(request: web.Request) -> bool:
