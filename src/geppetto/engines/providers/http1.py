@@ -19,6 +19,7 @@ names and bases say what :func:`~geppetto.engines.providers.errors.map_exception
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import zlib
 from collections import deque
@@ -62,7 +63,7 @@ class ProtocolError(Http1Error):
 class Headers(dict[str, str]):
     """Reply headers by lower-case name (the last of repeated ones; ``raw`` keeps them all)."""
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return dict.get(self, key.lower(), default)
 
     def __getitem__(self, key: str) -> str:
@@ -457,10 +458,8 @@ class _HostPool:
                 else:
                     self._wake_one()
             else:
-                try:
+                with contextlib.suppress(ValueError):
                     self.waiters.remove(waiter)
-                except ValueError:
-                    pass
             raise
 
     def release(self, conn: _Connection, reusable: bool) -> None:

@@ -232,8 +232,12 @@ class Carrier:
         import aiohttp
 
         return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl if self._ssl is not None else True),
-            timeout=aiohttp.ClientTimeout(sock_connect=self.http1.connect_timeout, sock_read=self.http1.read_timeout),
+            connector=aiohttp.TCPConnector(
+                limit=self._limit, ssl=self._ssl if self._ssl is not None else True
+            ),
+            timeout=aiohttp.ClientTimeout(
+                sock_connect=self.http1.connect_timeout, sock_read=self.http1.read_timeout
+            ),
             # The caller's headers are the whole set: no aiohttp User-Agent added beside them.
             skip_auto_headers=("User-Agent",),
         )
