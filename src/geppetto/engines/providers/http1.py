@@ -60,11 +60,17 @@ class ProtocolError(Http1Error):
     """The server's bytes are not a valid HTTP/1.1 reply."""
 
 
+_MISSING: Any = object()
+
+
 class Headers(dict[str, str]):
     """Reply headers by lower-case name (the last of repeated ones; ``raw`` keeps them all)."""
 
     def get(self, key: str, default: Any = None) -> Any:
-        return dict.get(self, key.lower(), default)
+        value = dict.get(self, key, _MISSING)  # callers mostly ask in lower case already
+        if value is _MISSING:
+            return dict.get(self, key.lower(), default) if not key.islower() else default
+        return value
 
     def __getitem__(self, key: str) -> str:
         return dict.__getitem__(self, key.lower())
@@ -168,6 +174,11 @@ class Response:
                 await self._wait()
 
     async def read(self) -> bytes:
+        if self.complete:  # the usual JSON reply: whole before the caller asked
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._drained()
+            return data
         parts = [chunk async for chunk in self.chunks()]
         return b"".join(parts)
 

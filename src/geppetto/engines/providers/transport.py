@@ -264,11 +264,13 @@ def note_rate_limits(acc: StreamAccumulator, headers: Any) -> None:
     """Keep the response's rate-limit headers (OpenAI ``x-ratelimit-*``, Anthropic
     ``anthropic-ratelimit-*``) in ``inference_result.extra.rate_limits``: batch runs tighten
     their limits by them."""
-    found = {
-        str(name).lower(): str(value)
-        for name, value in headers.items()
-        if str(name).lower().startswith(_RATE_LIMIT_PREFIXES)
-    }
+    found = None
+    for name, value in headers.items():
+        lowered = str(name).lower()
+        if lowered.startswith(_RATE_LIMIT_PREFIXES):
+            if found is None:
+                found = {}
+            found[lowered] = str(value)
     if found:
         acc.extra["rate_limits"] = found
 
