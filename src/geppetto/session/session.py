@@ -58,6 +58,9 @@ _SESSION_ID = TurnMetaKeys.SESSION_ID.id
 _INFERENCE_ID = TurnMetaKeys.INFERENCE_ID.id
 _USAGE = TurnMetaKeys.USAGE.id
 _RESULT = TurnMetaKeys.INFERENCE_RESULT.id
+# Written on every run with values built here (an int, Usage.to_dict()): no JSON check needed.
+_DURATION_MS = RunMetaKeys.DURATION_MS.id
+_RUN_USAGE = RunMetaKeys.RUN_USAGE.id
 
 
 # Guards the lazy creation of a handle's cross-thread future against its settlement (all handles
@@ -274,7 +277,7 @@ def _record_run(turn: Turn, ctx: RunContext, runner: InferenceRunner, started: f
     through it (a custom one) counts with the ``usage`` it wrote, unless that equals the one the
     turn already had from the previous run (``stale``: a copy that came back, e.g. through JS)."""
     meta = turn.metadata
-    RunMetaKeys.DURATION_MS.set(meta, int((time.monotonic() - started) * 1000))
+    meta[_DURATION_MS] = int((time.monotonic() - started) * 1000)
     if runner.profile:
         RunMetaKeys.PROFILE.set(meta, runner.profile)
     else:
@@ -287,7 +290,7 @@ def _record_run(turn: Turn, ctx: RunContext, runner: InferenceRunner, started: f
         RunMetaKeys.RUN_USAGE.delete(meta)
         RunMetaKeys.COST_USD.delete(meta)
         return
-    RunMetaKeys.RUN_USAGE.set(meta, usage.to_dict())
+    meta[_RUN_USAGE] = usage.to_dict()
     if runner.model_info is None or runner.model_info.cost is None:
         RunMetaKeys.COST_USD.delete(meta)
         return
