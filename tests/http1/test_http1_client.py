@@ -330,3 +330,23 @@ async def test_aclose_leaves_no_open_connection_or_task() -> None:
     assert asyncio.all_tasks() == before
     with pytest.raises(RuntimeError):
         await post(http, "http://127.0.0.1:1")
+
+
+async def test_a_malformed_reply_is_a_protocol_error_and_the_connection_is_dropped() -> None:
+    from geppetto.engines.providers.http1 import ProtocolError
+
+    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+        if request.connection == 1:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n")
+        else:
+            writer.write(reply_bytes(200, b"fine"))
+
+    async with LoopbackServer(script) as server:
+        http = client()
+        try:
+            with pytest.raises(ProtocolError):
+                await post(http, server.url)
+            assert await post(http, server.url) == (200, b"fine")
+        finally:
+            await http.aclose()
+    assert server.connections == 2

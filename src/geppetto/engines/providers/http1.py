@@ -294,8 +294,8 @@ class _Connection(asyncio.Protocol):
         self.last_read = self.loop.time()
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._lost(ProtocolError(f"invalid HTTP reply: {exc}"))
+        except httptools.HttpParserError as exc:  # also a callback's error (a corrupt gzip body)
+            response._fail(ProtocolError(f"invalid HTTP reply: {exc}"))
             self.close()
 
     def eof_received(self) -> bool:
