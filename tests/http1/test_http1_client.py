@@ -350,3 +350,41 @@ async def test_a_malformed_reply_is_a_protocol_error_and_the_connection_is_dropp
         finally:
             await http.aclose()
     assert server.connections == 2
+
+
+def test_the_client_runs_on_uvloop() -> None:
+    uvloop = pytest.importorskip("uvloop")  # installed with the bench extra
+
+    async def scenario() -> tuple[list[tuple[int, bytes]], int]:
+        async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+            writer.write(chunked_bytes([b"on ", b"uvloop"]))
+
+        async with LoopbackServer(script) as server:
+            http = client()
+            try:
+                replies = [await post(http, server.url) for _ in range(3)]
+            finally:
+                await http.aclose()
+        return replies, server.connections
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        replies, connections = runner.run(scenario())
+    assert replies == [(200, b"on uvloop")] * 3 and connections == 1
+
+
+async def test_a_body_delimited_by_the_close_is_read_to_the_end() -> None:
+    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of ")
+        await writer.drain()
+        writer.write(b"it")
+        await writer.drain()
+        writer.close()
+
+    async with LoopbackServer(script) as server:
+        http = client()
+        try:
+            assert await post(http, server.url) == (200, b"all of it")
+            assert await post(http, server.url) == (200, b"all of it")
+        finally:
+            await http.aclose()
+    assert server.connections == 2
