@@ -553,14 +553,8 @@ class Session:
         """Run the pipeline and settle the handle; True when it ended on a ``CancelledError``."""
         started = time.monotonic()
         stale_usage = target.metadata.get(_USAGE)  # the previous run's, until _finish replaces it
-
-        def finish(produced: Turn, error: BaseException | None) -> None:
-            try:
-                _record_run(produced, ctx, runner, started, stale_usage)
-            except Exception:
-                log.exception("could not record the usage of run %s", handle.inference_id)
-            self._finish(handle, target, produced, error, ctx)
-
+        # The settlement is a method called with the run's state, not a closure over it: a closure
+        # would keep seven cells and a function alive per in-flight run for the collector to walk.
         try:
             if ctx.sink is not None:
                 ctx.publish(
@@ -568,18 +562,37 @@ class Session:
                 )
             out = await runner.run(work, ctx)
         except asyncio.CancelledError:
-            finish(ctx.output or work, InferenceCancelled())
+            stopped = InferenceCancelled()
+            self._settle_run(handle, target, ctx, runner, started, stale_usage, ctx.output or work, stopped)
             return True
         except BaseException as exc:
-            finish(ctx.output or work, exc)
+            self._settle_run(handle, target, ctx, runner, started, stale_usage, ctx.output or work, exc)
             if not isinstance(exc, Exception):
                 raise
         else:
             if not isinstance(out, Turn):
-                finish(work, GeppettoError(f"pipeline returned {type(out).__name__}, expected a Turn"))
+                error = GeppettoError(f"pipeline returned {type(out).__name__}, expected a Turn")
+                self._settle_run(handle, target, ctx, runner, started, stale_usage, work, error)
             else:
-                finish(out, None)
+                self._settle_run(handle, target, ctx, runner, started, stale_usage, out, None)
         return False
+
+    def _settle_run(
+        self,
+        handle: ExecutionHandle,
+        target: Turn,
+        ctx: RunContext,
+        runner: InferenceRunner,
+        started: float,
+        stale_usage: Any,
+        produced: Turn,
+        error: BaseException | None,
+    ) -> None:
+        try:
+            _record_run(produced, ctx, runner, started, stale_usage)
+        except Exception:
+            log.exception("could not record the usage of run %s", handle.inference_id)
+        self._finish(handle, target, produced, error, ctx)
 
     def _finish(
         self,
