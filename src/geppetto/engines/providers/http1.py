@@ -29,9 +29,8 @@ from typing import Any, cast
 
 import httptools
 
-# Body bytes buffered before reading pauses, and the level at which it resumes.
+# Body bytes buffered unread before reading pauses; it resumes once the consumer took them.
 HIGH_WATER = 256 * 1024
-LOW_WATER = 64 * 1024
 # An idle connection older than this is not reused (aiohttp's keep-alive default).
 IDLE_SECONDS = 15.0
 
@@ -275,7 +274,6 @@ class _Connection(asyncio.Protocol):
         self.paused = False
         self.until_eof = False
         self.keep_alive = False
-        self.used = 0
         self.idle_since = 0.0
         self.last_read = 0.0
         self.timer: asyncio.TimerHandle | None = None
@@ -350,7 +348,6 @@ class _Connection(asyncio.Protocol):
     def send(self, data: bytes, response: Response) -> None:
         self.response = response
         self.idle = False
-        self.used += 1
         self.last_read = self.loop.time()
         assert self.transport is not None
         self.transport.write(data)
