@@ -142,9 +142,7 @@ class RawServer:
 
     async def start(self, port: int = 0) -> RawServer:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _HTTP(self._replies), "127.0.0.1", port, backlog=4096
-        )
+        self._server = await loop.create_server(lambda: _HTTP(self._replies), "127.0.0.1", port, backlog=4096)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self
 

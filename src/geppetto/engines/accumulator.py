@@ -169,8 +169,11 @@ class StreamAccumulator:
         if not self._started:
             self._started = True
             self._started_at = time.monotonic()
-            server, cap = self.server, self.max_tokens
-            self.ctx.publish(StartEvent(self.meta, self.call_corr, self.turn, server=server, max_tokens=cap))
+            if self.ctx.sink is not None:  # no sink: no event to build
+                event = StartEvent(
+                    self.meta, self.call_corr, self.turn, server=self.server, max_tokens=self.max_tokens
+                )
+                self.ctx.publish(event)
 
     # -- canonical deltas ------------------------------------------------------------------
 
@@ -304,10 +307,13 @@ class StreamAccumulator:
             turn.blocks.append(Block.tool_call(call.id, call.name, call.arguments()))
         result = self._result(classify_stop_reason(self.stop_reason, has_tool_calls=bool(calls)))
         self._write_metadata(result)
+        if self.ctx.sink is None:  # the events below would be dropped unseen
+            self.ctx.output = turn
+            return turn
         meta = self._final_meta(result)
         self._close_segments(meta, self.stop_reason)
         for call in calls:
-            corr = call.corr or (self._announce(call) if self.ctx.sink is not None else None)
+            corr = call.corr or self._announce(call)
             info = ToolCallInfo(call.id, call.name, call.input_json())
             self.ctx.publish(ToolCallEvent(meta, info, corr=corr))
         self.ctx.publish(FinalEvent(meta, text, corr=self.call_corr))

@@ -58,6 +58,9 @@ _SESSION_ID = TurnMetaKeys.SESSION_ID.id
 _INFERENCE_ID = TurnMetaKeys.INFERENCE_ID.id
 _USAGE = TurnMetaKeys.USAGE.id
 _RESULT = TurnMetaKeys.INFERENCE_RESULT.id
+# Written on every run with values built here (an int, Usage.to_dict()): no JSON check needed.
+_DURATION_MS = RunMetaKeys.DURATION_MS.id
+_RUN_USAGE = RunMetaKeys.RUN_USAGE.id
 
 
 # Guards the lazy creation of a handle's cross-thread future against its settlement (all handles
@@ -274,7 +277,7 @@ def _record_run(turn: Turn, ctx: RunContext, runner: InferenceRunner, started: f
     through it (a custom one) counts with the ``usage`` it wrote, unless that equals the one the
     turn already had from the previous run (``stale``: a copy that came back, e.g. through JS)."""
     meta = turn.metadata
-    RunMetaKeys.DURATION_MS.set(meta, int((time.monotonic() - started) * 1000))
+    meta[_DURATION_MS] = int((time.monotonic() - started) * 1000)
     if runner.profile:
         RunMetaKeys.PROFILE.set(meta, runner.profile)
     else:
@@ -287,7 +290,7 @@ def _record_run(turn: Turn, ctx: RunContext, runner: InferenceRunner, started: f
         RunMetaKeys.RUN_USAGE.delete(meta)
         RunMetaKeys.COST_USD.delete(meta)
         return
-    RunMetaKeys.RUN_USAGE.set(meta, usage.to_dict())
+    meta[_RUN_USAGE] = usage.to_dict()
     if runner.model_info is None or runner.model_info.cost is None:
         RunMetaKeys.COST_USD.delete(meta)
         return
@@ -550,14 +553,8 @@ class Session:
         """Run the pipeline and settle the handle; True when it ended on a ``CancelledError``."""
         started = time.monotonic()
         stale_usage = target.metadata.get(_USAGE)  # the previous run's, until _finish replaces it
-
-        def finish(produced: Turn, error: BaseException | None) -> None:
-            try:
-                _record_run(produced, ctx, runner, started, stale_usage)
-            except Exception:
-                log.exception("could not record the usage of run %s", handle.inference_id)
-            self._finish(handle, target, produced, error, ctx)
-
+        # The settlement is a method called with the run's state, not a closure over it: a closure
+        # would keep seven cells and a function alive per in-flight run for the collector to walk.
         try:
             if ctx.sink is not None:
                 ctx.publish(
@@ -565,18 +562,37 @@ class Session:
                 )
             out = await runner.run(work, ctx)
         except asyncio.CancelledError:
-            finish(ctx.output or work, InferenceCancelled())
+            stopped = InferenceCancelled()
+            self._settle_run(handle, target, ctx, runner, started, stale_usage, ctx.output or work, stopped)
             return True
         except BaseException as exc:
-            finish(ctx.output or work, exc)
+            self._settle_run(handle, target, ctx, runner, started, stale_usage, ctx.output or work, exc)
             if not isinstance(exc, Exception):
                 raise
         else:
             if not isinstance(out, Turn):
-                finish(work, GeppettoError(f"pipeline returned {type(out).__name__}, expected a Turn"))
+                error = GeppettoError(f"pipeline returned {type(out).__name__}, expected a Turn")
+                self._settle_run(handle, target, ctx, runner, started, stale_usage, work, error)
             else:
-                finish(out, None)
+                self._settle_run(handle, target, ctx, runner, started, stale_usage, out, None)
         return False
+
+    def _settle_run(
+        self,
+        handle: ExecutionHandle,
+        target: Turn,
+        ctx: RunContext,
+        runner: InferenceRunner,
+        started: float,
+        stale_usage: Any,
+        produced: Turn,
+        error: BaseException | None,
+    ) -> None:
+        try:
+            _record_run(produced, ctx, runner, started, stale_usage)
+        except Exception:
+            log.exception("could not record the usage of run %s", handle.inference_id)
+        self._finish(handle, target, produced, error, ctx)
 
     def _finish(
         self,

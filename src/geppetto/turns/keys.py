@@ -9,7 +9,7 @@ implement that mapping for every codec that needs it.
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
@@ -47,10 +47,11 @@ class Key(Generic[T]):
     value_type: type | tuple[type, ...] | None = None
     namespace: str = NAMESPACE
     version: int = 1
+    # The canonical id, computed once: every get/set/delete uses it (dozens per run).
+    id: str = field(init=False, repr=False, compare=False, default="")
 
-    @property
-    def id(self) -> str:
-        return canonical_id(self.name, self.namespace, self.version)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", canonical_id(self.name, self.namespace, self.version))
 
     def get(self, mapping: MutableMapping[str, Any], default: T | None = None) -> T | None:
         if self.id not in mapping:

@@ -97,6 +97,8 @@ class ProviderEngine:
 
     def config_for(self, turn: Turn) -> ProviderConfig:
         """This engine's config, with the turn's ``inference_config`` overrides when it has any."""
+        if not turn.data:  # the usual turn: nothing to override, nothing to look up
+            return self.config
         settings = settings_for_turn(self.config.settings, turn)
         return self.config if settings is self.config.settings else replace(self.config, settings=settings)
 

@@ -1,7 +1,7 @@
 """OpenAI Chat Completions engine, also for every OpenAI-compatible server by base URL.
 
-The ``openai`` SDK prepares the request and owns retries and error classes; aiohttp carries
-it (``openai_direct`` says why). Each ``data:`` line is decoded with orjson into a plain dict
+The ``openai`` SDK prepares the request and owns retries and error classes; geppetto's HTTP/1.1
+client carries it (``openai_direct`` says why). Each ``data:`` line is decoded with orjson into a plain dict
 that :class:`ChatStreamParser` maps onto the accumulator. The parser tolerates what compatible
 servers do (``notes/provider-protocols.md`` §1): empty ``choices``, ``reasoning_content`` or
 ``reasoning`` deltas, tool-call fragments keyed by sparse or repeated indexes with repeated ids
@@ -160,7 +160,7 @@ class ChatStreamParser(StreamParser):
 
 
 class OpenAIChatEngine(ProviderEngine):
-    """Chat Completions: the SDK prepares and judges, aiohttp carries (see ``openai_direct``)."""
+    """Chat Completions: the SDK prepares and judges, the carrier carries (see ``openai_direct``)."""
 
     make_client = staticmethod(make_direct_client)
     close_client = staticmethod(close_direct_client)
@@ -182,5 +182,5 @@ class OpenAIChatEngine(ProviderEngine):
                 parser.chunk(orjson.loads(await response.read()))
                 parser.done = True
             else:
-                await pump_sse(response.content.iter_any(), parser)
+                await pump_sse(response.chunks(), parser)
         parser.end()

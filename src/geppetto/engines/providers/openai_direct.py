@@ -1,8 +1,11 @@
-"""OpenAI requests prepared by the SDK and carried by aiohttp.
+"""OpenAI requests prepared by the SDK and carried by geppetto's own HTTP/1.1 client.
 
 Why: the SDK's per-call path (its options model, an ``httpx2`` request, the httpx-to-aiohttp
 shim) costs about 1 ms of CPU per call, which alone holds 1,000 concurrent sessions to ~1.6 s
-against the 0.6 s budget (``docs/performance.md``). The SDK still makes every decision it owns:
+against the 0.6 s budget (``docs/performance.md``), and aiohttp's client alone costs about three
+times the floor's CPU; :class:`~geppetto.engines.providers.transport.Carrier` carries the bytes
+(``http1`` for plain keep-alive, aiohttp for proxies and redirects). The SDK still makes every
+decision it owns:
 
 * it builds the request template once per client and path: URL (base URL, default query),
   authentication, default, custom and platform headers;
@@ -21,11 +24,19 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
 from geppetto.engines.providers.common import ProviderConfig, count_request
-from geppetto.engines.providers.transport import env_proxy, make_openai_client, openai_request_headers
+from geppetto.engines.providers.transport import (
+    Carrier,
+    Reply,
+    Target,
+    env_proxy,
+    make_openai_client,
+    openai_request_headers,
+)
 from geppetto.errors import ConfigError
 
 SDK_HOOKS = (
@@ -55,31 +66,29 @@ class Template:
 
     url: str
     headers: dict[str, str]
+    target: Target  # the carrier's encoding of url and headers
     options: Any  # the SDK's FinalRequestOptions, for its retry-delay rule
     request: Any  # the SDK's HTTP request object, attached to responses it classifies
 
 
 class DirectOpenAIClient:
-    """One per event loop: the SDK client (for decisions) and an aiohttp session (for bytes)."""
+    """One per event loop: the SDK client (for decisions) and a :class:`Carrier` (for bytes)."""
 
-    def __init__(self, config: ProviderConfig) -> None:
-        import aiohttp
-
+    def __init__(self, config: ProviderConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.config = config
         self.sdk = make_openai_client(config)
         check_sdk(self.sdk)
         client_settings = config.settings.client
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
-            timeout=aiohttp.ClientTimeout(
-                sock_connect=client_settings.connect_timeout, sock_read=client_settings.timeout
-            ),
-            # The SDK's headers are the whole set: no aiohttp User-Agent added beside them.
-            skip_auto_headers=("User-Agent",),
+        self.carrier = Carrier(
+            connect_timeout=client_settings.connect_timeout,
+            read_timeout=client_settings.timeout,
+            limit=MAX_CONNECTIONS,
+            follow_redirects=not config.strict,
+            proxy=env_proxy(config.base_url),
+            ssl_context=ssl_context,
         )
-        self._proxy = env_proxy(config.base_url)
         self._templates: dict[str, Template] = {}
-        self._errors = (aiohttp.ClientError, asyncio.TimeoutError)
+        self._errors = self.carrier.errors
 
     def template(self, path: str) -> Template:
         template = self._templates.get(path)
@@ -97,30 +106,27 @@ class DirectOpenAIClient:
         # aiohttp sets these itself (and must, after a redirect or for another body length).
         dropped = ("host", "content-length", "connection", "transfer-encoding")
         headers = {name: value for name, value in request.headers.items() if name.lower() not in dropped}
-        return Template(url=str(request.url), headers=headers, options=options, request=request)
+        url = str(request.url)
+        target = self.carrier.target(url, headers)
+        return Template(url=url, headers=headers, target=target, options=options, request=request)
 
-    async def post(self, path: str, body: bytes) -> Any:
-        """Send ``body`` and return the open ``aiohttp`` response once it has 2xx headers.
+    async def post(self, path: str, body: bytes) -> Reply:
+        """Send ``body`` and return the open reply once it has 2xx headers.
 
         The caller reads it and must release it (``async with`` or ``release()``). Failures are
-        the SDK's: its typed status error, or the aiohttp exception after the last retry.
+        the SDK's: its typed status error, or the transport's exception after the last retry.
         """
         template = self.template(path)
         retries = self.sdk.max_retries
         taken = 0
         while True:
-            headers = template.headers
+            target = template.target
             if taken:
-                headers = {**headers, "x-stainless-retry-count": str(taken)}
+                headers = {**template.headers, "x-stainless-retry-count": str(taken)}
+                target = self.carrier.target(template.url, headers)
             count_request()
             try:
-                response = await self.session.post(
-                    template.url,
-                    data=body,
-                    headers=headers,
-                    allow_redirects=not self.config.strict,
-                    proxy=self._proxy,
-                )
+                response = await self.carrier.post(target, body)
             except self._errors:
                 if taken >= retries:
                     raise
@@ -136,14 +142,14 @@ class DirectOpenAIClient:
             await asyncio.sleep(delay)
             taken += 1
 
-    async def _sdk_response(self, response: Any, template: Template) -> Any:
+    async def _sdk_response(self, response: Reply, template: Template) -> Any:
         """The failed response as the SDK's own HTTP response type, body read and released."""
         try:
             content = await response.read()
         finally:
             response.release()
         http = importlib.import_module(type(template.request).__module__.partition(".")[0])
-        # aiohttp already decoded the body: the SDK's type must not decode it again.
+        # The carrier already decoded the body: the SDK's type must not decode it again.
         headers = [
             (name.decode("latin-1"), value.decode("latin-1"))
             for name, value in response.raw_headers
@@ -152,7 +158,7 @@ class DirectOpenAIClient:
         return http.Response(response.status, headers=headers, content=content, request=template.request)
 
     async def close(self) -> None:
-        await self.session.close()
+        await self.carrier.aclose()
         await self.sdk.close()
 
 

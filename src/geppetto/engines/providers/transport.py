@@ -1,4 +1,5 @@
-"""SDK clients on the aiohttp transport, configured from settings, and raw-stream helpers.
+"""SDK clients on the aiohttp transport, configured from settings, the :class:`Carrier` that
+carries the direct engines' bytes, and raw-stream helpers.
 
 The ``openai`` and ``anthropic`` SDKs are imported here, inside functions, so importing
 ``geppetto.engines`` never pays their import time. Both clients get the settings' timeout (read
@@ -9,12 +10,16 @@ redirects.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING, Any
+import asyncio
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from geppetto.engines.providers.common import ProviderConfig, count_request
+from geppetto.engines.providers.http1 import Http1Client, Http1Error, Prepared, prepare
 from geppetto.engines.providers.sse import SSEDecoder
 
 if TYPE_CHECKING:
@@ -100,6 +105,150 @@ def env_proxy(url: str) -> str | None:
     return urllib.request.getproxies().get(parts.scheme) or None
 
 
+class Reply(Protocol):
+    """A reply as the engines read it, whichever client carried it."""
+
+    status: int
+    reason: str
+    headers: Any  # case-insensitive ``get``/``items``
+    raw_headers: Any  # [(name bytes, value bytes)]
+
+    async def __aenter__(self) -> Reply: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def read(self) -> bytes: ...
+
+    def release(self) -> None: ...
+
+
+class _AiohttpReply:
+    """An aiohttp response behind the :class:`Reply` interface (the fallback path)."""
+
+    __slots__ = ("_response", "headers", "raw_headers", "reason", "status")
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+        self.status = int(response.status)
+        self.reason = str(response.reason or "")
+        self.headers = response.headers
+        self.raw_headers = list(response.raw_headers)
+
+    async def __aenter__(self) -> _AiohttpReply:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._response.release()
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        iterator: AsyncIterator[bytes] = self._response.content.iter_any()
+        return iterator
+
+    async def read(self) -> bytes:
+        return bytes(await self._response.read())
+
+    def release(self) -> None:
+        self._response.release()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a request goes and its headers, with the head pre-encoded when :mod:`http1` carries it."""
+
+    url: str
+    headers: Mapping[str, str]
+    prepared: Prepared | None  # None: aiohttp carries it
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class Carrier:
+    """The one seam through which the direct engines' bytes travel.
+
+    Plain keep-alive HTTP/1.1 goes through :class:`~geppetto.engines.providers.http1.Http1Client`;
+    what it does not implement goes through an aiohttp session created on first need: a proxy
+    chosen by the environment, a non-http(s) URL, an ``Expect`` header, and a 3xx reply when
+    redirects are allowed (the request is re-sent through aiohttp, which follows them).
+    """
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        limit: int,
+        follow_redirects: bool,
+        proxy: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        import aiohttp
+
+        self.http1 = Http1Client(
+            connect_timeout=connect_timeout, read_timeout=read_timeout, limit=limit, ssl_context=ssl_context
+        )
+        self.follow_redirects = follow_redirects
+        self.proxy = proxy
+        self._limit = limit
+        self._ssl = ssl_context
+        self._aiohttp: Any = None
+        self.errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, Http1Error)
+
+    def target(self, url: str, headers: Mapping[str, str]) -> Target:
+        prepared = None
+        if self.proxy is None and not any(name.lower() == "expect" for name in headers):
+            try:
+                prepared = prepare(url, headers)
+            except ValueError:
+                prepared = None
+        return Target(url=url, headers=headers, prepared=prepared)
+
+    async def post(self, target: Target, body: bytes) -> Reply:
+        """Send ``body``; the reply is returned once its headers arrived."""
+        if target.prepared is None:
+            return await self._via_aiohttp(target, body)
+        reply = await self.http1.send(target.prepared, body)
+        if self.follow_redirects and reply.status in _REDIRECTS:
+            reply.release()
+            return await self._via_aiohttp(target, body)
+        return reply
+
+    async def _via_aiohttp(self, target: Target, body: bytes) -> Reply:
+        session = self._aiohttp
+        if session is None:
+            session = self._aiohttp = self._make_session()
+        response = await session.post(
+            target.url,
+            data=body,
+            headers=dict(target.headers),
+            allow_redirects=self.follow_redirects,
+            proxy=self.proxy,
+        )
+        return _AiohttpReply(response)
+
+    def _make_session(self) -> Any:
+        import aiohttp
+
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self._limit, ssl=self._ssl if self._ssl is not None else True
+            ),
+            timeout=aiohttp.ClientTimeout(
+                sock_connect=self.http1.connect_timeout, sock_read=self.http1.read_timeout
+            ),
+            # The caller's headers are the whole set: no aiohttp User-Agent added beside them.
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def aclose(self) -> None:
+        await self.http1.aclose()
+        if self._aiohttp is not None:
+            await self._aiohttp.close()
+            self._aiohttp = None
+
+
 def request_id(headers: Any) -> str:
     for name in _REQUEST_ID_HEADERS:
         value = headers.get(name)
@@ -115,11 +264,13 @@ def note_rate_limits(acc: StreamAccumulator, headers: Any) -> None:
     """Keep the response's rate-limit headers (OpenAI ``x-ratelimit-*``, Anthropic
     ``anthropic-ratelimit-*``) in ``inference_result.extra.rate_limits``: batch runs tighten
     their limits by them."""
-    found = {
-        str(name).lower(): str(value)
-        for name, value in headers.items()
-        if str(name).lower().startswith(_RATE_LIMIT_PREFIXES)
-    }
+    found = None
+    for name, value in headers.items():
+        lowered = str(name).lower()
+        if lowered.startswith(_RATE_LIMIT_PREFIXES):
+            if found is None:
+                found = {}
+            found[lowered] = str(value)
     if found:
         acc.extra["rate_limits"] = found
 
