@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -92,11 +93,18 @@ async def test_child_environment_is_exactly_path_home_and_its_config(monkeypatch
         assert await toolset.call("basic", "getenv", {"name": "HOME"}) == "/home/ours"
 
 
-async def test_a_missing_command_is_still_command_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_missing_command_is_still_command_not_found(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("USER", "ours")  # the SDK would add it: geppetto wraps the start
     server = MCPServer.stdio("ghost", "geppetto-no-such-command-xyz", [])
     async with MCPToolset(server) as toolset:
         with pytest.raises(MCPStartError, match="command not found: geppetto-no-such-command-xyz"):
+            await toolset.tools()
+    (tmp_path / "srv").write_text("#!/bin/sh\n")  # not executable
+    relative = MCPServer.stdio("plain", "./srv", [], cwd=str(tmp_path))
+    async with MCPToolset(relative) as toolset:
+        with pytest.raises(MCPStartError, match="Permission denied"):
             await toolset.tools()
 
 

@@ -411,12 +411,19 @@ def _exact_env_command(server: MCPServer, env: dict[str, str]) -> tuple[str, lis
     if runner is None:
         return server.command, list(server.args)
     command = server.command
+    why = ""
     if os.sep not in command:
         found = shutil.which(command, path=env.get("PATH", os.defpath))
-        if found is None:
-            where = server.describe()
-            raise MCPStartError(server.name, f"failed to start ({where}): command not found: {command}")
-        command = found
+        why = "" if found is not None else f"command not found: {command}"
+        command = found or command
+    else:  # a path, relative to the server's cwd: what exec would find there
+        path = os.path.join(str(server.cwd or os.getcwd()), command)
+        if not os.path.exists(path):
+            why = f"command not found: {command}"
+        elif os.path.isdir(path) or not os.access(path, os.X_OK):
+            why = os.strerror(13)  # Permission denied, as exec would say
+    if why:
+        raise MCPStartError(server.name, f"failed to start ({server.describe()}): {why}")
     unset = [arg for key in extra for arg in ("-u", key)]
     return runner, [*unset, "--", command, *server.args]
 
