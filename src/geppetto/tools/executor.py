@@ -97,7 +97,7 @@ class ToolExecutor:
         abort = self.config.tool_error_handling == "abort"
         if self.config.max_parallel_tools <= 1 or len(calls) <= 1:
             for index, call in enumerate(calls):
-                result = slots[index] = await self.execute(call, ctx)
+                result = slots[index] = await self._execute_one(call, ctx)
                 if abort and result.error:
                     break
         else:
@@ -116,7 +116,7 @@ class ToolExecutor:
             async with semaphore:
                 if stopped:
                     return
-                result = slots[index] = await self.execute(call, ctx)
+                result = slots[index] = await self._execute_one(call, ctx)
                 if abort and result.error and not stopped:
                     stopped = True
                     current = asyncio.current_task()
@@ -134,6 +134,14 @@ class ToolExecutor:
             raise
 
     # -- one call --------------------------------------------------------------------------
+
+    def _execute_one(self, call: ToolCall, ctx: RunContext) -> Awaitable[ToolResult]:
+        """:meth:`execute` for a batch: with no sink and no before hook, its ``_run`` itself (a
+        frame less at each of the tool's suspensions)."""
+        if ctx.sink is None and (self.hooks is None or self.hooks.before_tool_call is None):
+            started = time.monotonic()
+            return self._run(ToolCall(call.id, call.name, call.args), ctx, "", started)
+        return self.execute(call, ctx)
 
     async def execute(self, call: ToolCall, ctx: RunContext | None = None) -> ToolResult:
         """Run one call through hooks, lookup, allow-list, attempts and retries; never raises
