@@ -57,6 +57,7 @@ from geppetto.turns.jsonvalue import copy_json
 log = logging.getLogger("geppetto.tools")
 
 CANCELLED_MESSAGE = "tool execution cancelled"
+_INVOKE = ToolDefinition.invoke
 
 
 class ToolExecutor:
@@ -210,9 +211,12 @@ class ToolExecutor:
         deadline_ms = None if timeout is None else int((time.time() + timeout) * 1000)
         token = _CURRENT_CALL.set(ToolCallScope(call.id, call.name, deadline_ms))
         try:
-            step = definition._start(args, ctx)
-            if not definition._is_async:
-                step = _then_awaited(step)
+            if type(definition).invoke is _INVOKE:
+                step = definition._start(args, ctx)
+                if not definition._is_async:
+                    step = _then_awaited(step)
+            else:  # a subclass that runs its tool its own way
+                step = definition.invoke(args, ctx)
             if timeout is None:
                 return await step
             task = asyncio.current_task()
