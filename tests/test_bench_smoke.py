@@ -120,6 +120,7 @@ def test_mcp_bench_measures_three_paths_against_one_server() -> None:
         "geppetto tool loop",
     ]
     assert all(row["us/call"] > 0 for row in result["rows"])
+    assert all(row["client CPU us/call"] > 0 for row in result["rows"])
     assert result["verdicts"][0]["ok"] in ("yes", "NO")
 
 

@@ -340,3 +340,72 @@ def test_profile_mcp_servers_key(cli: list[str], tmp_path: Path) -> None:
     assert "MCP servers: calc " in chat.stdout and "  calc_add  " in chat.stdout
     assert "tool said" in chat.stdout and "42" in chat.stdout
     assert_no_server_left(tag)
+
+
+def _profile_registry(path: Path, tag: str) -> Path:
+    """Profile ``tools`` names the calc server (add only); ``plain`` names none."""
+    entry = {"command": sys.executable, "args": [SERVER, tag], "include": ["add"]}
+    path.write_text(json.dumps({
+        "slug": "work",
+        "profiles": {
+            "plain": {"inference_settings": {"chat": {"api_type": "echo", "engine": "echo"}}},
+            "tools": {"mcpServers": {"calc": entry}},
+        },
+    }))  # fmt: skip
+    return path
+
+
+def test_js_run_takes_the_selected_profiles_mcp_servers(tmp_path: Path) -> None:
+    tag = new_tag()
+    registry = _profile_registry(tmp_path / "profiles.yaml", tag)
+    script = tmp_path / "names.js"
+    script.write_text(
+        "const g = require('geppetto');\n"
+        "const r = g.toolRegistry().useHostTools();\n"
+        "console.log(JSON.stringify(r.list().map((t) => t.name)));\n"
+        "console.log(JSON.stringify(r.call('calc_add', {a: 20, b: 22})));\n"
+    )
+    result = run(GEPPETTO, "js", "run", str(script), "--no-store", "--profile-registries", str(registry),
+                 "--profile", "tools")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert json.loads(lines[0]) == ["calc_add"] and "42" in lines[1]
+    assert_no_server_left(tag)
+    # another profile, or no profile at all: no servers
+    for extra in (["--profile-registries", str(registry), "--profile", "plain"], []):
+        plain = run(GEPPETTO, "js", "run", str(script), "--no-store", *extra)
+        assert plain.returncode == 1 and "no go tool registry configured" in plain.stderr, plain.stderr
+    assert_no_server_left(tag)
+
+
+def test_serve_gives_each_profile_its_own_mcp_servers(tmp_path: Path) -> None:
+    import argparse
+    import asyncio
+
+    from geppetto.cli.mcp import command_tools
+    from geppetto.cli.serve import ProfileMCP
+
+    tag = new_tag()
+    registry = _profile_registry(tmp_path / "profiles.yaml", tag)
+    args = argparse.Namespace(
+        profiles=["tools", "plain"], profile_file=None, profile_registries=str(registry), config_file=None,
+        mcp_config=None, mcp_command=None,
+    )  # fmt: skip
+    wiring = ProfileMCP(args, command_tools(args, configured=False))
+    try:
+        tools = wiring.tools()
+        assert set(tools) == {"tools"}  # "plain" names no server: no server-side tools
+        assert asyncio.run(tools["tools"].acall("calc_add", {"a": 20, "b": 22})) in (42, {"result": 42})
+        # with --mcp too, every profile gets that server; "tools" also keeps its own
+        args.mcp_command = [server_command(tag)]
+        both = ProfileMCP(args, command_tools(args, configured=False))
+        try:
+            mapping = both.tools()
+            assert set(mapping) == {"tools", "plain"}
+            assert len(mapping["tools"].mcp_toolsets) == 2 and len(mapping["plain"].mcp_toolsets) == 1
+        finally:
+            both.close()
+            both.flags.close()
+    finally:
+        wiring.close()
+    assert_no_server_left(tag)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +78,34 @@ async def test_child_gets_only_its_configured_env_never_our_keys(monkeypatch: py
         assert await toolset.call("basic", "getenv", {"name": "PASSED"}) == "tok-123"
         assert await toolset.call("basic", "getenv", {"name": "PLAIN"}) == "p"
         assert await toolset.call("basic", "getenv", {"name": "PATH"}) != "<unset>"
+
+
+async def test_child_environment_is_exactly_path_home_and_its_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not even the SDK's defaults (LOGNAME, SHELL, TERM, USER) reach the child."""
+    for key in ("LOGNAME", "SHELL", "TERM", "USER"):
+        monkeypatch.setenv(key, f"ours-{key.lower()}")
+    monkeypatch.setenv("HOME", "/home/ours")
+    server = basic(env={"PLAIN": "p", "TERM": "dumb"})  # a default named in the config is kept
+    async with MCPToolset(server) as toolset:
+        names = (await toolset.call("basic", "environ", {})).split("\n")
+        assert names == sorted(["HOME", "PATH", "PLAIN", "TERM"])
+        assert await toolset.call("basic", "getenv", {"name": "TERM"}) == "dumb"
+        assert await toolset.call("basic", "getenv", {"name": "HOME"}) == "/home/ours"
+
+
+async def test_a_missing_command_is_still_command_not_found(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("USER", "ours")  # the SDK would add it: geppetto wraps the start
+    server = MCPServer.stdio("ghost", "geppetto-no-such-command-xyz", [])
+    async with MCPToolset(server) as toolset:
+        with pytest.raises(MCPStartError, match="command not found: geppetto-no-such-command-xyz"):
+            await toolset.tools()
+    (tmp_path / "srv").write_text("#!/bin/sh\n")  # not executable
+    relative = MCPServer.stdio("plain", "./srv", [], cwd=str(tmp_path))
+    async with MCPToolset(relative) as toolset:
+        with pytest.raises(MCPStartError, match="Permission denied"):
+            await toolset.tools()
 
 
 async def test_list_changed_notification_refreshes_the_registry() -> None:

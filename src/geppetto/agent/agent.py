@@ -183,21 +183,21 @@ class Agent:
         return choice.persister if choice.mode is not Persist.OFF else None
 
     def tool_registry(self) -> ToolRegistry | None:
-        """The registry runs use: the agent's, narrowed to ``host_tools`` names when given."""
+        """The registry runs use: the agent's, narrowed to ``host_tools`` names when given (MCP
+        tools by their prefixed names, ``<server>_<tool>``)."""
         if not self.host_tools:
             return self.registry
         base = self.registry if self.registry is not None else self.host.tools
         if base is None:
             raise ConfigError("resolved runtime requested tools but no tool registry is configured")
-        from geppetto.tools.registry import ToolRegistry
-
-        picked = ToolRegistry()
+        # MCP tools are picked by their prefixed names; they join when the servers are listed
+        # (the first run), so narrowing starts no server.
         for name in self.host_tools:
             try:
-                picked.register(base.get(name), name=name)
+                base.narrowed([name])
             except ToolError as exc:
                 raise ToolError(f'resolved runtime tool "{name}" not present in registry: {exc}') from exc
-        return picked
+        return base.narrowed(self.host_tools)
 
     def engine_builder(self, *outer: Middleware) -> EngineBuilder:
         """The pipeline one session runs: ``outer`` middlewares first, then the agent's."""
@@ -208,4 +208,3 @@ class Agent:
         if registry is not None and (config is None or config.enabled):
             builder.with_tools(registry, config, self.tool_hooks)
         return builder
-

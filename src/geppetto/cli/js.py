@@ -118,6 +118,30 @@ def example_globals(args: argparse.Namespace, path: Path) -> dict[str, Any]:
     }
 
 
+def selected_profile(args: argparse.Namespace) -> Any:
+    """The resolved settings of the profile ``js run`` selects, for its ``mcpServers``: only when
+    a profile or its sources are named (``--profile``, ``--profile-file``,
+    ``--profile-registries`` or their environment variables), so a plain script starts without
+    reading any profile. A ``--profile`` no source defines is a model name for the script's
+    ``fromProfile``: no servers then."""
+    import os
+
+    name = args.profile or os.environ.get("PINOCCHIO_PROFILE")
+    sources = args.profile_file or args.profile_registries or os.environ.get("PINOCCHIO_PROFILE_REGISTRIES")
+    if not name and not sources:
+        return None
+    from geppetto.profiles.resolve import lookup_profile, resolve_run_settings
+
+    options = {
+        "profile_file": args.profile_file,
+        "profile_registries": args.profile_registries,
+        "config_file": args.config_file,
+    }
+    if name:
+        return lookup_profile(name, **options)
+    return resolve_run_settings(**options)
+
+
 def run(args: argparse.Namespace) -> int:
     from geppetto.inputs import LIMITS, read_file_text
     from geppetto.js import JSRuntime, JSScriptError, JSScriptMemoryError, JSScriptTimeout
@@ -132,9 +156,11 @@ def run(args: argparse.Namespace) -> int:
     from geppetto.cli.mcp import command_tools
 
     host_tools = load_host_tools(args.host_tools) if args.host_tools else None
-    # --mcp / --mcp-config tools join the host tools (useHostTools). Not the config files' mcpServers:
-    # reading them would slow every script's start, and scripts name their servers with addMCP.
-    mcp = command_tools(args, configured=False)
+    # --mcp / --mcp-config tools and the selected profile's mcpServers join the host tools
+    # (useHostTools). Not the config files' mcpServers: reading them would slow every script's
+    # start, and scripts name their servers with addMCP.
+    args.resolved_settings = selected_profile(args)
+    mcp = command_tools(args, configured=False, profile=True)
     result: list[str] = []
     runtime = JSRuntime(memory_limit_bytes=args.max_memory or None)
     host = None

@@ -28,13 +28,14 @@ def wants_mcp(args: argparse.Namespace) -> bool:
 
 
 def servers_from_args(
-    args: argparse.Namespace, config: str | None = None, *, configured: bool = False
+    args: argparse.Namespace, config: str | None = None, *, configured: bool = False, profile: bool = False
 ) -> list[MCPServer]:
     """The servers of ``CONFIG``, every ``--mcp-config`` file and every ``--mcp`` command, in that
     order; a name given twice there is a :class:`ConfigError`. With ``configured``, the
-    ``mcpServers`` of the config files (geppetto's, pinocchio's, ``--config-file``) come first, and
-    a server named on the command line replaces the configured one of that name."""
-    entries = _configured_entries(args) if configured else {}
+    ``mcpServers`` of the config files (geppetto's, pinocchio's, ``--config-file``) and of the
+    selected profile (``args.resolved_settings``) come first; with ``profile``, the profile's
+    only. A server named on the command line replaces the configured one of that name."""
+    entries = _configured_entries(args, files=configured) if configured or profile else {}
     if not entries and not wants_mcp(args) and not config:
         return []  # nothing named: geppetto.mcp is not even imported
     from geppetto.mcp import load_mcp_config, parse_mcp_command
@@ -57,11 +58,14 @@ def servers_from_args(
     return servers
 
 
-def _configured_entries(args: argparse.Namespace) -> dict[str, Any]:
-    """The config files' ``mcpServers``, then the selected profile's (which win per name)."""
-    from geppetto.profiles.config import configured_mcp_servers
+def _configured_entries(args: argparse.Namespace, *, files: bool = True) -> dict[str, Any]:
+    """The config files' ``mcpServers`` (unless not ``files``), then the selected profile's (which
+    win per name)."""
+    entries: dict[str, Any] = {}
+    if files:
+        from geppetto.profiles.config import configured_mcp_servers
 
-    entries, _ = configured_mcp_servers(getattr(args, "config_file", None))
+        entries, _ = configured_mcp_servers(getattr(args, "config_file", None))
     resolved = getattr(args, "resolved_settings", None)
     if resolved is not None:
         entries = {**entries, **resolved.mcp_servers}
@@ -121,10 +125,13 @@ class CommandTools:
         self.toolset.close()
 
 
-def command_tools(args: argparse.Namespace, *, configured: bool = True) -> CommandTools | None:
-    """The MCP servers of the command line (and, with ``configured``, of the config files'
-    ``mcpServers``), or ``None`` when there are none (``geppetto.mcp`` is then never imported)."""
-    servers = servers_from_args(args, configured=configured)
+def command_tools(
+    args: argparse.Namespace, *, configured: bool = True, profile: bool = False
+) -> CommandTools | None:
+    """The MCP servers of the command line (and, with ``configured``, of the config files' and the
+    profile's ``mcpServers``; with ``profile``, of the profile's only), or ``None`` when there are
+    none (``geppetto.mcp`` is then never imported)."""
+    servers = servers_from_args(args, configured=configured, profile=profile)
     return CommandTools(servers) if servers else None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 
 def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -89,6 +90,79 @@ def _api_key(args: argparse.Namespace) -> str | None:
     return value
 
 
+class ProfileMCP:
+    """The server-side MCP tools of each served model: the ``--mcp``/``--mcp-config`` servers plus
+    its profile's ``mcpServers`` (a command-line server replaces the profile's of that name). A
+    server that several profiles name alike is one toolset (one process); nothing starts here."""
+
+    def __init__(self, args: argparse.Namespace, flags: Any) -> None:
+        self.args = args
+        self.flags = flags  # CommandTools | None
+        self.toolsets: dict[str, Any] = {}  # one per distinct server entry
+        self._names: list[str] | None = None
+
+    def tools(self) -> Any:
+        """A registry per model id (``create_app``'s mapping form), or one for all, or ``None``."""
+        entries = self._profile_entries()
+        shared = self.flags.registry() if self.flags is not None else None
+        if not entries:
+            return shared
+        import json
+
+        from geppetto.mcp import MCPToolset, load_mcp_config
+        from geppetto.tools import ToolRegistry
+
+        taken = {server.name for server in self.flags.servers} if self.flags is not None else set()
+        mapping: dict[str, Any] = {}
+        for profile in self._served():
+            servers = entries.get(profile)
+            if not servers:
+                if shared is not None:
+                    mapping[profile] = shared
+                continue
+            registry = shared.clone() if shared is not None else ToolRegistry()
+            for server in load_mcp_config({"mcpServers": servers}):
+                if server.name in taken:
+                    continue
+                key = server.name + "\0" + json.dumps(servers[server.name], sort_keys=True, default=str)
+                toolset = self.toolsets.get(key)
+                if toolset is None:
+                    toolset = self.toolsets[key] = MCPToolset([server])
+                registry.add_mcp(toolset)
+            mapping[profile] = registry
+        return mapping
+
+    def _served(self) -> list[str]:
+        if self._names is None:
+            from geppetto.serve.models import ProfileSources, profile_names
+
+            args = self.args
+            sources = ProfileSources(args.profile_file, args.profile_registries, args.config_file)
+            self._names = list(args.profiles) if args.profiles else profile_names(sources)
+        return self._names
+
+    def _profile_entries(self) -> dict[str, dict[str, Any]]:
+        """Each served profile's ``mcpServers`` (profiles without any left out)."""
+        from geppetto.profiles.resolve import lookup_profile
+
+        args = self.args
+        found: dict[str, dict[str, Any]] = {}
+        for name in self._served():
+            resolved = lookup_profile(
+                name,
+                profile_file=args.profile_file,
+                profile_registries=args.profile_registries,
+                config_file=args.config_file,
+            )
+            if resolved is not None and resolved.mcp_servers:
+                found[name] = dict(resolved.mcp_servers)
+        return found
+
+    def close(self) -> None:
+        for toolset in self.toolsets.values():
+            toolset.close()
+
+
 def run(args: argparse.Namespace) -> int:
     import logging
 
@@ -108,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     check_bind(args.host, api_key)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     mcp = command_tools(args, configured=False)
+    profile_mcp = ProfileMCP(args, mcp)
     try:
         app = create_app(
             profiles=args.profiles,
@@ -122,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             max_concurrency=args.max_concurrency,
             queue_size=args.queue_size,
             max_request_bytes=args.max_request_bytes,
-            tools=mcp.registry() if mcp is not None else None,
+            tools=profile_mcp.tools(),
             shutdown_grace=args.shutdown_grace,
             web_chat=not args.no_web,
         )
@@ -146,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     finally:
+        profile_mcp.close()
         if mcp is not None:
             mcp.close()
     print("geppetto serve: stopped", file=sys.stderr, flush=True)

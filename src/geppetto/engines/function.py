@@ -32,6 +32,8 @@ from geppetto.turns.keys import TurnMetaKeys
 from geppetto.turns.kinds import BlockKind
 from geppetto.turns.model import Block, Turn
 
+_RESULT_KEY = TurnMetaKeys.INFERENCE_RESULT.id
+
 EngineFunction = Callable[..., Turn | Awaitable[Turn | None] | None]
 
 
@@ -44,8 +46,11 @@ class FunctionEngine:
         self._fn = fn
         self._wants_ctx = positional_arity(fn) >= 2
         self.name = name
+        self._summary: dict[str, Any] = {}
 
     async def run(self, turn: Turn, ctx: RunContext) -> Turn:
+        if ctx.sink is None:  # nobody listens (a tool loop's inner passes, batch): no event objects
+            return await self._run_quiet(turn, ctx)
         meta = ctx.event_metadata(self.name)
         corr = ctx.next_provider_call("function", meta.message_id)
         ctx.publish(StartEvent(meta, corr))
@@ -69,9 +74,8 @@ class FunctionEngine:
         else:
             ctx.publish(ProviderCallFinishedEvent(meta, corr, "error", FinishClass.ERROR.value))
             raise EngineError(f"{self.name} engine must return a Turn or None, got {type(produced).__name__}")
-        if TurnMetaKeys.INFERENCE_RESULT.id not in out.metadata:
-            result = InferenceResult(provider="function", model=self.name, finish_class=FinishClass.COMPLETED)
-            out.metadata[TurnMetaKeys.INFERENCE_RESULT.id] = result.to_dict()
+        if _RESULT_KEY not in out.metadata:
+            out.metadata[_RESULT_KEY] = self._result()
         new_blocks = out.blocks[before:] if out is turn else out.blocks
         text = "\n".join(b.text for b in new_blocks if b.kind is BlockKind.LLM_TEXT and b.text)
         if text and ctx.sink is not None:
@@ -90,6 +94,36 @@ class FunctionEngine:
             ctx.publish(ProviderCallFinishedEvent(meta, corr, stop, finish, has_tool_calls=calls))
         ctx.output = out
         return out
+
+    async def _run_quiet(self, turn: Turn, ctx: RunContext) -> Turn:
+        """:meth:`run` without a sink: the same turn, errors and call count, no events."""
+        ctx.provider_calls += 1  # what next_provider_call counts; its correlation has no reader
+        try:
+            produced: Any = self._fn(turn, ctx) if self._wants_ctx else self._fn(turn)
+            if inspect.isawaitable(produced):
+                produced = await produced
+        except Exception as exc:
+            if isinstance(exc, GeppettoError):
+                raise
+            raise EngineError(f"{self.name} engine: {exc}") from exc
+        if produced is None:
+            out = turn
+        elif isinstance(produced, Turn):
+            out = produced
+        else:
+            raise EngineError(f"{self.name} engine must return a Turn or None, got {type(produced).__name__}")
+        if _RESULT_KEY not in out.metadata:
+            out.metadata[_RESULT_KEY] = self._result()
+        ctx.output = out
+        return out
+
+    def _result(self) -> dict[str, Any]:
+        """What a pass records when the function sets no result of its own: built once per
+        name, copied per pass (scalars only, so a shallow copy is a private one)."""
+        if self._summary.get("model") != self.name:
+            result = InferenceResult(provider="function", model=self.name, finish_class=FinishClass.COMPLETED)
+            self._summary = result.to_dict()
+        return dict(self._summary)
 
     @staticmethod
     def _publish_tool_calls(

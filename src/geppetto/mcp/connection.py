@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -33,7 +34,7 @@ from geppetto.mcp.errors import (
     MCPTimeoutError,
 )
 from geppetto.telemetry import state as telemetry_state
-from geppetto.tools.watchdog import Deadline, watchdog
+from geppetto.tools.watchdog import Deadline, Watchdog, watchdog
 
 if TYPE_CHECKING:
     from mcp import ClientSession
@@ -49,6 +50,7 @@ class MCPConnection:
     """A lazily started connection to ``server``. Not shared between event loops at once."""
 
     __slots__ = (
+        "_dog",
         "_fault",
         "_loop",
         "_on_tools_changed",
@@ -76,6 +78,7 @@ class MCPConnection:
         self.errlog = errlog
         self._on_tools_changed = on_tools_changed
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._dog: Watchdog | None = None  # the owner loop's watchdog, found at the first request
         self._session: ClientSession | None = None
         self._starting: asyncio.Future[ClientSession] | None = None
         self._owner: asyncio.Task[None] | None = None
@@ -113,7 +116,7 @@ class MCPConnection:
                     return tools
 
         def send() -> Awaitable[list[Any]]:
-            return self._on_owner_loop(lambda: self._request(fetch, "tools/list"))
+            return self._on_owner_loop(lambda: self._request(fetch, None))
 
         tracer = telemetry_state.mcp  # None unless geppetto.telemetry is on
         if tracer is not None:
@@ -123,23 +126,32 @@ class MCPConnection:
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
         """``tools/call``; returns the ``mcp.types.CallToolResult``."""
+        return await self.tool_call(name, arguments)
+
+    def tool_call(
+        self, name: str, arguments: dict[str, Any], finish: Callable[[Any], T] | None = None
+    ) -> Awaitable[Any]:
+        """:meth:`call_tool` as an awaitable to await directly (the tool loop's path: no frame of
+        its own); ``finish`` maps the ``CallToolResult`` once the request is over."""
 
         def call(session: ClientSession) -> Awaitable[Any]:
             return session.call_tool(name, arguments)
 
-        what = f"tools/call {name}"
         tracer = telemetry_state.mcp  # None unless geppetto.telemetry is on
-        if tracer is not None:
-            return await tracer.request(
-                self.server,
-                "tools/call",
-                lambda: self._on_owner_loop(lambda: self._request(call, what)),
-                tool=name,
-                arguments=arguments,
-            )
-        if self._loop is asyncio.get_running_loop():  # the common case: no hop, one frame less
-            return await self._request(call, what)
-        return await self._on_owner_loop(lambda: self._request(call, what))
+        if tracer is None and self._loop is _running_loop():  # the common case: no hop
+            return self._request(call, name, finish)
+
+        async def slow() -> Any:
+            def send() -> Awaitable[Any]:
+                return self._on_owner_loop(lambda: self._request(call, name))
+
+            if tracer is not None:
+                result = await tracer.request(self.server, "tools/call", send, tool=name, arguments=arguments)
+            else:
+                result = await send()
+            return result if finish is None else finish(result)
+
+        return slow()
 
     async def aclose(self) -> None:
         """Stop the server (idempotent). Safe to call from any loop while the owner loop runs."""
@@ -184,11 +196,20 @@ class MCPConnection:
             self._reset()  # the old loop is gone; its process was stopped when its tasks were
         return await make()
 
-    async def _request(self, send: Callable[[ClientSession], Awaitable[T]], what: str) -> T:
+    async def _request(
+        self,
+        send: Callable[[ClientSession], Awaitable[Any]],
+        tool: str | None,
+        finish: Callable[[Any], T] | None = None,
+    ) -> Any:
+        """One request (``tools/call tool``, or ``tools/list`` when ``tool`` is None) under the
+        server's timeout; ``finish`` maps its result after the request is over."""
         session = self._session
-        if session is None or not self.is_running or _failed(self._fault):
-            session = await self._ensure()
         fault = self._fault
+        owner = self._owner
+        if session is None or owner is None or owner.done() or fault is None or fault.done():
+            session = await self._ensure()
+            fault = self._fault
         task = asyncio.current_task()
         assert fault is not None and task is not None
         # Both ways a request ends early cancel the caller's task, which tells them apart from
@@ -196,16 +217,19 @@ class MCPConnection:
         # connection closed) through ``_trip_waiting``. Per call that is two dict entries, no timer.
         cancelling = task.cancelling()
         self._waiting[task] = (fault, cancelling)
-        deadline = watchdog().watch(task, self.server.timeout)
+        dog = self._dog
+        if dog is None:
+            dog = self._dog = watchdog()
+        deadline = dog.watch(task, self.server.timeout)
         try:
-            return await send(session)
+            result = await send(session)
         except asyncio.CancelledError:
             timed_out = deadline.expired()
             tripped = task in self._tripped and task.uncancel() <= cancelling
             self._release(task, deadline)
             if timed_out:
                 error = MCPTimeoutError(
-                    self.server.name, f"no answer to {what} within {self.server.timeout:g}s"
+                    self.server.name, f"no answer to {_what(tool)} within {self.server.timeout:g}s"
                 )
                 self._fail(error)
                 await self.aclose()
@@ -215,9 +239,10 @@ class MCPConnection:
             raise
         except Exception as exc:
             self._release(task, deadline)  # before translating, which may close the connection
-            raise await self._translate(exc, what) from exc
+            raise await self._translate(exc, _what(tool)) from exc
         finally:
             self._release(task, deadline)
+        return result if finish is None else finish(result)
 
     def _release(self, task: asyncio.Task[Any], deadline: Deadline) -> None:
         deadline.forget()
@@ -255,6 +280,8 @@ class MCPConnection:
             await self.aclose()  # a failed connection: reap it before starting a new one
         if self._starting is None:
             loop = asyncio.get_running_loop()
+            if loop is not self._loop:
+                self._dog = None
             self._loop = loop
             self._starting = loop.create_future()
             self._fault = loop.create_future()
@@ -300,9 +327,9 @@ class MCPConnection:
         if server.transport == "stdio":
             from mcp.client.stdio import StdioServerParameters, stdio_client
 
-            params = StdioServerParameters(
-                command=server.command, args=list(server.args), env=server.resolved_env(), cwd=server.cwd
-            )
+            env = server.resolved_env()
+            command, args = _exact_env_command(server, env)
+            params = StdioServerParameters(command=command, args=args, env=env, cwd=server.cwd)
             read, write = await stack.enter_async_context(stdio_client(params, errlog=self._errlog()))
         else:
             from mcp.client.streamable_http import streamable_http_client
@@ -356,6 +383,7 @@ class MCPConnection:
 
     def _reset(self) -> None:
         self._loop = self._owner = self._stop = self._starting = self._fault = None
+        self._dog = None
         self._session = None
         _live.discard(self)
 
@@ -366,6 +394,42 @@ class MCPConnection:
         except (AttributeError, OSError, ValueError):
             return open(os.devnull, "w")  # lives as long as the child
         return target
+
+
+def _exact_env_command(server: MCPServer, env: dict[str, str]) -> tuple[str, list[str]]:
+    """The command line that starts ``server`` with exactly ``env``.
+
+    The SDK's stdio client adds its default environment (``LOGNAME``, ``SHELL``, ``TERM``,
+    ``USER``) to ours; ``env -u NAME ...`` takes each of those back out as the server starts
+    (only names on its command line, never values). The command is looked up first, on the
+    child's ``PATH``, so a missing one is still "command not found", not an early exit.
+    """
+    from mcp.client.stdio import DEFAULT_INHERITED_ENV_VARS
+
+    extra = [k for k in DEFAULT_INHERITED_ENV_VARS if k not in env and os.environ.get(k) is not None]
+    runner = shutil.which("env") if extra and os.name == "posix" else None
+    if runner is None:
+        return server.command, list(server.args)
+    command = server.command
+    why = ""
+    if os.sep not in command:
+        found = shutil.which(command, path=env.get("PATH", os.defpath))
+        why = "" if found is not None else f"command not found: {command}"
+        command = found or command
+    else:  # a path, relative to the server's cwd: what exec would find there
+        path = os.path.join(str(server.cwd or os.getcwd()), command)
+        if not os.path.exists(path):
+            why = f"command not found: {command}"
+        elif os.path.isdir(path) or not os.access(path, os.X_OK):
+            why = os.strerror(13)  # Permission denied, as exec would say
+    if why:
+        raise MCPStartError(server.name, f"failed to start ({server.describe()}): {why}")
+    unset = [arg for key in extra for arg in ("-u", key)]
+    return runner, [*unset, "--", command, *server.args]
+
+
+def _what(tool: str | None) -> str:
+    return "tools/list" if tool is None else f"tools/call {tool}"
 
 
 def _failed(fault: asyncio.Future[MCPError] | None) -> bool:

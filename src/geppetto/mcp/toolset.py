@@ -16,15 +16,17 @@ import asyncio
 import atexit
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import IO, Any
 
+from geppetto.engines.base import RunContext
 from geppetto.errors import ConfigError
 from geppetto.mcp.config import MCPServer
 from geppetto.mcp.connection import MCPConnection, close_all_threadsafe
 from geppetto.mcp.results import result_value
 from geppetto.tools.definition import ToolDefinition
+from geppetto.tools.errors import ToolArgumentsError
 
 # What provider APIs accept in tool names; the server-side name is kept for the call itself.
 _TOOL_CHARS = re.compile(r"[^A-Za-z0-9_-]")
@@ -42,6 +44,28 @@ def qualified_name(prefix: str, tool_name: str) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{name[: MAX_TOOL_NAME - 9]}_{digest}"
+
+
+class MCPToolDefinition(ToolDefinition):
+    """An MCP tool: calling it sends ``tools/call``. The executor awaits the request itself,
+    not the handler wrapping it (a frame less at each of the request's suspensions)."""
+
+    __slots__ = ("_handler", "_request")
+
+    def __init__(
+        self, name: str, handler: Callable[[dict[str, Any]], Awaitable[Any]], **options: Any
+    ) -> None:
+        super().__init__(name, handler, **options)
+        self._handler = handler
+        self._request: Callable[[dict[str, Any]], Awaitable[Any]] = handler
+
+    def _start(self, args: dict[str, Any], ctx: RunContext) -> Awaitable[Any]:
+        if self.function is not self._handler:  # the function was replaced: run that instead
+            return super()._start(args, ctx)
+        if not isinstance(args, dict):
+            raise ToolArgumentsError(f"invalid arguments for tool {self.name}: expected a JSON object")
+        self._check_required(args)
+        return self._request(args)
 
 
 class MCPToolset:
@@ -78,6 +102,8 @@ class MCPToolset:
         self._listed: dict[str, list[ToolDefinition]] = {}
         self._stale: set[str] = set()
         self.errors: dict[str, BaseException] = {}
+        # Counts listings: a registry sharing this toolset compares it with the one it synced.
+        self.generation = 0
         _register_exit_handler()
 
     def _marker(self, name: str) -> Callable[[], None]:
@@ -104,6 +130,7 @@ class MCPToolset:
         """
         pending = [s for s in self.servers if s.name not in self._listed or s.name in self._stale]
         if pending:
+            self.generation += 1
             results = await asyncio.gather(*(self._list(s) for s in pending), return_exceptions=True)
             for server, outcome in zip(pending, results, strict=True):
                 if isinstance(outcome, asyncio.CancelledError):
@@ -137,19 +164,24 @@ class MCPToolset:
         tool_name = str(remote.name)
         connection = self._connections[name]
 
+        def finish(result: Any) -> Any:
+            return result_value(name, result)
+
         async def handler(args: dict[str, Any]) -> Any:  # args: a fresh object from the executor
-            return result_value(name, await connection.call_tool(tool_name, args))
+            return await connection.tool_call(tool_name, args, finish)
 
         schema = remote.input_schema if isinstance(remote.input_schema, dict) else {}
         parameters = dict(schema) or {"type": "object", "properties": {}}
         parameters.setdefault("type", "object")
-        return ToolDefinition(
+        definition = MCPToolDefinition(
             qualified_name(server.prefix, tool_name),
             handler,
             description=remote.description or "",
             parameters=parameters,
             tags=("mcp", f"mcp:{name}"),
         )
+        definition._request = lambda args: connection.tool_call(tool_name, args, finish)
+        return definition
 
     async def aclose(self) -> None:
         """Stop every server (their child processes are reaped); the toolset can start them again."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, overload
 
 from geppetto.engines.base import RunContext
@@ -120,24 +120,30 @@ class ToolDefinition:
 
     async def invoke(self, args: dict[str, Any], ctx: RunContext | None = None) -> Any:
         """Validate ``args`` and run the tool; returns whatever the function returns."""
+        produced = await self._start(args, ctx if ctx is not None else RunContext())
+        if not self._is_async and inspect.isawaitable(produced):
+            produced = await produced
+        return produced
+
+    def _start(self, args: dict[str, Any], ctx: RunContext) -> Awaitable[Any]:
+        """Validate ``args`` and start the tool: the awaitable of its first step (a sync function
+        in a worker thread). For a sync function, what it yields may itself be awaitable (one that
+        returned a coroutine: await it too). The executor awaits it directly: no frame of ours in
+        between."""
         fn = self.function
         if fn is None:
             raise ToolError(f"tool {self.name} has no function to run")
         if not isinstance(args, dict):
             raise ToolArgumentsError(f"invalid arguments for tool {self.name}: expected a JSON object")
-        ctx = ctx if ctx is not None else RunContext()
         if self._signature is not None:
             positional, keyword = self._signature.bind(args, ctx)
         else:
             self._check_required(args)
             positional, keyword = ([args, ctx] if self._wants_ctx else [args]), {}
-        if self._is_async:
-            produced = fn(*positional, **keyword)
-        else:
-            produced = await asyncio.to_thread(fn, *positional, **keyword)
-        if inspect.isawaitable(produced):
-            produced = await produced
-        return produced
+        if not self._is_async:
+            return asyncio.to_thread(fn, *positional, **keyword)
+        produced = fn(*positional, **keyword)
+        return produced if inspect.isawaitable(produced) else _ready(produced)
 
     def _check_required(self, args: dict[str, Any]) -> None:
         required = self.parameters.get("required")
@@ -232,6 +238,12 @@ def tool(
     if fn is not None:
         return decorate(fn)
     return decorate
+
+
+async def _ready(value: Any) -> Any:
+    """An async-declared callable that returned a plain value (an object whose ``__call__``
+    is async, wrapped): the value, awaitable."""
+    return value
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

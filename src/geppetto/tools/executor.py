@@ -17,6 +17,7 @@ both correlated with the run and the call id; the result carries the tool name a
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -48,13 +49,15 @@ from geppetto.tools.hooks import (
     call_hook,
 )
 from geppetto.tools.registry import ToolRegistry
-from geppetto.tools.scope import ToolCallScope, tool_call_scope
+from geppetto.tools.scope import _CURRENT as _CURRENT_CALL
+from geppetto.tools.scope import ToolCallScope
 from geppetto.tools.watchdog import watchdog
 from geppetto.turns.jsonvalue import copy_json
 
 log = logging.getLogger("geppetto.tools")
 
 CANCELLED_MESSAGE = "tool execution cancelled"
+_INVOKE = ToolDefinition.invoke
 
 
 class ToolExecutor:
@@ -95,7 +98,7 @@ class ToolExecutor:
         abort = self.config.tool_error_handling == "abort"
         if self.config.max_parallel_tools <= 1 or len(calls) <= 1:
             for index, call in enumerate(calls):
-                result = slots[index] = await self.execute(call, ctx)
+                result = slots[index] = await self._execute_one(call, ctx)
                 if abort and result.error:
                     break
         else:
@@ -114,7 +117,7 @@ class ToolExecutor:
             async with semaphore:
                 if stopped:
                     return
-                result = slots[index] = await self.execute(call, ctx)
+                result = slots[index] = await self._execute_one(call, ctx)
                 if abort and result.error and not stopped:
                     stopped = True
                     current = asyncio.current_task()
@@ -132,6 +135,14 @@ class ToolExecutor:
             raise
 
     # -- one call --------------------------------------------------------------------------
+
+    def _execute_one(self, call: ToolCall, ctx: RunContext) -> Awaitable[ToolResult]:
+        """:meth:`execute` for a batch: with no sink and no before hook, its ``_run`` itself (a
+        frame less at each of the tool's suspensions)."""
+        if ctx.sink is None and (self.hooks is None or self.hooks.before_tool_call is None):
+            started = time.monotonic()
+            return self._run(ToolCall(call.id, call.name, call.args), ctx, "", started)
+        return self.execute(call, ctx)
 
     async def execute(self, call: ToolCall, ctx: RunContext | None = None) -> ToolResult:
         """Run one call through hooks, lookup, allow-list, attempts and retries; never raises
@@ -168,53 +179,60 @@ class ToolExecutor:
             return ToolResult(
                 call.id, call.name, error=f"tool not allowed: {call.name}", duration_ms=_since(started)
             )
-        value, error, retries = await self._attempts(definition, call, ctx)
-        result = ToolResult(call.id, call.name, value, error, _since(started), retries, executed=True)
-        if self.hooks is not None and self.hooks.after_tool_call is not None:
-            await self._after(call, result, ctx)
-        return result
-
-    async def _attempts(
-        self, definition: ToolDefinition, call: ToolCall, ctx: RunContext
-    ) -> tuple[Any, str, int]:
+        # The attempts run in this frame, and the tool's awaitable is awaited directly: every
+        # frame between the task and the tool is paid again at each of the tool's suspensions.
         attempt = 0
         while True:
             try:
-                return await self._attempt(definition, call, ctx), "", attempt
+                value = to_json_value(await self._attempt(definition, call, ctx), f"tool {call.name} result")
+                error = ""
+                break
             except Exception as exc:
                 error = _message(exc)
                 retry, backoff_ms, error = await self._should_retry(call, attempt, exc, error, ctx)
                 if not retry:
-                    return None, error, attempt
+                    value = None
+                    break
             if backoff_ms > 0:
                 await self._sleep(backoff_ms / 1000)
             attempt += 1
+        result = ToolResult(call.id, call.name, value, error, _since(started), attempt, executed=True)
+        if self.hooks is not None and self.hooks.after_tool_call is not None:
+            await self._after(call, result, ctx)
+        return result
 
     async def _attempt(self, definition: ToolDefinition, call: ToolCall, ctx: RunContext) -> Any:
+        """One attempt: the arguments checked, then the tool under the execution timeout and the
+        call's scope, its awaitable awaited here directly."""
         args, problem = decode_arguments(call.args)
         if problem:
             raise ToolArgumentsError(f"invalid arguments for tool {call.name}: {problem}")
         timeout = self.config.execution_timeout
         deadline_ms = None if timeout is None else int((time.time() + timeout) * 1000)
-        scope = tool_call_scope(ToolCallScope(call.id, call.name, deadline_ms))
-        if timeout is None:
-            with scope:
-                value = await definition.invoke(args, ctx)
-            return to_json_value(value, f"tool {call.name} result")
-        task = asyncio.current_task()
-        assert task is not None
-        deadline = watchdog().watch(task, timeout)
+        token = _CURRENT_CALL.set(ToolCallScope(call.id, call.name, deadline_ms))
         try:
-            with scope:
-                value = await definition.invoke(args, ctx)
-        except asyncio.CancelledError:
-            if deadline.expired():
-                ms = _format_ms(self.config.execution_timeout_ms)
-                raise ToolTimeoutError(f"tool {call.name} timed out after {ms}ms") from None
-            raise
+            if type(definition).invoke is _INVOKE:
+                step = definition._start(args, ctx)
+                if not definition._is_async:
+                    step = _then_awaited(step)
+            else:  # a subclass that runs its tool its own way
+                step = definition.invoke(args, ctx)
+            if timeout is None:
+                return await step
+            task = asyncio.current_task()
+            assert task is not None
+            deadline = watchdog().watch(task, timeout)
+            try:
+                return await step
+            except asyncio.CancelledError:
+                if deadline.expired():
+                    ms = _format_ms(self.config.execution_timeout_ms)
+                    raise ToolTimeoutError(f"tool {call.name} timed out after {ms}ms") from None
+                raise
+            finally:
+                deadline.forget()
         finally:
-            deadline.forget()
-        return to_json_value(value, f"tool {call.name} result")
+            _CURRENT_CALL.reset(token)
 
     async def _should_retry(
         self, call: ToolCall, attempt: int, exc: Exception, error: str, ctx: RunContext
@@ -308,6 +326,14 @@ class ToolExecutor:
             result.error = decision.error
         if decision.action == "abort":
             result.error = decision.error or "aborted by afterToolCall"
+
+
+async def _then_awaited(step: Awaitable[Any]) -> Any:
+    """A sync tool's worker-thread step, then what it returned if that is awaitable."""
+    value = await step
+    if inspect.isawaitable(value):
+        value = await value
+    return value
 
 
 def _fill_skipped(calls: Sequence[ToolCall], slots: list[ToolResult | None]) -> list[ToolResult]:

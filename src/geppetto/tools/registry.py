@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class ToolRegistry:
     """Named :class:`ToolDefinition` objects. Safe to read and change from several threads."""
 
-    __slots__ = ("_lock", "_owned", "_sources", "_tools")
+    __slots__ = ("_lock", "_only", "_owned", "_sources", "_synced", "_tools")
 
     def __init__(self, tools: Iterable[ToolDefinition | ToolFunction] = ()) -> None:
         self._tools: dict[str, ToolDefinition] = {}
@@ -34,6 +34,10 @@ class ToolRegistry:
         # MCP toolsets whose tools join this registry (see add_mcp), and which names they own.
         self._sources: list[MCPToolset] = []
         self._owned: dict[str, tuple[MCPToolset, ToolDefinition]] = {}
+        # Toolsets of which only some tools join (see narrowed): their qualified names.
+        self._only: dict[MCPToolset, frozenset[str]] = {}
+        # The listing of each toolset this registry holds the tools of (a toolset may be shared).
+        self._synced: dict[MCPToolset, int] = {}
         for item in tools:
             self.register(item)
 
@@ -84,7 +88,36 @@ class ToolRegistry:
         copy._tools = dict(self._tools)
         copy._sources = list(self._sources)
         copy._owned = dict(self._owned)
+        copy._only = dict(self._only)
+        copy._synced = dict(self._synced)
         return copy
+
+    def narrowed(self, names: Iterable[str]) -> ToolRegistry:
+        """A registry with only the named tools: local ones picked now, MCP ones (by their
+        prefixed names) when the servers are listed, which the tool loop does when a run first
+        needs them (so narrowing starts no server). A name that is neither a tool here nor
+        under an MCP server's prefix raises ``tool not found: X``."""
+        wanted = list(dict.fromkeys(names))
+        picked = ToolRegistry()
+        prefixes = [(toolset, server.prefix) for toolset in self._sources for server in toolset.servers]
+        with self._lock:
+            for name in wanted:
+                definition = self._tools.get(name)
+                owner = self._owned.get(name)
+                if definition is not None and (owner is None or owner[1] is not definition):
+                    picked._tools[name] = definition  # a local tool
+                elif not any(name.startswith(prefix) for _, prefix in prefixes):
+                    raise ToolError(f"tool not found: {name}")
+            for toolset in self._sources:
+                mine = frozenset(n for n in wanted if any(n.startswith(s.prefix) for s in toolset.servers))
+                allowed = self._only.get(toolset)
+                mine = mine if allowed is None else mine & allowed
+                if mine:  # its tools join at the next aprepare (from the toolset's listing, if any)
+                    picked._sources.append(toolset)
+                    picked._only[toolset] = mine
+        order = {name: index for index, name in enumerate(wanted)}
+        picked._tools = dict(sorted(picked._tools.items(), key=lambda item: order[item[0]]))
+        return picked
 
     # -- MCP servers -----------------------------------------------------------------------
 
@@ -101,6 +134,8 @@ class ToolRegistry:
         toolset = source if isinstance(source, MCPToolset) else MCPToolset(source)
         if toolset not in self._sources:
             self._sources.append(toolset)
+        else:
+            self._only.pop(toolset, None)  # added whole: every tool joins
         return toolset
 
     @property
@@ -115,8 +150,14 @@ class ToolRegistry:
         collision with a local tool always raises :class:`ConfigError`.
         """
         for toolset in self._sources:
-            if toolset.is_stale:
-                self._sync_owned(toolset, await toolset.tools(strict=strict))
+            # Another registry sharing the toolset may have listed it: its listing then is new here.
+            if toolset.is_stale or self._synced.get(toolset) != toolset.generation:
+                definitions = await toolset.tools(strict=strict)
+                only = self._only.get(toolset)
+                if only is not None:
+                    definitions = [d for d in definitions if d.name in only]
+                self._sync_owned(toolset, definitions)
+                self._synced[toolset] = toolset.generation
 
     def _sync_owned(self, toolset: MCPToolset, definitions: list[ToolDefinition]) -> None:
         from geppetto.errors import ConfigError
@@ -144,11 +185,31 @@ class ToolRegistry:
             await toolset.aclose()
 
     def merge(self, other: ToolRegistry) -> ToolRegistry:
-        """Add every tool of ``other`` (replacing same-named ones) and its MCP toolsets; returns ``self``."""
-        for definition in other.list_tools():
+        """Add every tool of ``other`` (replacing same-named ones) and its MCP toolsets (with the
+        tools ``other`` narrowed them to); returns ``self``."""
+        with other._lock:
+            tools, owned = list(other._tools.values()), dict(other._owned)
+            sources, only, synced = list(other._sources), dict(other._only), dict(other._synced)
+        for definition in tools:
             self.register(definition)
-        for toolset in other._sources:
-            self.add_mcp(toolset)
+            mcp = owned.get(definition.name)
+            if mcp is not None and mcp[1] is definition:  # still the MCP tool: it stays the toolset's
+                with self._lock:
+                    self._owned[definition.name] = mcp
+        for toolset in sources:
+            if toolset not in self._sources:
+                self._sources.append(toolset)
+                if toolset in only:
+                    self._only[toolset] = only[toolset]
+                if toolset in synced:
+                    self._synced[toolset] = synced[toolset]
+            elif toolset in self._only:  # both narrowed it: the union, listed again
+                wider = only.get(toolset)
+                if wider is None:
+                    del self._only[toolset]
+                else:
+                    self._only[toolset] = self._only[toolset] | wider
+                self._synced.pop(toolset, None)
         return self
 
     def subset(self, names: Iterable[str]) -> ToolRegistry:

@@ -72,6 +72,15 @@ def getenv(name: str) -> str:
 
 
 @server.tool(structured_output=False)
+def environ() -> str:
+    """The names of the environment the process was started with (not what Python added since),
+    one per line."""
+    with open("/proc/self/environ", "rb") as fh:
+        entries = [item.split(b"=", 1)[0].decode() for item in fh.read().split(b"\0") if item]
+    return "\n".join(sorted(entries))
+
+
+@server.tool(structured_output=False)
 def header(name: str, ctx: Context) -> str:
     """The value of an HTTP request header (Streamable HTTP only), or <unset>."""
     headers = ctx.headers or {}

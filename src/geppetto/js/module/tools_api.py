@@ -53,9 +53,8 @@ class JSToolRegistry:
         if self.host_tools is None:
             raise ModuleUsageError("no go tool registry configured")
         wanted = names or self.host_tools.names()
-        definitions = [self.host_tools.get(name) for name in wanted]  # tool not found: X
-        for definition in definitions:
-            self.registry.register(definition)
+        # tool not found: X; MCP tools by their prefixed names, listed when the servers are
+        self.registry.merge(self.host_tools.narrowed(wanted))
 
     def add_mcp(self, spec: Any) -> None:
         """``addMCP({name, command, args, env, cwd, url, headers, include, exclude})``: one entry of
