@@ -67,15 +67,11 @@ class FunctionEngine:
             if isinstance(exc, GeppettoError) or not isinstance(exc, Exception):
                 raise
             raise EngineError(f"{self.name} engine: {exc}") from exc
-        if produced is None:
-            out = turn
-        elif isinstance(produced, Turn):
-            out = produced
-        else:
+        try:
+            out = self._output(turn, produced)
+        except EngineError:
             ctx.publish(ProviderCallFinishedEvent(meta, corr, "error", FinishClass.ERROR.value))
-            raise EngineError(f"{self.name} engine must return a Turn or None, got {type(produced).__name__}")
-        if _RESULT_KEY not in out.metadata:
-            out.metadata[_RESULT_KEY] = self._result()
+            raise
         new_blocks = out.blocks[before:] if out is turn else out.blocks
         text = "\n".join(b.text for b in new_blocks if b.kind is BlockKind.LLM_TEXT and b.text)
         if text and ctx.sink is not None:
@@ -106,6 +102,12 @@ class FunctionEngine:
             if isinstance(exc, GeppettoError):
                 raise
             raise EngineError(f"{self.name} engine: {exc}") from exc
+        out = self._output(turn, produced)
+        ctx.output = out
+        return out
+
+    def _output(self, turn: Turn, produced: Any) -> Turn:
+        """The pass's turn (``None`` means ``turn`` changed in place), with a result recorded."""
         if produced is None:
             out = turn
         elif isinstance(produced, Turn):
@@ -114,7 +116,6 @@ class FunctionEngine:
             raise EngineError(f"{self.name} engine must return a Turn or None, got {type(produced).__name__}")
         if _RESULT_KEY not in out.metadata:
             out.metadata[_RESULT_KEY] = self._result()
-        ctx.output = out
         return out
 
     def _result(self) -> dict[str, Any]:
