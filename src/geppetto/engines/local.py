@@ -23,6 +23,7 @@ import asyncio
 import atexit
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ from geppetto.engines.local_model import (
     resolve_model_path,
     shutdown_models,
 )
+from geppetto.engines.local_workers import POOL, PoolClosedError
 from geppetto.engines.turn_settings import sampling_overrides
 from geppetto.errors import ConfigError
 from geppetto.events.types import Usage
@@ -255,30 +257,34 @@ class _Stream:
         self._stop.set()
 
     def start(self, loaded: LoadedModel, request: dict[str, Any]) -> None:
-        """Run the generation on a worker thread (registered before it starts, so the exit hook
-        always sees it). The worker gets the model, not its server: only :class:`LoadedModel`
-        may hold the server for longer than a call, so that closing the model frees it."""
-        self.thread = threading.Thread(target=self.work, args=(loaded, request), name="geppetto-local")
+        """Run the generation on a pooled worker thread (registered before it is handed over, so
+        the exit hook always sees it). The worker gets the model, not its server: only
+        :class:`LoadedModel` may hold the server for longer than a call, so that closing the
+        model frees it."""
         with _ACTIVE_LOCK:
             _ACTIVE.add(self)
         try:
-            self.thread.start()
-        except BaseException:
+            POOL.submit(partial(self.work, loaded, request))
+        except BaseException as exc:
             with _ACTIVE_LOCK:
                 _ACTIVE.discard(self)
             self.finished.set()
+            if isinstance(exc, PoolClosedError):
+                raise LocalModelError("the local model runtime has shut down (process exit)") from None
             raise
 
     # worker thread ------------------------------------------------------------------------
 
     def work(self, loaded: LoadedModel, request: dict[str, Any]) -> None:
+        self.thread = threading.current_thread()
         error: BaseException | None = None
         try:
             server = loaded.server
             if server is None:
                 raise LocalModelError("the local model was closed because the process is exiting")
             try:
-                server.handle_chat_completions(request, self._on_chunk)
+                if not self._stop.is_set():  # else cancelled (or exiting) before a worker was free
+                    server.handle_chat_completions(request, self._on_chunk)
             finally:
                 del server
             error = self._chunk_error
@@ -390,6 +396,7 @@ def _shutdown_local_runtime() -> None:
                 if stream.thread is not threading.current_thread():
                     stream.finished.wait()
             shutdown_models()
+            POOL.close()  # idle workers end now; interpreter shutdown then joins them
             return
         except KeyboardInterrupt:
             continue
