@@ -237,6 +237,7 @@ async def measure(paths: dict[str, PathFn], rounds: int) -> dict[str, list[Sampl
             if sample.text != reference:
                 raise RuntimeError(f"{name} generated other text than {DIRECT} in round {index}")
             samples[name].append(sample)
+        print(f"round {index + 1}/{rounds} done (load {load_average()})", file=sys.stderr, flush=True)
     return samples
 
 
