@@ -211,6 +211,8 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path: Path, server:
     assert proc.returncode == -signal.SIGKILL
     first_run = out.read_bytes().count(b"\n")
     assert 8 <= first_run < total
+    time.sleep(0.2)  # the server reads any request the dead client had already sent
+    seen_at_kill = len(server.seen)
 
     again = subprocess.run(command, capture_output=True, timeout=120, check=False)
     assert again.returncode == 0, again.stderr
@@ -218,9 +220,10 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path: Path, server:
     assert len(ids) == total  # no item lost, none written twice
     assert sorted(ids) == sorted(f"item-{n}" for n in range(total))
     assert all(r["status"] == "ok" for r in records(out))
-    # The second run asked the server only for what the first had not written, plus nothing else:
-    # the items in flight at the kill are the only ones the server saw twice.
-    assert len(server.seen) - total <= 4
+    # The second run asked the server for exactly what the first had not written: nothing on disk
+    # is redone, so the only items the server saw twice are those in flight at the kill (running,
+    # or answered and waiting for the group fsync; how many depends on the disk, not a constant).
+    assert len(server.seen) - seen_at_kill == total - first_run
 
 
 def test_ctrl_c_keeps_what_is_written_and_says_how_to_resume(tmp_path: Path, server: LoopbackServer) -> None:

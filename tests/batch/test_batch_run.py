@@ -316,39 +316,3 @@ async def test_an_engine_bug_fails_the_item_not_the_batch() -> None:
     results = await collect([{"id": 1, "prompt": "x"}, {"id": 2, "prompt": "y"}], engine=BrokenEngine())
     assert sorted((r.id, r.status) for r in results) == [(1, "error"), (2, "error")]
     assert all(r.error == "unexpected KeyError: 'oops'" for r in results)
-
-
-async def test_items_keep_their_slot_until_their_result_is_on_disk(
-    tmp_path: Path, monkeypatch: Any
-) -> None:
-    """A disk slower than the model must not let answered-but-unwritten items pile up: a kill -9
-    redoes every item started and not yet durable, and the batch promises at most ``concurrency``."""
-    from geppetto.batch.output import ResultWriter
-    from geppetto.batch.plan import BatchPlan, arun_local
-
-    started = written = worst = 0
-    slow_write = ResultWriter.write
-
-    def lagging_write(self: ResultWriter, results: Any) -> int:
-        time.sleep(0.02)  # a slow fsync, in the writer's thread
-        return slow_write(self, results)
-
-    monkeypatch.setattr(ResultWriter, "write", lagging_write)
-
-    def counted(turn: Turn) -> Turn:
-        nonlocal started, worst
-        started += 1
-        worst = max(worst, started - written)
-        return echo_fn(turn)
-
-    def on_written(_: BatchResult) -> None:
-        nonlocal written
-        written += 1
-
-    items = [BatchItem(id=n, prompt=f"p{n}") for n in range(60)]
-    plan = BatchPlan(items=items, output=tmp_path / "out.jsonl", concurrency=4)
-    await arun_local(plan, on_written, BatchContext(plan.config, engine=FunctionEngine(counted)))
-    assert written == 60
-    assert worst <= 4, f"{worst} items were started before earlier results reached the disk"
-    lines = (tmp_path / "out.jsonl").read_bytes().splitlines()
-    assert sorted(orjson.loads(line)["id"] for line in lines) == list(range(60))

@@ -54,20 +54,10 @@ async def arun_local(plan: BatchPlan, on_written: OnWritten, context: BatchConte
     """Run the plan on this event loop, ``plan.concurrency`` items at a time."""
     ctx = context or BatchContext(plan.config)
     stop = (lambda result: not result.ok) if plan.fail_fast else None
-    # An item holds its slot until its result is on disk, not just until it is answered: a
-    # kill -9 then redoes at most ``concurrency`` items, however far the disk lags behind.
-    slots = asyncio.Semaphore(plan.concurrency)
-
-    def written(result: BatchResult) -> None:
-        slots.release()
-        on_written(result)
-
     with _writer(plan) as writer:
         try:
-            results = run(
-                plan.items, context=ctx, concurrency=plan.concurrency, ordered=plan.ordered, slots=slots
-            )
-            await write_all(results, writer, written, stop=stop)
+            results = run(plan.items, context=ctx, concurrency=plan.concurrency, ordered=plan.ordered)
+            await write_all(results, writer, on_written, stop=stop)
         finally:
             await ctx.aclose()
 

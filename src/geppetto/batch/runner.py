@@ -170,16 +170,13 @@ async def run(
     ordered: bool = False,
     skip: Collection[str] = (),
     template: str | None = None,
-    slots: asyncio.Semaphore | None = None,
 ) -> AsyncGenerator[BatchResult, None]:
     """Run ``items`` with at most ``concurrency`` in flight; yield each result as it completes
     (``ordered=True``: in input order). Items may be :class:`BatchItem` or mappings in the input
     format (``{"id": ..., "prompt": ...}``); an invalid mapping yields an error result. ``skip``
     holds id keys (``str(id)``) already done. Closing the iterator early cancels the items in
     flight. Use ``context`` to share engines and limiters between calls, else ``config`` and/or
-    ``engine`` make a new one (closed at the end). ``slots``: a worker takes one before each
-    item and gives back only skipped items' slots; whoever makes a yielded result durable
-    releases its slot, so started-but-not-durable items never exceed the semaphore's size."""
+    ``engine`` make a new one (closed at the end)."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     own = context is None
@@ -193,21 +190,11 @@ async def run(
     async def worker() -> None:
         nonlocal running
         try:
-            while True:
-                if slots is not None:
-                    await slots.acquire()
-                entry = next(source, None)
-                if entry is None:
-                    if slots is not None:
-                        slots.release()
-                    break
-                index, raw = entry
+            for index, raw in source:
                 item = _as_item(raw, index, tpl)
                 if isinstance(item, BatchResult):
                     done.put_nowait((index, item))
                 elif item.key in skipped:
-                    if slots is not None:
-                        slots.release()
                     done.put_nowait((index, None))  # keeps the order of the rest
                 else:
                     done.put_nowait((index, await run_item(item, ctx)))
