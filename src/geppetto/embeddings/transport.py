@@ -1,5 +1,5 @@
-"""JSON over HTTP for the embedding and rerank providers: one aiohttp session per event loop,
-the chat engines' retry policy, and a bounded response size.
+"""JSON over HTTP for the embedding and rerank providers: the chat engines' :class:`Carrier`
+(keep-alive HTTP/1.1, one per event loop), their retry policy, and a bounded response size.
 
 Retries follow ``geppetto.engines.providers``: statuses 408/409/429/5xx, connection failures and
 truncated bodies are retried up to ``client.max_retries`` times, waiting what ``Retry-After``
@@ -21,17 +21,19 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 
 from geppetto.engines.providers.common import ClientPool, count_request, retry_after, retry_delay
 from geppetto.engines.providers.errors import RETRYABLE_STATUS
+from geppetto.engines.providers.transport import AiohttpReply, Carrier, Reply, Target
 from geppetto.errors import GeppettoError
 
 DEFAULT_MAX_RESPONSE_BYTES = 256 << 20  # a 2048 x 3072 float batch as JSON is ~130 MB
 MAX_REDIRECTS = 10
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
+MAX_CONNECTIONS = 100  # per host, what aiohttp's default connector allowed in total
 _CROSS_ORIGIN_HEADERS = frozenset(("content-type", "user-agent"))  # all a hop elsewhere carries
 
 
@@ -87,13 +89,10 @@ class JsonClient:
         self._preflight = preflight  # awaited before the first request (a DNS check, say)
         self._redirect_check = redirect_check  # awaited for every redirect target
         self._plain_headers = {k: v for k, v in self.headers.items() if k.lower() in _CROSS_ORIGIN_HEADERS}
-        self._pool: ClientPool[Any] = ClientPool(self._make_session, _close_session)
+        self._pool: ClientPool[_Clients] = ClientPool(self._make_session, _close_clients)
 
-    def _make_session(self) -> Any:
-        import aiohttp
-
-        timeout = aiohttp.ClientTimeout(total=self.timeout or None, sock_connect=self.connect_timeout or None)
-        return aiohttp.ClientSession(timeout=timeout, json_serialize=lambda v: orjson.dumps(v).decode())
+    def _make_session(self) -> _Clients:
+        return _Clients(self.connect_timeout)
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -117,24 +116,25 @@ class JsonClient:
             attempt += 1
 
     async def _once(self, url: str, body: bytes) -> tuple[Any, Mapping[str, str]]:
-        aiohttp = _aiohttp()
-        session = self._pool.get()
+        clients = self._pool.get()
         count_request()
         try:
-            async with session.post(url, data=body, headers=self.headers, allow_redirects=False) as resp:
-                if resp.status in _REDIRECTS and self.follow_redirects:
-                    raw, headers, status = await self._follow(session, url, body, resp)
-                else:
-                    raw, headers, status = await self._read(resp)
-        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
+            async with asyncio.timeout(self.timeout or None):
+                reply = await clients.carrier.post(clients.target(url, self.headers), body)
+                async with reply:
+                    if reply.status in _REDIRECTS and self.follow_redirects:
+                        raw, headers, status = await self._follow(clients, url, body, reply)
+                    else:
+                        raw, headers, status = await self._read(reply)
+        except TimeoutError:
+            raise _Retry(HttpFailure(f"no answer within {self.timeout:g}s", retryable=True), None) from None
+        except clients.cut_off:
             raise _Retry(
                 HttpFailure("the response was cut off before its end", retryable=True), None
             ) from None
-        except aiohttp.ClientConnectionError as exc:
+        except clients.unreachable as exc:
             what = f"could not connect ({type(exc).__name__})"
             raise _Retry(HttpFailure(what, retryable=True), None) from None
-        except TimeoutError:
-            raise _Retry(HttpFailure(f"no answer within {self.timeout:g}s", retryable=True), None) from None
         try:
             return orjson.loads(raw), headers
         except orjson.JSONDecodeError:
@@ -146,84 +146,113 @@ class JsonClient:
                 HttpFailure("the response is not valid JSON (cut off?)", status=status, retryable=True), None
             ) from None
 
-    async def _read(self, resp: Any) -> tuple[bytes, Mapping[str, str], int]:
+    async def _read(self, reply: Reply) -> tuple[bytes, Mapping[str, str], int]:
         """A final answer's body; a status of 300 or more is a failure (retryable or not)."""
-        if resp.status >= 300:
-            await _drain(resp, self.max_response_bytes)
-            retryable = resp.status in RETRYABLE_STATUS or resp.status >= 500
-            what = f"HTTP {resp.status}: {status_hint(resp.status)}"
+        if reply.status >= 300:
+            await _drain(reply, self.max_response_bytes)
+            retryable = reply.status in RETRYABLE_STATUS or reply.status >= 500
+            what = f"HTTP {reply.status}: {status_hint(reply.status)}"
             raise _Retry(
-                HttpFailure(what, status=resp.status, retryable=retryable), retry_after(resp.headers)
+                HttpFailure(what, status=reply.status, retryable=retryable), retry_after(reply.headers)
             )
-        raw = await _read_bounded(resp, self.max_response_bytes)
+        raw = await _read_bounded(reply, self.max_response_bytes)
         if raw is None:
             raise HttpFailure(
-                f"response body exceeds {self.max_response_bytes} bytes", status=resp.status, too_large=True
+                f"response body exceeds {self.max_response_bytes} bytes", status=reply.status, too_large=True
             )
-        return raw, resp.headers, resp.status  # the headers: a read-only mapping that outlives resp
+        return raw, reply.headers, reply.status  # the headers: a mapping that outlives the reply
 
     async def _follow(
-        self, session: Any, url: str, body: bytes, resp: Any
+        self, clients: _Clients, url: str, body: bytes, reply: Reply
     ) -> tuple[bytes, Mapping[str, str], int]:
-        """Follow ``resp``'s redirect chain hop by hop (see the module docstring)."""
+        """Follow ``reply``'s redirect chain hop by hop (see the module docstring), on aiohttp."""
         origin = _origin(url)
         data: bytes | None
-        method, data = "POST", body
+        method, data, here = "POST", body, url
         for _ in range(MAX_REDIRECTS):
-            location = resp.headers.get("Location")
-            await _drain(resp, self.max_response_bytes)
-            resp.release()
+            location = reply.headers.get("Location")
+            await _drain(reply, self.max_response_bytes)
+            reply.release()
             if not location:
-                raise HttpFailure(f"HTTP {resp.status} redirect without a Location", status=resp.status)
+                raise HttpFailure(f"HTTP {reply.status} redirect without a Location", status=reply.status)
             try:
-                target = str(resp.url.join(_yarl().URL(location)))
+                target = urljoin(here, location)
+                same_origin = _origin(target) == origin  # reading the port checks it
             except ValueError:
                 raise HttpFailure(
-                    f"HTTP {resp.status} redirect to a malformed URL", status=resp.status
+                    f"HTTP {reply.status} redirect to a malformed URL", status=reply.status
                 ) from None
             if self._redirect_check is not None:
                 try:
                     await self._redirect_check(target)
                 except GeppettoError as exc:
-                    raise HttpFailure(f"refused a redirect: {exc}", status=resp.status) from None
-            if resp.status in (301, 302, 303):
+                    raise HttpFailure(f"refused a redirect: {exc}", status=reply.status) from None
+            if reply.status in (301, 302, 303):
                 method, data = "GET", None
-            headers = self.headers if _origin(target) == origin else self._plain_headers
+            headers = self.headers if same_origin else self._plain_headers
             if data is None:
                 headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
             count_request()
-            resp = await session.request(method, target, data=data, headers=headers, allow_redirects=False)
-            if resp.status not in _REDIRECTS:
+            reply = await clients.hop(method, target, data, headers)
+            here = target
+            if reply.status not in _REDIRECTS:
                 try:
-                    return await self._read(resp)
+                    return await self._read(reply)
                 finally:
-                    resp.release()
-        resp.release()
-        raise HttpFailure(f"more than {MAX_REDIRECTS} redirects", status=resp.status)
+                    reply.release()
+        reply.release()
+        raise HttpFailure(f"more than {MAX_REDIRECTS} redirects", status=reply.status)
+
+
+class _Clients:
+    """One event loop's clients: the chat engines' :class:`Carrier` for requests, an aiohttp
+    session (made on the first redirect) for the hops of a redirect chain."""
+
+    def __init__(self, connect_timeout: float) -> None:
+        import aiohttp
+
+        from geppetto.engines.providers.http1 import ProtocolError, ServerDisconnectedError
+
+        self.carrier = Carrier(
+            connect_timeout=connect_timeout or None,
+            read_timeout=None,  # the request's total timeout bounds it
+            limit=MAX_CONNECTIONS,
+            follow_redirects=False,  # followed hop by hop here, every target checked
+        )
+        self._targets: dict[str, Target] = {}
+        self._hops: Any = None
+        self.cut_off: tuple[type[BaseException], ...] = (
+            ServerDisconnectedError,
+            ProtocolError,
+            aiohttp.ClientPayloadError,
+            aiohttp.ServerDisconnectedError,
+        )
+        self.unreachable: tuple[type[BaseException], ...] = (*self.carrier.errors, aiohttp.ClientError)
+
+    def target(self, url: str, headers: Mapping[str, str]) -> Target:
+        """The carrier's prepared request head, made once per URL and header set."""
+        target = self._targets.get(url)
+        if target is None or target.headers is not headers:
+            target = self._targets[url] = self.carrier.target(url, headers)
+        return target
+
+    async def hop(self, method: str, url: str, data: bytes | None, headers: Mapping[str, str]) -> Reply:
+        import aiohttp
+
+        if self._hops is None:
+            self._hops = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_connect=None))
+        response = await self._hops.request(method, url, data=data, headers=headers, allow_redirects=False)
+        return AiohttpReply(response)
+
+    async def aclose(self) -> None:
+        await self.carrier.aclose()
+        if self._hops is not None:
+            await self._hops.close()
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
-
-
-def _yarl() -> Any:
-    import yarl
-
-    return yarl
-
-
-def _aiohttp() -> Any:
-    """The aiohttp module, imported on first use (an import statement per request costs more)."""
-    global _AIOHTTP
-    if _AIOHTTP is None:
-        import aiohttp
-
-        _AIOHTTP = aiohttp
-    return _AIOHTTP
-
-
-_AIOHTTP: Any = None
 
 
 class _Retry(Exception):
@@ -233,14 +262,14 @@ class _Retry(Exception):
         self.asked = asked
 
 
-async def _read_bounded(resp: Any, limit: int) -> bytes | None:
+async def _read_bounded(reply: Reply, limit: int) -> bytes | None:
     """The whole body, or ``None`` once it is known to exceed ``limit`` bytes."""
-    length = resp.content_length
-    if length is not None:
-        return None if length > limit else bytes(await resp.read())
+    length = reply.headers.get("Content-Length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        return None
     chunks: list[bytes] = []
     total = 0
-    async for chunk in resp.content.iter_chunked(1 << 16):
+    async for chunk in reply.chunks():
         total += len(chunk)
         if total > limit:
             return None
@@ -248,10 +277,14 @@ async def _read_bounded(resp: Any, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _drain(resp: Any, limit: int) -> None:
+async def _drain(reply: Reply, limit: int) -> None:
     with contextlib.suppress(Exception):
-        await resp.content.read(limit)
+        total = 0
+        async for chunk in reply.chunks():
+            total += len(chunk)
+            if total >= limit:
+                return
 
 
-async def _close_session(session: Any) -> None:
-    await session.close()
+async def _close_clients(clients: _Clients) -> None:
+    await clients.aclose()

@@ -124,7 +124,7 @@ class Reply(Protocol):
     def release(self) -> None: ...
 
 
-class _AiohttpReply:
+class AiohttpReply:
     """An aiohttp response behind the :class:`Reply` interface (the fallback path)."""
 
     __slots__ = ("_response", "headers", "raw_headers", "reason", "status")
@@ -136,7 +136,7 @@ class _AiohttpReply:
         self.headers = response.headers
         self.raw_headers = list(response.raw_headers)
 
-    async def __aenter__(self) -> _AiohttpReply:
+    async def __aenter__(self) -> AiohttpReply:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -226,7 +226,7 @@ class Carrier:
             allow_redirects=self.follow_redirects,
             proxy=self.proxy,
         )
-        return _AiohttpReply(response)
+        return AiohttpReply(response)
 
     def _make_session(self) -> Any:
         import aiohttp
