@@ -353,7 +353,7 @@ async def test_a_malformed_reply_is_a_protocol_error_and_the_connection_is_dropp
 
 
 def test_the_client_runs_on_uvloop() -> None:
-    uvloop = pytest.importorskip("uvloop")  # installed with the bench extra
+    import uvloop  # a test dependency (pyproject's test extra)
 
     async def scenario() -> tuple[list[tuple[int, bytes]], int]:
         async def script(request: Request, writer: asyncio.StreamWriter) -> None:
