@@ -52,7 +52,8 @@ def threads_besides_executors() -> set[int]:
 
 def new_threads(before: set[int]) -> list[str]:
     """Names of live threads (besides executor workers) that were not in ``before``."""
-    return [t.name for t in threading.enumerate() if (t.ident or 0) in threads_besides_executors() - before]
+    added = threads_besides_executors() - before
+    return [t.name for t in threading.enumerate() if (t.ident or 0) in added]
 
 
 def background_tasks(loop: asyncio.AbstractEventLoop) -> int:

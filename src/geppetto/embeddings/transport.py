@@ -227,12 +227,12 @@ class _Clients:
             aiohttp.ClientPayloadError,
             aiohttp.ServerDisconnectedError,
         )
-        self.unreachable: tuple[type[BaseException], ...] = (*self.carrier.errors, aiohttp.ClientError)
+        self.unreachable = self.carrier.errors  # http1's errors, aiohttp's (hops), timeouts
 
     def target(self, url: str, headers: Mapping[str, str]) -> Target:
-        """The carrier's prepared request head, made once per URL and header set."""
+        """The carrier's prepared request head, made once per URL (one client's headers never change)."""
         target = self._targets.get(url)
-        if target is None or target.headers is not headers:
+        if target is None:
             target = self._targets[url] = self.carrier.target(url, headers)
         return target
 
