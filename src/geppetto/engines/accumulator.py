@@ -76,6 +76,17 @@ from geppetto.events.types import (
 from geppetto.turns.keys import BlockMetaKeys, TurnMetaKeys
 from geppetto.turns.model import Block, Turn
 
+# What ``finish`` publishes after the blocks are written (a sink for none of them skips it all).
+_FINISH_EVENTS = frozenset(
+    {
+        ReasoningSegmentFinishedEvent,
+        TextSegmentFinishedEvent,
+        ToolCallEvent,
+        ToolCallStartedEvent,
+        FinalEvent,
+        ProviderCallFinishedEvent,
+    }
+)
 _REASONING_SOURCES = {"claude": "thinking", "anthropic": "thinking", "openai-responses": "summary"}
 
 
@@ -169,7 +180,7 @@ class StreamAccumulator:
         if not self._started:
             self._started = True
             self._started_at = time.monotonic()
-            if self.ctx.sink is not None:  # no sink: no event to build
+            if self.ctx.wants(StartEvent):  # nobody would see it: no event to build
                 event = StartEvent(
                     self.meta, self.call_corr, self.turn, server=self.server, max_tokens=self.max_tokens
                 )
@@ -181,12 +192,14 @@ class StreamAccumulator:
         if not delta:
             return
         parts = self.text_parts
-        if not parts and self.ctx.sink is not None:
+        ctx = self.ctx
+        if not parts and ctx.sink is not None:
             self._text_corr = self._segment(SEGMENT_TEXT)
-            self.ctx.publish(TextSegmentStartedEvent(self.meta, self._text_corr, "assistant"))
+            if ctx.wants(TextSegmentStartedEvent):
+                ctx.publish(TextSegmentStartedEvent(self.meta, self._text_corr, "assistant"))
         parts.append(delta)
-        if self.ctx.sink is not None:
-            self.ctx.sink.publish(PartialEvent.lazy(self.meta, delta, parts, len(parts), self._text_corr))
+        if ctx.sink is not None and (ctx.event_types is None or PartialEvent in ctx.event_types):
+            ctx.sink.publish(PartialEvent.lazy(self.meta, delta, parts, len(parts), self._text_corr))
 
     def add_reasoning(self, delta: str) -> None:
         if not delta:
@@ -194,10 +207,11 @@ class StreamAccumulator:
         parts = self.reasoning_parts
         if not parts and self.ctx.sink is not None:
             self._reasoning_corr = self._segment(SEGMENT_REASONING)
-            source = self.reasoning_source or "provider"
-            self.ctx.publish(ReasoningSegmentStartedEvent(self.meta, self._reasoning_corr, source))
+            if self.ctx.wants(ReasoningSegmentStartedEvent):
+                source = self.reasoning_source or "provider"
+                self.ctx.publish(ReasoningSegmentStartedEvent(self.meta, self._reasoning_corr, source))
         parts.append(delta)
-        if self.ctx.sink is not None:
+        if self.ctx.wants(PartialThinkingEvent):
             event = PartialThinkingEvent.lazy(
                 self.meta, delta, parts, len(parts), self._reasoning_corr, self.reasoning_source
             )
@@ -248,6 +262,8 @@ class StreamAccumulator:
         if fragment:
             call.sequence += 1
             assert call.corr is not None
+            if not self.ctx.wants(ToolCallArgumentsDeltaEvent):
+                return
             self.ctx.publish(
                 ToolCallArgumentsDeltaEvent(
                     self.meta, call.corr, call.id, fragment, "".join(call.fragments), call.sequence
@@ -256,7 +272,8 @@ class StreamAccumulator:
 
     def _announce(self, call: PendingToolCall) -> Correlation:
         corr = call.corr = tool_correlation(self._segment(SEGMENT_TOOL), call.id)
-        self.ctx.publish(ToolCallStartedEvent(self.meta, corr, call.id, call.name))
+        if self.ctx.wants(ToolCallStartedEvent):
+            self.ctx.publish(ToolCallStartedEvent(self.meta, corr, call.id, call.name))
         return corr
 
     def set_usage(self, usage: Usage) -> None:
@@ -276,7 +293,7 @@ class StreamAccumulator:
 
     def _metadata_updated(self) -> None:
         """``provider-call-metadata-updated`` when the stop reason or usage changed."""
-        if self.ctx.sink is None:
+        if not self.ctx.wants(ProviderCallMetadataUpdatedEvent):
             return
         reported = (self.stop_reason, self.usage)
         if reported == self._reported:
@@ -310,15 +327,23 @@ class StreamAccumulator:
         if self.ctx.sink is None:  # the events below would be dropped unseen
             self.ctx.output = turn
             return turn
+        ctx = self.ctx
+        if ctx.event_types is not None and ctx.event_types.isdisjoint(_FINISH_EVENTS):
+            ctx.output = turn  # a sink for deltas only (a streaming server): nothing more to build
+            return turn
         meta = self._final_meta(result)
         self._close_segments(meta, self.stop_reason)
-        for call in calls:
-            corr = call.corr or self._announce(call)
-            info = ToolCallInfo(call.id, call.name, call.input_json())
-            self.ctx.publish(ToolCallEvent(meta, info, corr=corr))
-        self.ctx.publish(FinalEvent(meta, text, corr=self.call_corr))
+        whole_calls = ctx.wants(ToolCallEvent)
+        if whole_calls or ctx.wants(ToolCallStartedEvent):
+            for call in calls:
+                corr = call.corr or self._announce(call)
+                if whole_calls:
+                    info = ToolCallInfo(call.id, call.name, call.input_json())
+                    ctx.publish(ToolCallEvent(meta, info, corr=corr))
+        if ctx.wants(FinalEvent):
+            ctx.publish(FinalEvent(meta, text, corr=self.call_corr))
         self._call_finished(meta, result, self.stop_reason, bool(calls), None)
-        self.ctx.output = turn
+        ctx.output = turn
         return turn
 
     def interrupt(self) -> Turn:
@@ -356,12 +381,12 @@ class StreamAccumulator:
     def _close_segments(self, meta: EventMetadata, finish_reason: str) -> None:
         if self.ctx.sink is None:
             return
-        if self._reasoning_corr is not None:
+        if self._reasoning_corr is not None and self.ctx.wants(ReasoningSegmentFinishedEvent):
             text = "".join(self.reasoning_parts)
             source = self.reasoning_source
             event = ReasoningSegmentFinishedEvent(meta, self._reasoning_corr, text, finish_reason, source)
             self.ctx.publish(event)
-        if self._text_corr is not None:
+        if self._text_corr is not None and self.ctx.wants(TextSegmentFinishedEvent):
             self.ctx.publish(TextSegmentFinishedEvent(meta, self._text_corr, self.text, finish_reason))
 
     def _call_finished(
@@ -372,7 +397,7 @@ class StreamAccumulator:
         has_tool_calls: bool,
         error: BaseException | None,
     ) -> None:
-        if self.ctx.sink is None:
+        if not self.ctx.wants(ProviderCallFinishedEvent):
             return
         event = ProviderCallFinishedEvent(
             meta,

@@ -38,6 +38,12 @@ class RunContext:
     output: Turn | None = None
     provider_calls: int = 0
     usage: Usage | None = None
+    # The event classes the sink acts on (``None``: all); see ``events.sinks.wanted_types``.
+    event_types: frozenset[type] | None = None
+
+    def wants(self, kind: type) -> bool:
+        """Whether an event of class ``kind`` would be seen: build it only then."""
+        return self.sink is not None and (self.event_types is None or kind in self.event_types)
 
     def add_usage(self, usage: Usage) -> None:
         """Count one model call's usage towards the run's total."""

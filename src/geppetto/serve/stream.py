@@ -34,6 +34,11 @@ def _nothing() -> None:
 class StreamSink:
     """Collects one run's deltas and writes them to the client (see the module doc)."""
 
+    # The events acted on: engines and the session build no other (see events.sinks.wanted_types).
+    event_types = frozenset(
+        {PartialEvent, PartialThinkingEvent, ToolCallStartedEvent, ToolCallArgumentsDeltaEvent}
+    )
+
     __slots__ = (
         "_chunks",
         "_gone",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from geppetto.engines.base import Engine, Handler
 from geppetto.errors import SessionError
-from geppetto.events.sinks import EventRouter, EventSink
+from geppetto.events.sinks import EventRouter, EventSink, wanted_types
 from geppetto.middleware.chain import Middleware, chain
 from geppetto.telemetry import state as telemetry_state
 
@@ -39,15 +39,21 @@ class InferenceRunner:
         self.profile = profile
 
     def sink_for(self, extra: Iterable[EventSink] = ()) -> EventSink | None:
+        return self.route(extra)[0]
+
+    def route(self, extra: Iterable[EventSink] = ()) -> tuple[EventSink | None, frozenset[type] | None]:
+        """The run's sink (one, a router over several, or ``None``) and the event classes its
+        sinks act on (``None``: all; see :func:`~geppetto.events.sinks.wanted_types`)."""
         sinks = (*self.sinks, *extra)
         telemetry = telemetry_state.sink  # set only by geppetto.telemetry.instrument()
         if telemetry is not None:
             sinks = (*sinks, telemetry)
         if not sinks:
-            return None
+            return None, None
+        wanted = wanted_types(sinks)
         if len(sinks) == 1:
-            return sinks[0]
-        return EventRouter(sinks)
+            return sinks[0], wanted
+        return EventRouter(sinks), wanted
 
 
 class EngineBuilder:

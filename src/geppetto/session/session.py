@@ -256,6 +256,15 @@ def _prompt(turn: Turn) -> str:
 
 def _publish_outcome(ctx: RunContext, error: BaseException | None) -> None:
     """``run-finished``/``run-stopped``/``run-failed``; a failing sink never breaks settlement."""
+    kind: type[Event]
+    if error is None:
+        kind = RunFinishedEvent
+    elif isinstance(error, InferenceCancelled):
+        kind = RunStoppedEvent
+    else:
+        kind = RunFailedEvent
+    if not ctx.wants(kind):
+        return
     meta, corr = ctx.run_metadata(), ctx.run_correlation()
     event: Event
     if error is None:
@@ -537,12 +546,14 @@ class Session:
             work = latest.clone()
             handle = ExecutionHandle(self.id, inference_id, latest.clone() if snapshot else latest)
             self._active = handle
+        sink, event_types = runner.route(sinks)
         ctx = RunContext(
             session_id=self.id,
             inference_id=inference_id,
             turn_id=latest.id,
-            sink=runner.sink_for(sinks),
+            sink=sink,
             tools=runner.tools,
+            event_types=event_types,
         )
         handle._loop = loop
         return handle, latest, work, ctx, runner
@@ -556,7 +567,7 @@ class Session:
         # The settlement is a method called with the run's state, not a closure over it: a closure
         # would keep seven cells and a function alive per in-flight run for the collector to walk.
         try:
-            if ctx.sink is not None:
+            if ctx.wants(RunStartedEvent):
                 ctx.publish(
                     RunStartedEvent(ctx.run_metadata(), ctx.run_correlation(), _prompt(work), turn=work)
                 )
