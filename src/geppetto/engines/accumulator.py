@@ -136,7 +136,12 @@ class StreamAccumulator:
         self.provider = provider
         self.model = model
         self.max_tokens = max_tokens
-        self.meta: EventMetadata = ctx.event_metadata(model)
+        # The message's metadata and the call's correlation are built when an event first needs
+        # them (a run nobody listens to never does); the call's index is taken now.
+        self._meta: EventMetadata | None = None
+        self._call_corr: Correlation | None = None
+        self._call_index = ctx.provider_calls
+        ctx.provider_calls += 1
         self.text_parts: list[str] = []
         self.reasoning_parts: list[str] = []
         self.encrypted_reasoning: str = ""
@@ -151,7 +156,6 @@ class StreamAccumulator:
         self.extra: dict[str, Any] = {}
         # where reasoning text comes from (the reference's ``source``); adapters may override
         self.reasoning_source = _REASONING_SOURCES.get(provider, "")
-        self.call_corr: Correlation = ctx.next_provider_call(provider, self.meta.message_id)
         self._text_corr: Correlation | None = None
         self._reasoning_corr: Correlation | None = None
         self._segments = 0
@@ -159,6 +163,20 @@ class StreamAccumulator:
         self._started_at = time.monotonic()
         self._started = False
         self._closed = False
+
+    @property
+    def meta(self) -> EventMetadata:
+        """Metadata for this message's events (one message id shared by them)."""
+        if self._meta is None:
+            self._meta = self.ctx.event_metadata(self.model)
+        return self._meta
+
+    @property
+    def call_corr(self) -> Correlation:
+        """The model call's correlation (``provider_call_id`` with this call's index)."""
+        if self._call_corr is None:
+            self._call_corr = self.ctx.provider_call(self.provider, self._call_index, self.meta.message_id)
+        return self._call_corr
 
     # -- lifecycle -------------------------------------------------------------------------
 

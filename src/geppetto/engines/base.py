@@ -67,6 +67,10 @@ class RunContext:
         """The correlation of a new model call in this run (``provider_call_id`` gets the next index)."""
         index = self.provider_calls
         self.provider_calls = index + 1
+        return self.provider_call(provider, index, run_id)
+
+    def provider_call(self, provider: str, index: int, run_id: str = "") -> Correlation:
+        """The correlation of this run's ``index``-th model call."""
         call = provider_call_correlation(provider or "engine", self.inference_id or run_id, index)
         return Correlation(self.session_id, call.run_id, self.turn_id, call.provider_call_id)
 

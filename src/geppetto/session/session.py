@@ -61,6 +61,8 @@ _RESULT = TurnMetaKeys.INFERENCE_RESULT.id
 # Written on every run with values built here (an int, Usage.to_dict()): no JSON check needed.
 _DURATION_MS = RunMetaKeys.DURATION_MS.id
 _RUN_USAGE = RunMetaKeys.RUN_USAGE.id
+_PROFILE = RunMetaKeys.PROFILE.id
+_COST_USD = RunMetaKeys.COST_USD.id
 
 
 # Guards the lazy creation of a handle's cross-thread future against its settlement (all handles
@@ -290,18 +292,18 @@ def _record_run(turn: Turn, ctx: RunContext, runner: InferenceRunner, started: f
     if runner.profile:
         RunMetaKeys.PROFILE.set(meta, runner.profile)
     else:
-        RunMetaKeys.PROFILE.delete(meta)
+        meta.pop(_PROFILE, None)
     usage: Usage | None = ctx.usage
     written = meta.get(_USAGE)
     if usage is None and isinstance(written, dict) and written is not stale and written != stale:
         usage = Usage.from_dict(written)
     if usage is None:
-        RunMetaKeys.RUN_USAGE.delete(meta)
-        RunMetaKeys.COST_USD.delete(meta)
+        meta.pop(_RUN_USAGE, None)
+        meta.pop(_COST_USD, None)
         return
     meta[_RUN_USAGE] = usage.to_dict()
     if runner.model_info is None or runner.model_info.cost is None:
-        RunMetaKeys.COST_USD.delete(meta)
+        meta.pop(_COST_USD, None)
         return
     from geppetto.cost import usage_cost  # only priced runs pay for the import
 
