@@ -41,7 +41,12 @@ def _run(env_value: str | None, tuned: tuple[int, ...] = ()) -> list[object]:
     if env_value is not None:
         env["GEPPETTO_GC_FREEZE"] = env_value
     out = subprocess.run(
-        [sys.executable, "-c", f"TUNED = {tuned!r}\n" + PROBE], env=env, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", f"TUNED = {tuned!r}\n" + PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     import json
 

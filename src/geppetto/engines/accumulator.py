@@ -233,7 +233,7 @@ class StreamAccumulator:
             event = PartialThinkingEvent.lazy(
                 self.meta, delta, parts, len(parts), self._reasoning_corr, self.reasoning_source
             )
-            self.ctx.sink.publish(event)
+            self.ctx.publish(event)
 
     def _segment(self, kind: str) -> Correlation:
         ordinal = self._segments

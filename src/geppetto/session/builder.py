@@ -56,6 +56,24 @@ class InferenceRunner:
         return EventRouter(sinks), wanted
 
 
+def engine_profile(engine: Engine) -> tuple[ModelInfo | None, str]:
+    """An engine built from :class:`~geppetto.profiles.InferenceSettings` carries its profile's
+    ``model_info`` and provenance: runs are priced and labelled with them."""
+    info = getattr(engine, "model_info", None)
+    metadata = getattr(engine, "metadata", None)
+    profile = metadata.get("profileSlug") if isinstance(metadata, dict) else None
+    return (info if info is not None and hasattr(info, "cost") else None), (
+        profile if isinstance(profile, str) else ""
+    )
+
+
+def engine_runner(engine: Engine) -> InferenceRunner:
+    """What ``EngineBuilder(engine).build()`` makes, without the builder (a session per request
+    or batch item on a bare engine pays for no builder it never configures)."""
+    model_info, profile = engine_profile(engine)
+    return InferenceRunner(engine.run, (), None, model_info=model_info, profile=profile)
+
+
 class EngineBuilder:
     """Fluent configuration of the pipeline a session runs.
 
@@ -76,14 +94,11 @@ class EngineBuilder:
             self._adopt_profile(engine)
 
     def _adopt_profile(self, engine: Engine) -> None:
-        """An engine built from :class:`~geppetto.profiles.InferenceSettings` carries its profile's
-        ``model_info`` and provenance: runs are priced and labelled with them."""
-        info = getattr(engine, "model_info", None)
-        metadata = getattr(engine, "metadata", None)
-        if info is not None and hasattr(info, "cost"):
+        info, profile = engine_profile(engine)
+        if info is not None:
             self.model_info = info
-        if isinstance(metadata, dict) and isinstance(metadata.get("profileSlug"), str):
-            self.profile = metadata["profileSlug"]
+        if profile:
+            self.profile = profile
 
     def with_engine(self, engine: Engine) -> EngineBuilder:
         self.engine = engine

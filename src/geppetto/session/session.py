@@ -43,7 +43,7 @@ from geppetto.errors import (
 from geppetto.events.canonical import RunFailedEvent, RunFinishedEvent, RunStartedEvent, RunStoppedEvent
 from geppetto.events.sinks import EventSink
 from geppetto.events.types import Event, Usage
-from geppetto.session.builder import EngineBuilder, InferenceRunner
+from geppetto.session.builder import EngineBuilder, InferenceRunner, engine_runner
 from geppetto.session.persist import RunOutcome, TurnPersister
 from geppetto.turns.keys import RunMetaKeys, TurnMetaKeys
 from geppetto.turns.kinds import BlockKind
@@ -336,17 +336,30 @@ class Session:
     ) -> None:
         self.id = session_id or new_id()
         self.store = store
-        self.builder = (
-            EngineBuilder(builder)
-            if builder is not None and not isinstance(builder, EngineBuilder)
-            else builder
-        )
+        self._builder: EngineBuilder | None = None
+        self._engine: Engine | None = None  # a bare engine: run as EngineBuilder(engine) would
+        self._runner: InferenceRunner | None = None
+        self.builder = builder
         self._turns: list[Turn] = []
         self._lock = threading.Lock()
         self._active: ExecutionHandle | None = None
-        self._runner: InferenceRunner | None = None
         for turn in turns:
             self.append(turn)
+
+    @property
+    def builder(self) -> EngineBuilder | None:
+        """What this session runs (for a bare engine, an ``EngineBuilder`` made when asked for)."""
+        if self._builder is None and self._engine is not None:
+            self._builder = EngineBuilder(self._engine)
+        return self._builder
+
+    @builder.setter
+    def builder(self, builder: EngineBuilder | Engine | None) -> None:
+        self._runner = None
+        if builder is None or isinstance(builder, EngineBuilder):
+            self._builder, self._engine = builder, None
+        else:
+            self._builder, self._engine = None, builder
 
     @classmethod
     def resume(
@@ -525,11 +538,15 @@ class Session:
         snapshot: bool = True,
     ) -> tuple[ExecutionHandle, Turn, Turn, RunContext, InferenceRunner]:
         """Claim the session and snapshot the turn a run starts from (no task yet)."""
-        if self.builder is None:
-            raise SessionBuilderMissing()
-        if self._runner is None:
-            self._runner = self.builder.build()
         runner = self._runner
+        if runner is None:
+            if self._builder is not None:
+                runner = self._builder.build()
+            elif self._engine is not None:
+                runner = engine_runner(self._engine)
+            else:
+                raise SessionBuilderMissing()
+            self._runner = runner
         with self._lock:
             if self._active is not None:
                 raise SessionAlreadyActive()
