@@ -74,9 +74,16 @@ class Block:
 
     def clone(self, *, deep: bool = False) -> Block:
         """New payload and metadata maps; values are shared unless ``deep``."""
+        metadata = self.metadata  # usually empty: no call to copy nothing
         if deep:
-            return Block(self.kind, self.role, copy_json(self.payload), copy_json(self.metadata), self.id)
-        return Block(self.kind, self.role, dict(self.payload), dict(self.metadata), self.id)
+            return Block(
+                self.kind,
+                self.role,
+                copy_json(self.payload),
+                copy_json(metadata) if metadata else {},
+                self.id,
+            )
+        return Block(self.kind, self.role, dict(self.payload), dict(metadata) if metadata else {}, self.id)
 
     def validate(self, where: str = "block") -> None:
         """Raise :class:`~geppetto.errors.TurnError` if payload or metadata hold non-JSON values."""
@@ -147,14 +154,17 @@ class Turn:
         Shallow by default (nested values shared, the reference semantics); ``deep`` also copies
         nested dicts and lists, which is what session snapshots use.
         """
+        data = self.data  # usually empty: no call to copy nothing
         if deep:
             return Turn(
                 [block.clone(deep=True) for block in self.blocks],
                 copy_json(self.metadata),
-                copy_json(self.data),
+                copy_json(data) if data else {},
                 self.id,
             )
-        return Turn([block.clone() for block in self.blocks], dict(self.metadata), dict(self.data), self.id)
+        return Turn(
+            [block.clone() for block in self.blocks], dict(self.metadata), dict(data) if data else {}, self.id
+        )
 
     def replace_with(self, other: Turn) -> None:
         """Make this object hold ``other``'s content (history keeps its identity across a run)."""
