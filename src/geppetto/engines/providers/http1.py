@@ -114,6 +114,27 @@ def prepare(url: str, headers: Mapping[str, str], method: str = "POST") -> Prepa
     return Prepared(key=(scheme, host, port), head=("\r\n".join(lines) + "\r\n").encode("latin-1"))
 
 
+class _Chunks:
+    """``Response.chunks()``: an async iterator object, not an async generator. Why: a generator
+    its reader leaves early (an SSE stream ends at ``[DONE]`` before the body does) is closed
+    by asyncio's finalizer hook, which schedules a task and wakes the loop through its self-pipe
+    once per request."""
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: Response) -> None:
+        self._response = response
+
+    def __aiter__(self) -> _Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data = await self._response.next_chunk()
+        if not data:
+            raise StopAsyncIteration
+        return data
+
+
 class Response:
     """An HTTP reply: status and headers on arrival, the body as it comes.
 
@@ -155,8 +176,12 @@ class Response:
     async def __aexit__(self, *exc_info: object) -> None:
         self.release()
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    def chunks(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive (decoded when the server compressed them)."""
+        return _Chunks(self)
+
+    async def next_chunk(self) -> bytes:
+        """The bytes that arrived since the last call (waiting for some); ``b""`` at the end."""
         pending = self._pending
         while True:
             if pending:
@@ -164,13 +189,14 @@ class Response:
                 if len(pending) > 1:
                     pending.clear()
                 self._drained()
-                yield data
-            elif self.complete:
-                return
-            elif self._exc is not None:
+                if data:
+                    return data
+                continue
+            if self.complete:
+                return b""
+            if self._exc is not None:
                 raise self._exc
-            else:
-                await self._wait()
+            await self._wait()
 
     async def read(self) -> bytes:
         if self.complete:  # the usual JSON reply: whole before the caller asked
