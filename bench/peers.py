@@ -81,11 +81,12 @@ class FloorDriver:
         self.port = parts.port or 80
         self.path = parts.path.rstrip("/") + "/chat/completions"
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-
-    async def _post(self, payload: dict[str, Any], on_bytes: Callable[[bytes], None]) -> None:
         import orjson
 
-        body = orjson.dumps(payload)
+        self.dumps, self.loads = orjson.dumps, orjson.loads
+
+    async def _post(self, payload: dict[str, Any], on_bytes: Callable[[bytes], None]) -> None:
+        body = self.dumps(payload)
         head = (
             f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -118,17 +119,13 @@ class FloorDriver:
         self.idle.append((reader, writer))
 
     async def call(self) -> str:
-        import orjson
-
         pieces: list[bytes] = []
         await self._post({"model": MODEL, "messages": MESSAGES}, pieces.append)
-        reply = orjson.loads(b"".join(pieces))
+        reply = self.loads(b"".join(pieces))
         return str(reply["choices"][0]["message"]["content"])
 
     async def stream(self) -> int:
-        import orjson
-
-        loads = orjson.loads
+        loads = self.loads
         count = 0
         rest = b""
 
@@ -252,16 +249,19 @@ class GeppettoDriver:
             "openai", MODEL, openai_base_url=base_url, openai_api_key=KEY, environ={}
         )
         self.session = session
-
-    async def _run(self, sink: Any = None) -> Any:
+        # Imported once here, not per call: a user's module imports them once too.
         from geppetto.engines.base import RunContext
         from geppetto.session import Session
         from geppetto.turns import Block, Turn
 
-        seed = Turn([Block.user("Hi")])
+        self._types = RunContext, Session, Block, Turn
+
+    async def _run(self, sink: Any = None) -> Any:
+        run_context, session, block, turn = self._types
+        seed = turn([block.user("Hi")])
         if self.session:
-            return await Session(self.engine).arun(seed, sinks=(sink,) if sink is not None else ())
-        return await self.engine.run(seed, RunContext(sink=sink))
+            return await session(self.engine).arun(seed, sinks=(sink,) if sink is not None else ())
+        return await self.engine.run(seed, run_context(sink=sink))
 
     async def call(self) -> str:
         turn = await self._run()
