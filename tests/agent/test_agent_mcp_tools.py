@@ -124,3 +124,22 @@ def test_a_clone_made_before_listing_gets_the_tools_its_source_listed() -> None:
 
     assert asyncio.run(main()) == ["basic_echo"]
     assert children_running() == []
+
+
+def test_a_picked_mcp_name_the_server_does_not_offer_fails_on_the_first_listing() -> None:
+    import asyncio
+
+    async def main() -> None:
+        base = ToolRegistry()
+        base.add_mcp(MCPServer.stdio("basic", sys.executable, [BASIC]))
+        try:
+            picked = base.narrowed(["basic_add", "basic_ad"])  # a typo under the server's prefix
+            with pytest.raises(
+                ToolError, match="tool not found: basic_ad \\(MCP server 'basic' does not offer it\\)"
+            ):
+                await picked.aprepare()
+        finally:
+            await base.aclose()
+
+    asyncio.run(main())
+    assert children_running() == []

@@ -216,7 +216,7 @@ class StreamAccumulator:
             if ctx.wants(TextSegmentStartedEvent):
                 ctx.publish(TextSegmentStartedEvent(self.meta, self._text_corr, "assistant"))
         parts.append(delta)
-        if ctx.sink is not None and (ctx.event_types is None or PartialEvent in ctx.event_types):
+        if ctx.sink is not None and (ctx.event_types is None or PartialEvent in ctx.event_types):  # wants()
             ctx.sink.publish(PartialEvent.lazy(self.meta, delta, parts, len(parts), self._text_corr))
 
     def add_reasoning(self, delta: str) -> None:

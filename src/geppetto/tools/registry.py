@@ -155,6 +155,8 @@ class ToolRegistry:
                 definitions = await toolset.tools(strict=strict)
                 only = self._only.get(toolset)
                 if only is not None:
+                    if toolset not in self._synced:  # picked names are checked on the first listing
+                        _check_offered(toolset, only - {d.name for d in definitions})
                     definitions = [d for d in definitions if d.name in only]
                 self._sync_owned(toolset, definitions)
                 self._synced[toolset] = toolset.generation
@@ -279,3 +281,12 @@ class ToolRegistry:
 
     def __repr__(self) -> str:
         return f"ToolRegistry({self.names()!r})"
+
+
+def _check_offered(toolset: MCPToolset, missing: Iterable[str]) -> None:
+    """A picked MCP tool its server lists no tool for is a typo, not an empty pick: say so
+    (unless that server failed to start, which ``strict=False`` reports in ``toolset.errors``)."""
+    for name in sorted(missing):
+        for server in toolset.servers:
+            if name.startswith(server.prefix) and server.name not in toolset.errors:
+                raise ToolError(f"tool not found: {name} (MCP server {server.name!r} does not offer it)")
