@@ -15,6 +15,9 @@ SECTIONS = {
     "concurrency": "Concurrency: 1,000 calls started together, 50 ms latency",
     "coldstart": "Cold start (whole process)",
     "js": "JS: round trips, a 1,000-block turn, geppetto js run cold start",
+    "mcp": "MCP: a stdio tool call through geppetto vs the mcp client",
+    "embed": "Embeddings: throughput vs raw aiohttp, and the caches",
+    "otel": "Telemetry: the cost of OpenTelemetry instrumentation",
 }
 
 
@@ -48,7 +51,7 @@ def render(results: dict[str, Any]) -> str:
         if not section:
             continue
         out.append(f"### {title}\n\n{table(section['rows'])}")
-        for extra in ("turns", "cold"):
+        for extra in ("turns", "cold", "cache"):
             if section.get(extra):
                 out.append(table(section[extra]))
         if section.get("verdicts"):

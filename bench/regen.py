@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     if "changes" in parts:
         with tempfile.TemporaryDirectory(prefix="bench-src-") as tmp:
             compare = [f"--compare={c}={export_src(c, Path(tmp))}" for c, _ in commits]
-            argv = ["overhead", "concurrency", "--clients", "floor", "aiohttp", "geppetto", *compare]
-            changes = _run([*argv, *passthrough], out / "changes.json")
+            changes_argv = ["overhead", "concurrency", "--clients", "floor", "aiohttp", "geppetto", *compare]
+            changes = _run([*changes_argv, *passthrough], out / "changes.json")
     else:
         changes = _load(out / "changes.json")
     command = "python -m bench.regen " + " ".join(sys.argv[1:] if argv is None else argv)
