@@ -140,3 +140,18 @@ def test_new_id_is_a_random_version_4_uuid() -> None:
     for text in ids[:200]:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_copy_json_copies_every_nested_container_and_shares_only_scalars() -> None:
+    from collections import OrderedDict
+
+    from geppetto.turns.jsonvalue import copy_json
+
+    original = {"a": [1, {"b": [2, 3]}, "x"], "c": {"d": {"e": None}}, "f": OrderedDict(g=[4])}
+    copied = copy_json(original)
+    assert copied == original
+    copied["a"][1]["b"].append(9)
+    copied["c"]["d"]["e"] = 1
+    copied["f"]["g"].append(5)
+    assert original == {"a": [1, {"b": [2, 3]}, "x"], "c": {"d": {"e": None}}, "f": OrderedDict(g=[4])}
+    assert copied["a"] is not original["a"] and copied["f"] is not original["f"]

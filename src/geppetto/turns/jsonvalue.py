@@ -91,12 +91,18 @@ def _check(value: Any, path: str, depth: int) -> None:
 def copy_json(value: Any) -> Any:
     """Deep copy of dicts and lists (leaves are immutable scalars), much faster than ``copy.deepcopy``."""
     kind = type(value)
-    if kind is dict:
-        return {
-            key: item if type(item) not in _CONTAINERS else copy_json(item) for key, item in value.items()
-        }
+    if kind is dict:  # a C-level copy, then only nested containers copied (no comprehension frame)
+        out = value.copy()
+        for key, item in out.items():
+            if type(item) in _CONTAINERS:
+                out[key] = copy_json(item)  # replacing a value while iterating is allowed
+        return out
     if kind is list:
-        return [item if type(item) not in _CONTAINERS else copy_json(item) for item in value]
+        copied = value.copy()
+        for index, item in enumerate(copied):
+            if type(item) in _CONTAINERS:
+                copied[index] = copy_json(item)
+        return copied
     if isinstance(value, dict):
         return {key: copy_json(item) for key, item in value.items()}
     if isinstance(value, list):
