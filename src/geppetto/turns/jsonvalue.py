@@ -94,13 +94,13 @@ def copy_json(value: Any) -> Any:
     if kind is dict:  # a C-level copy, then only nested containers copied (no comprehension frame)
         out = value.copy()
         for key, item in out.items():
-            if type(item) in _CONTAINERS:
+            if type(item) not in _SCALARS:  # containers, their subclasses, anything else
                 out[key] = copy_json(item)  # replacing a value while iterating is allowed
         return out
     if kind is list:
         copied = value.copy()
         for index, item in enumerate(copied):
-            if type(item) in _CONTAINERS:
+            if type(item) not in _SCALARS:
                 copied[index] = copy_json(item)
         return copied
     if isinstance(value, dict):
@@ -110,4 +110,4 @@ def copy_json(value: Any) -> Any:
     return value
 
 
-_CONTAINERS = (dict, list)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
