@@ -59,3 +59,20 @@ def test_a_sink_for_run_events_sees_the_run_lifecycle_only() -> None:
     builder = EngineBuilder(EchoEngine("x")).with_sink(runs)
     asyncio.run(Session(builder).arun(Turn([Block.user("hi")])))
     assert [type(e) for e in runs.events] == [RunStartedEvent, RunFinishedEvent]
+
+
+def test_seed_view_sinks_declare_the_seed_classes_and_see_what_they_saw_before() -> None:
+    from geppetto.events import CallbackSink, CollectingSink, EventType
+    from geppetto.events.canonical import TextSegmentFinishedEvent
+
+    seed, core = CollectingSink(), CollectingSink(view="core")
+    assert seed.event_types is not None and TextSegmentFinishedEvent not in seed.event_types
+    assert {PartialEvent, FinalEvent, StartEvent} <= seed.event_types
+    assert core.event_types is None
+    assert CallbackSink(print, types=[EventType.PARTIAL]).event_types == {PartialEvent}
+
+    _run(seed)  # alone: the run builds no lifecycle event
+    _run(core)  # every event built
+    as_seen = [(type(e), getattr(e, "delta", None)) for e in seed.events]
+    assert as_seen == [(type(e), getattr(e, "delta", None)) for e in core.events if e.seed]
+    assert len(core.events) > len(seed.events)

@@ -14,6 +14,8 @@ core event and can filter on ``event.seed``.
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Iterable
@@ -60,6 +62,30 @@ def wanted_types(sinks: Iterable[object]) -> frozenset[type] | None:
     return frozenset(wanted)
 
 
+@functools.cache
+def event_classes(
+    types: frozenset[object] | None = None, *, seed_only: bool = False
+) -> frozenset[type] | None:
+    """The event classes a sink that keeps only ``types`` (``None``: any) and, with
+    ``seed_only``, only seed-view events acts on; ``None`` when that is every event. What the
+    sinks here declare as ``event_types``. Only geppetto's own classes (``events.types`` and
+    ``events.canonical``) are looked for: they are the ones its producers ask about."""
+    if types is None and not seed_only:
+        return None
+    importlib.import_module("geppetto.events.canonical")  # its classes must exist to be found
+
+    found: set[type] = set()
+    pending: list[type] = [Event]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if seed_only and not getattr(cls, "seed", True):
+            continue
+        if types is None or getattr(cls, "type", None) in types:
+            found.add(cls)
+    return frozenset(found)
+
+
 def _core(view: View) -> bool:
     if view not in ("seed", "core"):
         raise ValueError(f"event view must be 'seed' or 'core', not {view!r}")
@@ -70,7 +96,7 @@ class CallbackSink:
     """Calls ``fn(event)`` for every event, optionally only for some types (naming a core-only
     type such as ``run-started`` implies ``view="core"``)."""
 
-    __slots__ = ("_all", "_fn", "_types")
+    __slots__ = ("_all", "_fn", "_types", "event_types")
 
     def __init__(
         self,
@@ -84,6 +110,7 @@ class CallbackSink:
         self._types = frozenset(parse_event_type(t) for t in types) if types is not None else None
         if self._types is not None and any(isinstance(t, CanonicalEventType) for t in self._types):
             self._all = True
+        self.event_types = event_classes(self._types, seed_only=not self._all)
 
     def publish(self, event: Event) -> None:
         if (self._all or event.seed) and (self._types is None or event.type in self._types):
@@ -93,11 +120,12 @@ class CallbackSink:
 class CollectingSink:
     """Keeps every event in ``events``: handy in tests and for post-run inspection."""
 
-    __slots__ = ("_all", "events")
+    __slots__ = ("_all", "event_types", "events")
 
     def __init__(self, *, view: View = "seed") -> None:
         self.events: list[Event] = []
         self._all = _core(view)
+        self.event_types = event_classes(seed_only=not self._all)
 
     def publish(self, event: Event) -> None:
         if self._all or event.seed:
@@ -135,7 +163,7 @@ class QueueSink:
     ``error`` or ``interrupt`` event or when the run's handle completes.
     """
 
-    __slots__ = ("_all", "_loop", "queue")
+    __slots__ = ("_all", "_loop", "event_types", "queue")
 
     def __init__(
         self,
@@ -147,6 +175,7 @@ class QueueSink:
         self.queue: asyncio.Queue[Event] = queue if queue is not None else asyncio.Queue()
         self._loop = loop or asyncio.get_running_loop()
         self._all = _core(view)
+        self.event_types = event_classes(seed_only=not self._all)
 
     def publish(self, event: Event) -> None:
         if not (self._all or event.seed):
@@ -172,6 +201,7 @@ class PrinterSink:
     """
 
     __slots__ = ("_mode", "_on_broken", "_out", "_show_errors", "broken")
+    event_types = event_classes(seed_only=True)  # the seed view only
 
     def __init__(
         self,
