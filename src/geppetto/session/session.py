@@ -258,23 +258,20 @@ def _prompt(turn: Turn) -> str:
 
 def _publish_outcome(ctx: RunContext, error: BaseException | None) -> None:
     """``run-finished``/``run-stopped``/``run-failed``; a failing sink never breaks settlement."""
-    kind: type[Event]
-    if error is None:
-        kind = RunFinishedEvent
-    elif isinstance(error, InferenceCancelled):
-        kind = RunStoppedEvent
-    else:
-        kind = RunFailedEvent
-    if not ctx.wants(kind):
-        return
-    meta, corr = ctx.run_metadata(), ctx.run_correlation()
     event: Event
     if error is None:
-        event = RunFinishedEvent(meta, corr, "completed")
+        if not ctx.wants(RunFinishedEvent):
+            return
+        event = RunFinishedEvent(ctx.run_metadata(), ctx.run_correlation(), "completed")
     elif isinstance(error, InferenceCancelled):
-        event = RunStoppedEvent(meta, corr, "cancelled")
+        if not ctx.wants(RunStoppedEvent):
+            return
+        event = RunStoppedEvent(ctx.run_metadata(), ctx.run_correlation(), "cancelled")
     else:
-        event = RunFailedEvent(meta, corr, str(error) or type(error).__name__, error)
+        if not ctx.wants(RunFailedEvent):
+            return
+        message = str(error) or type(error).__name__
+        event = RunFailedEvent(ctx.run_metadata(), ctx.run_correlation(), message, error)
     try:
         ctx.publish(event)
     except Exception:
