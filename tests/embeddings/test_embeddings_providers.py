@@ -167,3 +167,38 @@ async def test_concurrency_is_bounded_and_a_failure_cancels_the_rest(server: Loo
     with pytest.raises(EmbeddingProviderError):
         await embedder.embed([str(i) for i in range(6)])
     await embedder.aclose()
+
+
+def _no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def test_proxy_variables_route_embedding_requests(
+    server: Loopback, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY sends the request through the proxy (the loopback server plays it): the API
+    host itself is never resolved or connected to."""
+    _no_proxy_variables(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    client = JsonClient(headers={"Authorization": "Bearer sk-test"}, max_retries=0)
+    try:
+        body, _ = await client.post_json(
+            "http://api.example.invalid/v1/embeddings", {"model": "m", "input": ["a"]}
+        )
+    finally:
+        await client.aclose()
+    assert body["data"][0]["embedding"] == vector_for("a")
+    assert server.headers[-1]["Host"] == "api.example.invalid"
+
+
+async def test_no_proxy_sends_embedding_requests_directly(
+    server: Loopback, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_proxy_variables(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    embedder = openai(server)
+    vectors = await embedder.embed(["a"])
+    await embedder.aclose()
+    assert vectors == [vector_for("a")]

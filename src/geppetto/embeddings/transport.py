@@ -218,6 +218,7 @@ class _Clients:
             read_timeout=None,  # the request's total timeout bounds it
             limit=MAX_CONNECTIONS,
             follow_redirects=False,  # followed hop by hop here, every target checked
+            trust_env=True,  # HTTP(S)_PROXY / NO_PROXY, per URL, as the SDKs do
         )
         self._targets: dict[str, Target] = {}
         self._hops: Any = None
@@ -240,7 +241,9 @@ class _Clients:
         import aiohttp
 
         if self._hops is None:
-            self._hops = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_connect=None))
+            self._hops = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(sock_connect=None), trust_env=True
+            )
         response = await self._hops.request(method, url, data=data, headers=headers, allow_redirects=False)
         return AiohttpReply(response)
 

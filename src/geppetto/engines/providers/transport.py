@@ -160,6 +160,7 @@ class Target:
     url: str
     headers: Mapping[str, str]
     prepared: Prepared | None  # None: aiohttp carries it
+    proxy: str | None = None  # the proxy aiohttp goes through
 
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -171,7 +172,9 @@ class Carrier:
     Plain keep-alive HTTP/1.1 goes through :class:`~geppetto.engines.providers.http1.Http1Client`;
     what it does not implement goes through an aiohttp session created on first need: a proxy
     chosen by the environment, a non-http(s) URL, an ``Expect`` header, and a 3xx reply when
-    redirects are allowed (the request is re-sent through aiohttp, which follows them).
+    redirects are allowed (the request is re-sent through aiohttp, which follows them). The proxy
+    is ``proxy`` when given, else with ``trust_env`` the one ``HTTP(S)_PROXY``/``NO_PROXY`` choose
+    for each target's URL (a client talking to several hosts).
     """
 
     def __init__(
@@ -182,6 +185,7 @@ class Carrier:
         limit: int,
         follow_redirects: bool,
         proxy: str | None = None,
+        trust_env: bool = False,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         import aiohttp
@@ -191,19 +195,21 @@ class Carrier:
         )
         self.follow_redirects = follow_redirects
         self.proxy = proxy
+        self.trust_env = trust_env
         self._limit = limit
         self._ssl = ssl_context
         self._aiohttp: Any = None
         self.errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, Http1Error)
 
     def target(self, url: str, headers: Mapping[str, str]) -> Target:
+        proxy = self.proxy if self.proxy is not None or not self.trust_env else env_proxy(url)
         prepared = None
-        if self.proxy is None and not any(name.lower() == "expect" for name in headers):
+        if proxy is None and not any(name.lower() == "expect" for name in headers):
             try:
                 prepared = prepare(url, headers)
             except ValueError:
                 prepared = None
-        return Target(url=url, headers=headers, prepared=prepared)
+        return Target(url=url, headers=headers, prepared=prepared, proxy=proxy)
 
     async def post(self, target: Target, body: bytes) -> Reply:
         """Send ``body``; the reply is returned once its headers arrived."""
@@ -224,7 +230,7 @@ class Carrier:
             data=body,
             headers=dict(target.headers),
             allow_redirects=self.follow_redirects,
-            proxy=self.proxy,
+            proxy=target.proxy,
         )
         return AiohttpReply(response)
 
