@@ -143,3 +143,25 @@ def test_a_picked_mcp_name_the_server_does_not_offer_fails_on_the_first_listing(
 
     asyncio.run(main())
     assert children_running() == []
+
+
+def test_a_local_tool_named_under_a_server_prefix_is_picked_as_local() -> None:
+    import asyncio
+
+    @tool
+    def basic_local(n: int) -> int:
+        """A local tool whose name happens to start with the MCP server's prefix."""
+        return n
+
+    async def main() -> list[str]:
+        base = ToolRegistry([basic_local])
+        base.add_mcp(MCPServer.stdio("basic", sys.executable, [BASIC]))
+        try:
+            picked = base.narrowed(["basic_local", "basic_add"])
+            await picked.aprepare()  # the MCP listing does not offer basic_local: not an error here
+            return picked.names()
+        finally:
+            await base.aclose()
+
+    assert sorted(asyncio.run(main())) == ["basic_add", "basic_local"]
+    assert children_running() == []

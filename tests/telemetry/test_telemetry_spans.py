@@ -328,12 +328,12 @@ async def test_nothing_is_installed_without_instrument() -> None:
 
     assert state.sink is None and state.mcp is None and not is_instrumented()
     runner = EngineBuilder(EchoEngine()).build()
-    assert runner.sink_for() is None  # no sink at all: the engines build no lifecycle events
+    assert runner.route() == (None, None)  # no sink at all: the engines build no lifecycle events
 
 
 async def test_instrument_adds_the_sink_to_every_run(otel: Telemetry) -> None:
     runner = EngineBuilder(EchoEngine()).build()
-    assert runner.sink_for() is otel.sink
+    assert runner.route() == (otel.sink, None)  # the telemetry sink wants every event
     contexts: list[RunContext] = []
 
     def engine(turn: Turn, ctx: RunContext) -> Turn:

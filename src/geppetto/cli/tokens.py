@@ -82,14 +82,16 @@ def count(args: argparse.Namespace) -> int:
         for warning in resolved.warnings:
             sys.stderr.write(f"warning: {safe_text(resolved.redact(warning))}\n")
         keyless = _keyless(resolved)
-        if keyless is not None:  # an estimate needs no key: do not fail for the lack of one
-            provider, model_name = keyless
-            result = TokenCount(estimate_tokens(turn), "estimate", provider, model_name)
-            note = NO_KEY_NOTE.format(provider=provider)
-        else:
-            result = count_tokens(engine_for(resolved), turn)
+        engine = None if keyless is not None else engine_for(resolved)
     except GeppettoError as exc:
         raise ConfigError(f"failed to create engine: {exc}") from None
+    if keyless is not None:  # an estimate needs no key: do not fail for the lack of one
+        provider, model_name = keyless
+        result = TokenCount(estimate_tokens(turn), "estimate", provider, model_name)
+        note = NO_KEY_NOTE.format(provider=provider)
+    else:
+        assert engine is not None
+        result = count_tokens(engine, turn)  # its own errors say what failed, not "create engine"
     if args.json:
         out = {**result.to_dict(), "estimated": result.method == "estimate"}
         if note:

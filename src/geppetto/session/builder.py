@@ -38,9 +38,6 @@ class InferenceRunner:
         self.model_info = model_info
         self.profile = profile
 
-    def sink_for(self, extra: Iterable[EventSink] = ()) -> EventSink | None:
-        return self.route(extra)[0]
-
     def route(self, extra: Iterable[EventSink] = ()) -> tuple[EventSink | None, frozenset[type] | None]:
         """The run's sink (one, a router over several, or ``None``) and the event classes its
         sinks act on (``None``: all; see :func:`~geppetto.events.sinks.wanted_types`)."""

@@ -99,17 +99,19 @@ class ToolRegistry:
         under an MCP server's prefix raises ``tool not found: X``."""
         wanted = list(dict.fromkeys(names))
         picked = ToolRegistry()
-        prefixes = [(toolset, server.prefix) for toolset in self._sources for server in toolset.servers]
         with self._lock:
+            remote: list[str] = []  # names for the MCP servers
             for name in wanted:
                 definition = self._tools.get(name)
                 owner = self._owned.get(name)
                 if definition is not None and (owner is None or owner[1] is not definition):
                     picked._tools[name] = definition  # a local tool
-                elif not any(name.startswith(prefix) for _, prefix in prefixes):
+                elif any(_prefixed(toolset, name) for toolset in self._sources):
+                    remote.append(name)
+                else:
                     raise ToolError(f"tool not found: {name}")
             for toolset in self._sources:
-                mine = frozenset(n for n in wanted if any(n.startswith(s.prefix) for s in toolset.servers))
+                mine = frozenset(name for name in remote if _prefixed(toolset, name))
                 allowed = self._only.get(toolset)
                 mine = mine if allowed is None else mine & allowed
                 if mine:  # its tools join at the next aprepare (from the toolset's listing, if any)
@@ -281,6 +283,11 @@ class ToolRegistry:
 
     def __repr__(self) -> str:
         return f"ToolRegistry({self.names()!r})"
+
+
+def _prefixed(toolset: MCPToolset, name: str) -> bool:
+    """Whether ``name`` is under the prefix of one of ``toolset``'s servers."""
+    return any(name.startswith(server.prefix) for server in toolset.servers)
 
 
 def _check_offered(toolset: MCPToolset, missing: Iterable[str]) -> None:
